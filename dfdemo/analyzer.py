@@ -1,0 +1,244 @@
+"""The one place that glues the stages: media → faces → detector → explanation → report.
+
+``Analyzer.load(weights)`` loads the detector and the face detector once;
+``analyzer.analyze(path, settings, progress)`` returns an ``Analysis``: the JSON-ready
+``Report`` plus the images (face thumbnails, heatmap overlays) that the app shows.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from .detector import Detector, load_detector
+from .errors import MediaError
+from .explain import gradcam, overlay, region_shares, top_region
+from .faces import FaceDetector, link_tracks, square_crop
+from .media import probe, sample_frames
+from .report import FaceReport, FrameScore, Heatmap, Report, verdict_for
+
+Progress = Callable[[float, str], None]
+
+SMALL_FACE_PX = 64
+DARK_LUMA = 50
+BLURRY_LAPLACIAN = 30.0
+TURNED_YAW = 0.35
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What an analysis does. ``threshold=None`` uses the one calibrated with the weights."""
+
+    frames: int = 32
+    heatmaps: int = 4
+    threshold: float | None = None
+    max_faces: int = 10
+    max_duration_s: float | None = None  # refuse longer videos (the app sets this)
+    heatmap_dir: str | None = None  # write heatmap overlays as PNG here
+
+
+@dataclass
+class Analysis:
+    report: Report
+    face_thumbnails: dict[int, np.ndarray] = field(default_factory=dict)  # track_id → RGB crop
+    overlays: list[np.ndarray] = field(default_factory=list)  # parallel to report.heatmaps
+
+
+@dataclass
+class _FaceSample:
+    slot: int
+    index: int
+    time_s: float
+    box: tuple[float, float, float, float]
+    score: float
+    crop: np.ndarray
+    keypoints: np.ndarray
+    quality: dict[str, float]
+
+
+def aggregate(scores: np.ndarray) -> float:
+    """A face track's fake probability: the mean of the top half of its frame scores.
+
+    Robust to a few odd frames (blur, occlusion) in either direction, yet a manipulation
+    visible in only part of the clip still raises it; documented in the README.
+    """
+    s = np.sort(np.asarray(scores, np.float64))[::-1]
+    return float(s[: max(1, (len(s) + 1) // 2)].mean())
+
+
+def face_quality(crop: np.ndarray, keypoints: np.ndarray, box_size: float) -> dict[str, float]:
+    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    c = grey.shape[0] // 4
+    centre = grey[c:-c, c:-c]
+    reye, leye, nose = keypoints[0], keypoints[1], keypoints[2]
+    d = max(np.linalg.norm(leye - reye), 1e-3)
+    yaw = float(np.dot(nose - (reye + leye) / 2, (leye - reye) / d) / d)
+    return {"size_px": float(box_size), "brightness": float(centre.mean()),
+            "sharpness": float(cv2.Laplacian(centre, cv2.CV_64F).var()), "yaw": yaw}
+
+
+def face_warnings(q: list[dict[str, float]]) -> list[str]:
+    med = {k: float(np.median([x[k] for x in q])) for k in q[0]}
+    out = []
+    if med["size_px"] < SMALL_FACE_PX:
+        out.append(f"small face ({med['size_px']:.0f} px): fine detail is lost, scores are less reliable")
+    if med["sharpness"] < BLURRY_LAPLACIAN:
+        out.append("blurry face: blur hides (and can imitate) blending traces")
+    if med["brightness"] < DARK_LUMA:
+        out.append("dark face: low light hides detail")
+    if abs(med["yaw"]) > TURNED_YAW:
+        out.append("face turned away from the camera: detectors are less reliable on profiles")
+    if len(q) < 3:
+        out.append(f"seen in only {len(q)} frame(s)")
+    return out
+
+
+class Analyzer:
+    """The one public object: a detector and a face detector, loaded once, reused per file."""
+
+    def __init__(self, detector: Detector, faces: FaceDetector):
+        self.detector = detector
+        self.faces = faces
+
+    @classmethod
+    def load(cls, weights: str | os.PathLike | None = None, max_faces: int = 10) -> "Analyzer":
+        return cls(load_detector(weights), FaceDetector(max_faces=max_faces))
+
+    def close(self) -> None:
+        self.faces.close()
+
+    def __enter__(self) -> "Analyzer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def model_id(self) -> str:
+        return self.detector.config.model_id
+
+    def analyze(self, path: str | os.PathLike, settings: Settings = Settings(), progress: Progress | None = None) -> Analysis:
+        """Analyse one video or image. Raises MediaError for input that cannot be analysed."""
+        report_progress = progress or (lambda f, m: None)
+        cfg = self.detector.config
+        threshold = cfg.threshold if settings.threshold is None else float(settings.threshold)
+        band = (cfg.uncertain_band if settings.threshold is None else
+                (max(0.0, threshold - 0.05), min(1.0, threshold + 0.05)))
+        timings: dict[str, float] = {}
+        t_all = time.perf_counter()
+
+        t = time.perf_counter()
+        report_progress(0.0, "reading the file")
+        info = probe(path)
+        timings["probe"] = time.perf_counter() - t
+        if settings.max_duration_s and info.kind == "video" and info.duration_s > settings.max_duration_s:
+            raise MediaError(f"{path}: the video lasts {info.duration_s:.0f} s, longer than the {settings.max_duration_s:.0f} s limit")
+
+        samples, per_frame, n_frames, notes = self._faces(path, info, settings, timings, report_progress)
+        tracks = link_tracks(per_frame)
+
+        t = time.perf_counter()
+        report_progress(0.75, f"scoring {len(samples)} face crops")
+        if samples:
+            scores = self.detector.predict(np.stack([s.crop for s in samples]))
+            for s, p in zip(samples, scores):
+                s.score = float(p)
+        timings["classify"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        by_det = {(s.slot, s.box): s for s in samples}
+        faces, thumbs, track_samples = [], {}, {}
+        for tr in tracks:
+            ss = [by_det[(slot, d.box)] for slot, d in zip(tr.frame_slots, tr.detections)]
+            track_samples[tr.track_id] = ss
+            sc = np.array([s.score for s in ss])
+            p = aggregate(sc)
+            faces.append(FaceReport(
+                track_id=tr.track_id, fake_probability=p, verdict=verdict_for(p, threshold, band),
+                frames=[FrameScore(s.index, round(s.time_s, 3), tuple(round(v, 1) for v in s.box), s.score,
+                                   round(tr.detections[k].score, 3)) for k, s in enumerate(ss)],
+                face_size_px=float(np.median([s.quality["size_px"] for s in ss])),
+                score_spread=float(sc.std()), warnings=face_warnings([s.quality for s in ss])))
+            thumbs[tr.track_id] = ss[int(np.argmax(sc))].crop
+        timings["report"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        report_progress(0.85, "explaining the most suspicious faces")
+        heatmaps, overlays = self._explain(track_samples, settings, path)
+        timings["explain"] = time.perf_counter() - t
+
+        prob = max((f.fake_probability for f in faces), default=None)
+        if len(faces) >= settings.max_faces and any(len(d) >= settings.max_faces for d in per_frame):
+            notes.append(f"some frames had more than {settings.max_faces} faces; only the {settings.max_faces} clearest were analysed")
+        timings["total"] = time.perf_counter() - t_all
+        report_progress(1.0, "done")
+        report = Report(
+            file=str(path), kind=info.kind, verdict=verdict_for(prob, threshold, band), fake_probability=prob,
+            frames_analyzed=n_frames, frames_with_face=sum(1 for d in per_frame if d), faces=faces,
+            timings_s={k: round(v, 4) for k, v in timings.items()}, model=self.model_id, threshold=threshold,
+            uncertain_band=tuple(band),
+            media={"width": info.width, "height": info.height, "fps": round(info.fps, 3),
+                   "duration_s": round(info.duration_s, 3), "frame_count": info.frame_count, "rotation": info.rotation},
+            heatmaps=heatmaps, notes=notes)
+        return Analysis(report, thumbs, overlays)
+
+    def _faces(self, path, info, settings: Settings, timings, report_progress):
+        """Decode sampled frames one at a time, detect faces, keep only the crops."""
+        cfg = self.detector.config
+        samples: list[_FaceSample] = []
+        per_frame = []
+        decode = detect = crop_t = 0.0
+        n_target = 1 if info.kind == "image" else min(settings.frames, info.frame_count)
+        frames = iter(sample_frames(path, settings.frames, info))
+        t = time.perf_counter()
+        for slot, fr in enumerate(frames):
+            t1 = time.perf_counter()
+            decode += t1 - t
+            dets = self.faces.detect(fr.rgb)[: settings.max_faces]
+            t2 = time.perf_counter()
+            detect += t2 - t1
+            for d in dets:
+                crop, kps = square_crop(fr.rgb, d.box, cfg.crop_margin, cfg.input_size, d.keypoints)
+                samples.append(_FaceSample(slot, fr.index, fr.time_s, d.box, 0.0, crop, kps, face_quality(crop, kps, d.size)))
+            per_frame.append(dets)
+            t = time.perf_counter()
+            crop_t += t - t2
+            report_progress(0.05 + 0.7 * (slot + 1) / max(1, n_target), f"frame {slot + 1}/{n_target}: {len(dets)} face(s)")
+        timings.update(decode=decode, detect=detect, crop=crop_t)
+        notes = []
+        if info.kind == "video" and len(per_frame) < n_target:
+            notes.append(f"only {len(per_frame)} of {n_target} sampled frames could be decoded")
+        return samples, per_frame, len(per_frame), notes
+
+    def _explain(self, track_samples: dict[int, list[_FaceSample]], settings: Settings, path):
+        """Grad-CAM on the ``settings.heatmaps`` most suspicious crops, at least one per face."""
+        k = settings.heatmaps
+        if k <= 0 or not track_samples:
+            return [], []
+        best = {tid: sorted(ss, key=lambda s: -s.score) for tid, ss in track_samples.items()}
+        chosen = [(tid, ss[0]) for tid, ss in best.items()][:k]
+        rest = sorted(((tid, s) for tid, ss in best.items() for s in ss[1:]), key=lambda p: -p[1].score)
+        chosen += rest[: k - len(chosen)]
+        chosen.sort(key=lambda p: (p[0], -p[1].score))
+        x = self.detector.preprocess(np.stack([s.crop for _, s in chosen]))
+        maps = gradcam(self.detector.model, self.detector.target_layer, x)
+        heatmaps, overlays = [], []
+        out_dir = Path(settings.heatmap_dir) if settings.heatmap_dir else None
+        if out_dir:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        for (tid, s), m in zip(chosen, maps):
+            shares = region_shares(m, s.keypoints)
+            ov = overlay(s.crop, m)
+            ov_path = None
+            if out_dir:
+                ov_path = str(out_dir / f"{Path(path).stem}_face{tid}_frame{s.index}.png")
+                cv2.imwrite(ov_path, cv2.cvtColor(ov, cv2.COLOR_RGB2BGR))
+            heatmaps.append(Heatmap(tid, s.index, round(s.time_s, 3), s.score,
+                                    {r: round(v, 4) for r, v in shares.items()}, top_region(shares), ov_path))
+            overlays.append(ov)
+        return heatmaps, overlays

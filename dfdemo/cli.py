@@ -1,0 +1,84 @@
+"""Command line: ``python -m dfdemo {scan,eval,calibrate,train,bench} ...``.
+
+``scan`` prints a short summary per file (or the JSON reports with ``--json``). Exit status:
+0 when every file was analysed, 2 when any input was bad (one line on stderr per bad file,
+no traceback); the other files are still analysed.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import DfdemoError
+
+
+def _summary(r) -> str:
+    p = "n/a" if r.fake_probability is None else f"{r.fake_probability:.3f}"
+    lines = [f"{r.file}: {r.verdict.upper()} (fake probability {p}, threshold {r.threshold:.3f}; "
+             f"{len(r.faces)} face(s) in {r.frames_with_face}/{r.frames_analyzed} frames; {r.timings_s.get('total', 0):.2f} s)"]
+    for f in r.faces:
+        lines.append(f"  face {f.track_id}: {f.verdict} {f.fake_probability:.3f} over {len(f.frames)} frame(s)"
+                     + (f" [{'; '.join(f.warnings)}]" if f.warnings else ""))
+    lines += [f"  note: {n}" for n in r.notes]
+    return "\n".join(lines)
+
+
+def cmd_scan(a: argparse.Namespace) -> int:
+    from .analyzer import Analyzer, Settings
+    from .report import reports_to_json
+
+    settings = Settings(frames=a.frames, heatmaps=a.heatmaps_k if a.heatmaps else 0, heatmap_dir=a.heatmaps,
+                        threshold=a.threshold)
+    reports, failed = [], 0
+    with Analyzer.load(a.weights) as analyzer:
+        for path in a.paths:
+            try:
+                r = analyzer.analyze(path, settings).report
+            except DfdemoError as e:
+                print(f"error: {e}", file=sys.stderr)
+                failed += 1
+                continue
+            reports.append(r)
+            if a.json != "-":
+                print(_summary(r), flush=True)
+    if a.json == "-":
+        print(reports_to_json(reports))
+    elif a.json:
+        Path(a.json).write_text(reports_to_json(reports) + "\n")
+    return 2 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # heavy subcommands parse their own options
+    for name, module in (("train", "dfdemo.train.train"), ("eval", "dfdemo.evaluate"),
+                         ("calibrate", "dfdemo.calibrate"), ("bench", "dfdemo.bench")):
+        if argv[:1] == [name]:
+            import importlib
+
+            try:
+                return importlib.import_module(module).main(argv[1:]) or 0
+            except DfdemoError as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
+    ap = argparse.ArgumentParser(prog="python -m dfdemo", description="Explainable deepfake detection for videos and photos.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("scan", help="analyse videos/photos and print a verdict per file")
+    s.add_argument("paths", nargs="+")
+    s.add_argument("--json", metavar="OUT", help="write the reports as JSON to OUT ('-' = stdout, no summary)")
+    s.add_argument("--frames", type=int, default=32, help="frames sampled evenly over a video (default 32)")
+    s.add_argument("--weights", help="weights folder or Hub repo id[@revision] (default: $DFDEMO_WEIGHTS, then weights/detector)")
+    s.add_argument("--heatmaps", metavar="DIR", help="write Grad-CAM overlays of the most suspicious faces to DIR")
+    s.add_argument("--heatmaps-k", type=int, default=4, help="how many heatmaps per file (default 4)")
+    s.add_argument("--threshold", type=float, default=None, help="decision threshold (default: the calibrated one)")
+    for name in ("train", "eval", "calibrate", "bench"):
+        sub.add_parser(name, help=f"see python -m dfdemo {name} --help", add_help=False)
+    a = ap.parse_args(argv)
+    if a.frames < 1:
+        ap.error("--frames must be at least 1")
+    try:
+        return cmd_scan(a)
+    except DfdemoError as e:  # weights that cannot be loaded
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,210 @@
+"""Detector stage: load/save weights, preprocess face crops, batched fake probabilities.
+
+A weights folder holds ``config.json`` + ``model.safetensors`` (the ``save_pretrained`` layout
+of huggingface_hub / timm): the architecture and its input contract travel with the weights,
+plus dfdemo's own settings (crop margin, threshold, uncertain band, Grad-CAM layer) under the
+``"dfdemo"`` key. Only safetensors are ever loaded; pickled checkpoints are refused.
+No mediapipe here: the detector takes RGB uint8 crops of shape (N, S, S, 3).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import WeightsError
+
+BUNDLED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "detector"
+ENV_WEIGHTS = "DFDEMO_WEIGHTS"
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+# Grad-CAM layer per family: the last activation before global pooling.
+TARGET_LAYERS = {"tf_efficientnet": "bn2", "efficientnet": "bn2", "legacy_xception": "act4", "xception": "act4"}
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Everything needed to use a set of weights; saved as config.json beside them."""
+
+    architecture: str = "tf_efficientnet_lite0"
+    input_size: int = 224
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    crop_margin: float = 0.3
+    threshold: float = 0.5
+    uncertain_band: tuple[float, float] = (0.4, 0.6)
+    target_layer: str = ""
+    model_id: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def to_json_dict(self) -> dict:
+        d = asdict(self)
+        dfdemo = {k: d.pop(k) for k in ("crop_margin", "threshold", "uncertain_band", "target_layer", "model_id", "extra")}
+        return {
+            "architecture": d["architecture"],
+            "num_classes": 1,
+            "pretrained_cfg": {"input_size": [3, d["input_size"], d["input_size"]], "mean": list(d["mean"]), "std": list(d["std"])},
+            "dfdemo": dfdemo,
+        }
+
+    @classmethod
+    def from_json_dict(cls, d: dict) -> "DetectorConfig":
+        try:
+            pc = d.get("pretrained_cfg", {})
+            own = d.get("dfdemo", {})
+            return cls(
+                architecture=d["architecture"],
+                input_size=int(pc.get("input_size", [3, 224, 224])[-1]),
+                mean=tuple(pc.get("mean", (0.5, 0.5, 0.5))),
+                std=tuple(pc.get("std", (0.5, 0.5, 0.5))),
+                crop_margin=float(own.get("crop_margin", 0.3)),
+                threshold=float(own.get("threshold", 0.5)),
+                uncertain_band=tuple(own.get("uncertain_band", (0.4, 0.6))),
+                target_layer=str(own.get("target_layer", "")),
+                model_id=str(own.get("model_id", "")),
+                extra=dict(own.get("extra", {})),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise WeightsError(f"config.json is not a dfdemo/timm detector config: {e}") from e
+
+
+def create_model(architecture: str, pretrained_path: str | os.PathLike | None = None) -> torch.nn.Module:
+    """Build a single-logit timm classifier; optionally start from an ImageNet state dict file.
+
+    Supported families include ``tf_efficientnet_lite0`` (default), ``efficientnet_b4`` and
+    ``xception`` / ``legacy_xception`` / ``xception41``. The ImageNet file is read with
+    ``weights_only=True`` (no code execution); its classifier is dropped.
+    """
+    import timm
+
+    try:
+        model = timm.create_model(architecture, pretrained=False, num_classes=1)
+    except RuntimeError as e:
+        raise WeightsError(f"unknown architecture {architecture!r}: {e}") from e
+    if pretrained_path is not None:
+        sd = torch.load(pretrained_path, map_location="cpu", weights_only=True)
+        head = model.default_cfg.get("classifier", "classifier")
+        sd = {k: v for k, v in sd.items() if not k.startswith(head + ".")}
+        missing, unexpected = model.load_state_dict(sd, strict=False)
+        if unexpected or any(not k.startswith(head + ".") for k in missing):
+            raise WeightsError(f"{pretrained_path} does not match {architecture}: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    return model
+
+
+def default_target_layer(architecture: str, model: torch.nn.Module) -> str:
+    for prefix, layer in TARGET_LAYERS.items():
+        if architecture.startswith(prefix):
+            return layer
+    return model.feature_info[-1]["module"]
+
+
+def resolve_weights(source: str | os.PathLike | None = None) -> Path:
+    """Turn a weights source into a local folder.
+
+    Order: ``source`` → ``$DFDEMO_WEIGHTS`` → the bundled ``weights/detector/``. A source is a
+    local folder, or a Hub repo id ``owner/name`` with an optional ``@revision``, fetched with
+    huggingface_hub into its cache (works offline from a filled cache with HF_HUB_OFFLINE=1).
+    """
+    source = source or os.environ.get(ENV_WEIGHTS) or BUNDLED_WEIGHTS
+    p = Path(source).expanduser()
+    if p.is_dir():
+        return p
+    text = str(source)
+    if p.exists() or text.startswith((".", "/", "~")) or text.count("/") != 1:
+        raise WeightsError(f"weights not found: {text} is neither a folder nor a Hub repo id (owner/name[@revision])")
+    return _download(text)
+
+
+def _download(spec: str) -> Path:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    repo_id, _, revision = spec.partition("@")
+    try:
+        folder = snapshot_download(repo_id, revision=revision or None, allow_patterns=["config.json", "*.safetensors", "README.md", "*.bin", "*.pt", "*.pth"])
+    except RepositoryNotFoundError as e:
+        raise WeightsError(f"Hub repo {repo_id} does not exist or is private") from e
+    except LocalEntryNotFoundError as e:
+        raise WeightsError(f"Hub repo {repo_id} is not in the local cache and the Hub cannot be reached (offline)") from e
+    except (HfHubHTTPError, OSError, ValueError) as e:
+        raise WeightsError(f"cannot fetch Hub repo {repo_id}: {e}") from e
+    return Path(folder)
+
+
+class Detector:
+    """A loaded detector: ``model`` in eval mode + its ``config``. Load once, reuse."""
+
+    def __init__(self, model: torch.nn.Module, config: DetectorConfig):
+        self.model = model.eval()
+        self.config = config
+        self._mean = torch.tensor(config.mean).view(1, 3, 1, 1)
+        self._std = torch.tensor(config.std).view(1, 3, 1, 1)
+
+    @property
+    def target_layer(self) -> torch.nn.Module:
+        name = self.config.target_layer or default_target_layer(self.config.architecture, self.model)
+        return self.model.get_submodule(name)
+
+    def preprocess(self, crops: np.ndarray) -> torch.Tensor:
+        """(N, S, S, 3) RGB uint8 crops (S = config.input_size) → normalised NCHW float tensor."""
+        crops = np.asarray(crops)
+        s = self.config.input_size
+        if crops.ndim != 4 or crops.shape[1:] != (s, s, 3) or crops.dtype != np.uint8:
+            raise ValueError(f"expected uint8 crops of shape (N, {s}, {s}, 3), got {crops.dtype} {crops.shape}")
+        x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float().div_(255)
+        return ((x - self._mean) / self._std).contiguous(memory_format=torch.channels_last)
+
+    def logits(self, crops: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(crops), batch_size):
+                out.append(self.model(self.preprocess(crops[i : i + batch_size])).float().view(-1))
+        return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
+
+    def predict(self, crops: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        """Fake probability in [0, 1] for each crop (batched, no gradients)."""
+        return 1.0 / (1.0 + np.exp(-self.logits(crops, batch_size)))
+
+
+def load_detector(source: str | os.PathLike | None = None) -> Detector:
+    """Load a detector from a folder or Hub id (see ``resolve_weights``). Safetensors only, strict."""
+    from safetensors.torch import load_file
+
+    folder = resolve_weights(source)
+    cfg_path, st_path = folder / "config.json", folder / "model.safetensors"
+    if not st_path.is_file():
+        pickled = [f.name for f in folder.iterdir() if f.suffix in PICKLE_SUFFIXES]
+        if pickled:
+            raise WeightsError(f"{folder} holds only pickled weights ({', '.join(pickled)}); dfdemo loads model.safetensors only")
+        raise WeightsError(f"{folder} has no model.safetensors")
+    if not cfg_path.is_file():
+        raise WeightsError(f"{folder} has no config.json")
+    try:
+        config = DetectorConfig.from_json_dict(json.loads(cfg_path.read_text()))
+    except json.JSONDecodeError as e:
+        raise WeightsError(f"{cfg_path} is not valid JSON: {e}") from e
+    if not config.model_id:
+        config = DetectorConfig(**{**asdict(config), "model_id": str(source or os.environ.get(ENV_WEIGHTS) or "bundled:weights/detector")})
+    model = create_model(config.architecture)
+    try:
+        state = load_file(str(st_path))
+        model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    except Exception as e:  # wrong architecture, truncated file, …
+        raise WeightsError(f"{st_path} does not load into {config.architecture}: {e}") from e
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    return Detector(model.to(memory_format=torch.channels_last), config)
+
+
+def save_detector(model: torch.nn.Module, folder: str | os.PathLike, config: DetectorConfig) -> Path:
+    """Write ``model.safetensors`` (fp16) and ``config.json`` into ``folder``."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    (folder / "config.json").write_text(json.dumps(config.to_json_dict(), indent=2, sort_keys=True) + "\n")
+    return folder

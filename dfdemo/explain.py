@@ -1,0 +1,89 @@
+"""Explanation stage: Grad-CAM heatmaps for the single-logit detector, and where the heat is.
+
+``gradcam`` opens a ``pytorch_grad_cam.GradCAM`` only around the few crops it explains (hooks
+are removed on exit, so plain scoring never stores activations) and passes the target
+explicitly: ``BinaryClassifierOutputTarget(1)`` = evidence for *fake*. After Grad-CAM's ReLU a
+crop with no positive evidence gives an all-zero map; ``region_shares`` then returns ``{}``.
+``region_masks`` names face regions from the 6 BlazeFace keypoints (crop pixels).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+REGIONS = ("eyes", "nose", "mouth", "forehead", "cheeks_jaw", "background")
+
+
+def gradcam(model: torch.nn.Module, layer: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
+    """Grad-CAM of the fake logit for a preprocessed batch ``x`` (N, 3, S, S) → (N, S, S) in [0, 1]."""
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import BinaryClassifierOutputTarget
+
+    if len(x) == 0:
+        return np.zeros((0,) + tuple(x.shape[-2:]), np.float32)
+    targets = [BinaryClassifierOutputTarget(1) for _ in range(len(x))]
+    was_training = model.training
+    model.eval()
+    with torch.enable_grad(), GradCAM(model=model, target_layers=[layer]) as cam:
+        maps = cam(input_tensor=x.float().contiguous(), targets=targets)
+    model.train(was_training)
+    return np.nan_to_num(np.asarray(maps, np.float32))
+
+
+def region_masks(keypoints: np.ndarray, size: int) -> dict[str, np.ndarray]:
+    """Boolean (size, size) masks of named face regions, disjoint, covering the crop.
+
+    Coordinates are aligned to the face: origin between the eyes, x along the eye line, unit =
+    the distance between the eyes, so the regions turn and scale with the head.
+    """
+    kp = np.asarray(keypoints, np.float64)
+    reye, leye, nose, mouth = kp[0], kp[1], kp[2], kp[3]
+    mid = (reye + leye) / 2
+    ex = leye - reye
+    d = max(np.linalg.norm(ex), 1e-3)
+    ux = ex / d
+    uy = np.array([-ux[1], ux[0]])
+    if np.dot(mouth - mid, uy) < 0:  # keep y pointing from the eyes towards the mouth
+        uy = -uy
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64) + 0.5
+
+    def aligned(p):
+        return ((p[0] - mid[0]) * ux[0] + (p[1] - mid[1]) * ux[1]) / d, ((p[0] - mid[0]) * uy[0] + (p[1] - mid[1]) * uy[1]) / d
+
+    u, v = aligned((xx, yy))
+    (ru, rv), (lu, lv), (nu, nv), (mu, mv) = (aligned(p) for p in (reye, leye, nose, mouth))
+    eyes = (np.hypot(u - ru, v - rv) < 0.33) | (np.hypot(u - lu, v - lv) < 0.33)
+    nose_m = np.hypot(u - nu, (v - nv) * 0.8) < 0.3
+    mouth_m = ((u - mu) / 0.55) ** 2 + ((v - mv) / 0.28) ** 2 < 1
+    forehead = (v < -0.3) & (v > -1.1) & (np.abs(u) < 0.95)
+    face_c = (nv + mv) / 2 * 0.5
+    cheeks = ((u / 1.05) ** 2 + ((v - face_c) / (mv + 0.75 - face_c)) ** 2 < 1) & (v >= -0.3)
+    out, taken = {}, np.zeros((size, size), bool)
+    for name, m in (("eyes", eyes), ("nose", nose_m), ("mouth", mouth_m), ("forehead", forehead), ("cheeks_jaw", cheeks)):
+        out[name] = m & ~taken
+        taken |= m
+    out["background"] = ~taken
+    return out
+
+
+def region_shares(heatmap: np.ndarray, keypoints: np.ndarray) -> dict[str, float]:
+    """Share of the heat in each region (sums to 1), or ``{}`` when the map is all zero."""
+    h = np.clip(np.asarray(heatmap, np.float64), 0, None)
+    total = h.sum()
+    if total <= 0 or not np.isfinite(total):
+        return {}
+    masks = region_masks(keypoints, h.shape[0])
+    return {name: float(h[m].sum() / total) for name, m in masks.items()}
+
+
+def top_region(shares: dict[str, float]) -> str:
+    return max(shares, key=shares.get) if shares else "none"
+
+
+def overlay(crop: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> np.ndarray:
+    """Heatmap (jet colours) over an RGB uint8 crop → RGB uint8."""
+    import cv2
+
+    heat = cv2.applyColorMap(np.uint8(255 * np.clip(heatmap, 0, 1)), cv2.COLORMAP_JET)
+    heat = cv2.cvtColor(heat, cv2.COLOR_BGR2RGB).astype(np.float32)
+    return np.uint8(np.clip((1 - alpha) * crop.astype(np.float32) + alpha * heat, 0, 255))

@@ -1,0 +1,218 @@
+"""Faces stage: BlazeFace detection (MediaPipe Tasks), face tracks, and the square face crop.
+
+No torch here. ``square_crop`` is the one crop function shared by analysis and training, so
+the detector sees the same framing in both. Boxes are (x0, y0, x1, y1) in pixels of the frame
+given; keypoints are the 6 BlazeFace points (right eye, left eye, nose tip, mouth centre,
+right ear, left ear; "right" = the subject's right) as a (6, 2) float array in pixels.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import DfdemoError
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights" / "mediapipe"
+SHORT_RANGE = "face_detection_short_range.tflite"
+FULL_RANGE = "face_detection_full_range_sparse.tflite"
+KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth", "right_ear", "left_ear")
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Silence what LiteRT's C++ code prints on fd 2 (model loading chatter, a one-off memory
+    alignment warning) so that the CLI's stderr carries only dfdemo's own messages."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+@dataclass(frozen=True)
+class Detection:
+    box: tuple[float, float, float, float]
+    score: float
+    keypoints: np.ndarray  # (6, 2) pixels
+
+    @property
+    def size(self) -> float:
+        return float(max(self.box[2] - self.box[0], self.box[3] - self.box[1]))
+
+
+@dataclass
+class Track:
+    """One face followed over frames: parallel lists of frame positions and detections."""
+
+    track_id: int
+    frame_slots: list[int] = field(default_factory=list)  # position in the sampled frame list
+    detections: list[Detection] = field(default_factory=list)
+
+
+class FaceDetector:
+    """BlazeFace via MediaPipe Tasks, loaded once; ``detect`` takes RGB uint8 (H, W, 3).
+
+    Detection runs on a copy downscaled to ``detect_side`` (longest side) and boxes are mapped
+    back. The short-range model runs first; where it finds nothing the full-range model runs,
+    and then the short-range model again on a padded frame (faces that fill the frame).
+    Use as a context manager or call ``close()``.
+    """
+
+    def __init__(self, model_dir: str | os.PathLike = WEIGHTS_DIR, min_score: float = 0.5,
+                 detect_side: int = 640, max_faces: int = 10):
+        os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's C++ logs off the console
+        from mediapipe.tasks.python import vision
+        from mediapipe.tasks.python.core.base_options import BaseOptions
+
+        model_dir = Path(model_dir)
+        self.min_score = min_score
+        self.detect_side = detect_side
+        self.max_faces = max_faces
+        self._detectors = []
+        self._lock = threading.Lock()  # MediaPipe graphs are not re-entrant: one frame at a time
+        self._warmed = False
+        for name in (SHORT_RANGE, FULL_RANGE):
+            p = model_dir / name
+            if not p.is_file():
+                raise DfdemoError(f"face detector model missing: {p} (it ships in weights/mediapipe/)")
+            opts = vision.FaceDetectorOptions(
+                base_options=BaseOptions(model_asset_path=str(p)),
+                min_detection_confidence=min_score,
+            )
+            with _quiet_native_stderr():
+                self._detectors.append(vision.FaceDetector.create_from_options(opts))
+
+    def close(self) -> None:
+        with _quiet_native_stderr():
+            for d in self._detectors:
+                d.close()
+        self._detectors = []
+
+    def __enter__(self) -> "FaceDetector":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _run(self, which: int, rgb: np.ndarray) -> list[Detection]:
+        import mediapipe as mp
+
+        h, w = rgb.shape[:2]
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        out = []
+        for d in self._detectors[which].detect(image).detections:
+            bb = d.bounding_box
+            kps = np.array([[k.x * w, k.y * h] for k in d.keypoints], dtype=np.float32)
+            if kps.shape != (6, 2):
+                continue
+            box = (float(bb.origin_x), float(bb.origin_y), float(bb.origin_x + bb.width), float(bb.origin_y + bb.height))
+            out.append(Detection(box, float(d.categories[0].score if d.categories else 0.0), kps))
+        return out
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        """Faces in one RGB frame, best first, at most ``max_faces``; boxes in ``rgb`` pixels."""
+        if not self._detectors:
+            raise DfdemoError("FaceDetector is closed")
+        h, w = rgb.shape[:2]
+        scale = min(1.0, self.detect_side / max(h, w))
+        small = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        with self._lock, (contextlib.nullcontext() if self._warmed else _quiet_native_stderr()):
+            self._warmed = True
+            found = self._run(0, small) or self._run(1, small)
+            pad = 0
+            if not found:  # a face filling the frame: give it room
+                pad = max(small.shape[:2]) // 2
+                padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+                found = self._run(0, padded)
+        dets = [_map_detection(d, pad, scale, w, h) for d in found]
+        dets = _suppress(sorted(dets, key=lambda d: -d.score))
+        return dets[: self.max_faces]
+
+
+def _map_detection(d: Detection, pad: int, scale: float, w: int, h: int) -> Detection:
+    x0, y0, x1, y1 = ((np.array(d.box) - pad) / scale).tolist()
+    box = (max(0.0, x0), max(0.0, y0), min(float(w), x1), min(float(h), y1))
+    return Detection(box, d.score, (d.keypoints - pad) / scale)
+
+
+def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _suppress(dets: list[Detection], thr: float = 0.4) -> list[Detection]:
+    kept: list[Detection] = []
+    for d in dets:
+        if all(iou(d.box, k.box) < thr for k in kept):
+            kept.append(d)
+    return kept
+
+
+def _centre(box: tuple[float, ...]) -> np.ndarray:
+    return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+
+
+def link_tracks(per_frame: list[list[Detection]], min_iou: float = 0.2, max_centre_shift: float = 0.6) -> list[Track]:
+    """Greedily link detections of successive sampled frames into tracks.
+
+    A detection joins the track whose last box overlaps it most (IoU >= ``min_iou``), or whose
+    last centre is within ``max_centre_shift`` face sizes; otherwise it starts a new track.
+    Tracks are numbered by first appearance, then left to right.
+    """
+    tracks: list[Track] = []
+    for slot, dets in enumerate(per_frame):
+        free = set(range(len(tracks)))
+        for d in sorted(dets, key=lambda d: d.box[0]):
+            best, best_cost = None, None
+            for t in free:
+                last = tracks[t].detections[-1]
+                o = iou(last.box, d.box)
+                shift = np.linalg.norm(_centre(last.box) - _centre(d.box)) / max(1.0, last.size)
+                if o >= min_iou or shift <= max_centre_shift:
+                    cost = shift - o
+                    if best_cost is None or cost < best_cost:
+                        best, best_cost = t, cost
+            if best is None:
+                tracks.append(Track(len(tracks)))
+                best = len(tracks) - 1
+            else:
+                free.discard(best)
+            tracks[best].frame_slots.append(slot)
+            tracks[best].detections.append(d)
+    return tracks
+
+
+def square_crop(rgb: np.ndarray, box: tuple[float, ...], margin: float, size: int,
+                keypoints: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Square crop of side ``max(w, h) * (1 + margin)`` centred on ``box``, resized to ``size``.
+
+    Outside the frame is filled with black. Returns the (size, size, 3) uint8 crop and the
+    keypoints mapped into crop pixels (or None). Shared by analysis and training.
+    """
+    x0, y0, x1, y1 = box
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    side = max(x1 - x0, y1 - y0, 1.0) * (1 + margin)
+    scale = size / side
+    ox, oy = cx - side / 2, cy - side / 2
+    m = np.array([[scale, 0, -ox * scale], [0, scale, -oy * scale]], dtype=np.float64)
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    crop = cv2.warpAffine(rgb, m, (size, size), flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    kps = None if keypoints is None else ((np.asarray(keypoints, dtype=np.float64) - [ox, oy]) * scale).astype(np.float32)
+    return crop, kps

@@ -1,0 +1,204 @@
+"""Media stage: probe a file and sample frames from it. OpenCV only.
+
+Frames leave this module as RGB ``uint8`` arrays of shape (H, W, 3). A video is never held
+in memory whole: ``sample_frames`` yields one frame at a time, seeking where the sampled
+frames are far apart and grabbing sequentially where they are close.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from .errors import MediaError
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+MAX_IMAGE_PIXELS = 16_000 * 16_000  # larger images are refused before decoding
+MAX_SIDE = 4096  # larger images and frames are downscaled to this longest side
+SEEK_GAP = 24  # sampled frames further apart than this are reached by seeking
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    path: str
+    kind: str  # "video" or "image"
+    width: int
+    height: int
+    fps: float
+    frame_count: int
+    duration_s: float
+    rotation: int = 0
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame: ``rgb`` is (H, W, 3) uint8 RGB, upright (rotation metadata applied)."""
+
+    index: int
+    time_s: float
+    rgb: np.ndarray
+
+
+def media_kind(path: str | os.PathLike) -> str:
+    ext = Path(path).suffix.lower()
+    if ext in IMAGE_EXTENSIONS:
+        return "image"
+    if ext in VIDEO_EXTENSIONS:
+        return "video"
+    raise MediaError(
+        f"{path}: unsupported file type {ext or '(none)'}; use a video "
+        f"({', '.join(VIDEO_EXTENSIONS)}) or an image ({', '.join(IMAGE_EXTENSIONS)})"
+    )
+
+
+def _check_file(path: str | os.PathLike) -> None:
+    p = Path(path)
+    if not p.exists():
+        raise MediaError(f"{path}: file not found")
+    if not p.is_file():
+        raise MediaError(f"{path}: not a file")
+    if p.stat().st_size == 0:
+        raise MediaError(f"{path}: the file is empty")
+
+
+def _limit_size(rgb: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    if max(h, w) <= max_side:
+        return rgb
+    s = max_side / max(h, w)
+    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+
+
+def _image_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(width, height) from the file header without decoding the pixels, or None if unknown."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return im.size
+    except Exception:  # Pillow missing or cannot parse: let OpenCV decide
+        return None
+
+
+def load_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image as upright RGB uint8 (alpha dropped, grey and 16-bit converted)."""
+    _check_file(path)
+    size = _image_size(path)
+    flags = cv2.IMREAD_COLOR
+    if size is not None:
+        w, h = size
+        if w * h > MAX_IMAGE_PIXELS:
+            raise MediaError(f"{path}: image is {w}x{h} pixels, larger than the {MAX_IMAGE_PIXELS // 10**6} MP limit")
+        # decode large JPEGs at reduced size instead of full size (bounded memory)
+        for factor, flag in ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4), (2, cv2.IMREAD_REDUCED_COLOR_2)):
+            if max(w, h) // factor >= MAX_SIDE:
+                flags = flag
+                break
+    data = np.fromfile(str(path), dtype=np.uint8)
+    bgr = cv2.imdecode(data, flags)
+    if bgr is None or bgr.size == 0:
+        raise MediaError(f"{path}: not a readable image (corrupt or not really {Path(path).suffix})")
+    return _limit_size(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+
+def _open_video(path: str | os.PathLike) -> cv2.VideoCapture:
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        cap.release()
+        raise MediaError(f"{path}: not a readable video (corrupt, truncated or not really {Path(path).suffix})")
+    return cap
+
+
+def probe(path: str | os.PathLike) -> MediaInfo:
+    """Describe a video or image. Raises MediaError for anything that cannot be analysed."""
+    _check_file(path)
+    kind = media_kind(path)
+    if kind == "image":
+        rgb = load_image(path)
+        return MediaInfo(str(path), "image", rgb.shape[1], rgb.shape[0], 0.0, 1, 0.0)
+    cap = _open_video(path)
+    try:
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        rotation = int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0)
+        ok, bgr = cap.read()
+        if not ok or bgr is None:
+            raise MediaError(f"{path}: the video has no readable frames (audio only, empty or broken)")
+        h, w = bgr.shape[:2]
+        if w > MAX_SIDE or h > MAX_SIDE:
+            s = MAX_SIDE / max(w, h)
+            w, h = round(w * s), round(h * s)
+    finally:
+        cap.release()
+    if fps <= 0 or not np.isfinite(fps) or fps > 1000:
+        fps = 25.0  # unknown rate: time stamps are then approximate
+    count = max(count, 1)
+    return MediaInfo(str(path), "video", w, h, fps, count, count / fps, rotation)
+
+
+def sample_indices(frame_count: int, n: int) -> list[int]:
+    """``n`` frame indices spread evenly over ``frame_count`` frames (each at the centre of its slot)."""
+    if frame_count <= 0 or n <= 0:
+        return []
+    n = min(n, frame_count)
+    return sorted({int((i + 0.5) * frame_count / n) for i in range(n)})
+
+
+def sample_frames(path: str | os.PathLike, n: int, info: MediaInfo | None = None) -> Iterator[Frame]:
+    """Yield up to ``n`` evenly spaced frames, one at a time (never the whole video).
+
+    Images yield one frame. Frames that cannot be decoded (a truncated tail) are skipped;
+    if none can be decoded MediaError is raised.
+    """
+    info = info or probe(path)
+    if info.kind == "image":
+        yield Frame(0, 0.0, load_image(path))
+        return
+    wanted = sample_indices(info.frame_count, n)
+    cap = _open_video(path)
+    yielded = 0
+    try:
+        pos = 0  # index of the next frame the decoder returns
+        for idx in wanted:
+            if idx - pos > SEEK_GAP:
+                cap.set(cv2.CAP_PROP_POS_FRAMES, idx)
+                pos = idx
+            ok = True
+            while pos < idx and ok:
+                ok = cap.grab()
+                pos += 1
+            if not ok:
+                break
+            ok, bgr = cap.read()
+            pos += 1
+            if not ok or bgr is None:
+                break  # frame count in the header was larger than the stream
+            yielded += 1
+            yield Frame(idx, idx / info.fps, _limit_size(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+    finally:
+        cap.release()
+    if yielded == 0:
+        raise MediaError(f"{path}: no frame of the video could be decoded")
+
+
+def read_consecutive(path: str | os.PathLike, start: int, count: int) -> list[Frame]:
+    """Decode ``count`` consecutive frames from ``start`` (for temporal windows and training)."""
+    info = probe(path)
+    cap = _open_video(path)
+    frames: list[Frame] = []
+    try:
+        if start > 0:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+        for i in range(start, start + count):
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            frames.append(Frame(i, i / info.fps, _limit_size(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))))
+    finally:
+        cap.release()
+    return frames

@@ -1,0 +1,89 @@
+"""Report dataclasses: what one analysis produced. Standard library only.
+
+Every stage returns plain data; this module turns the final result into JSON with a
+stable schema shared by the CLI (``python -m dfdemo scan --json``) and the app's ``/analyze``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+VERDICTS = ("fake", "real", "uncertain", "no_face")
+
+
+@dataclass(frozen=True)
+class FrameScore:
+    """One face in one sampled frame. ``box`` is (x0, y0, x1, y1) in source-frame pixels."""
+
+    index: int
+    time_s: float
+    box: tuple[float, float, float, float]
+    fake_probability: float
+    detection_score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    """A Grad-CAM explanation of one face crop. Images are paths (PNG) when written to disk."""
+
+    track_id: int
+    frame_index: int
+    time_s: float
+    fake_probability: float
+    region_shares: dict[str, float]
+    top_region: str
+    overlay_path: str | None = None
+
+
+@dataclass(frozen=True)
+class FaceReport:
+    """One face track: the same person followed over the sampled frames."""
+
+    track_id: int
+    fake_probability: float
+    verdict: str
+    frames: list[FrameScore]
+    face_size_px: float = 0.0
+    score_spread: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Report:
+    """The analysis of one file. ``fake_probability`` is ``None`` when no face was found."""
+
+    file: str
+    kind: str  # "video" or "image"
+    verdict: str
+    fake_probability: float | None
+    frames_analyzed: int
+    frames_with_face: int
+    faces: list[FaceReport]
+    timings_s: dict[str, float]
+    model: str
+    threshold: float
+    uncertain_band: tuple[float, float]
+    media: dict[str, Any]
+    heatmaps: list[Heatmap] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
+
+
+def reports_to_json(reports: list[Report], indent: int | None = 2) -> str:
+    return json.dumps([r.to_dict() for r in reports], indent=indent, sort_keys=True)
+
+
+def verdict_for(probability: float | None, threshold: float, band: tuple[float, float]) -> str:
+    """Map a fake probability to a verdict. ``band`` = (low, high) around the threshold is 'uncertain'."""
+    if probability is None:
+        return "no_face"
+    low, high = band
+    if low <= probability < high:
+        return "uncertain"
+    return "fake" if probability >= threshold else "real"

@@ -1,0 +1,140 @@
+"""Self-Blended Images (Shiohara & Yamasaki, CVPR 2022) as pure numpy/OpenCV functions.
+
+A fake is made from one real face: a colour/quality-transformed copy of the face (the
+"source") is blended back into the untouched face (the "target") through a deformed, blurred
+mask built from the 68 facial landmarks. The detector learns the traces of blending
+(boundary, colour mismatch, resampling) without ever seeing a deepfake tool's output.
+All functions take RGB uint8 (H, W, 3) images and a ``numpy.random.Generator``.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)
+
+
+def hull_mask(landmarks: np.ndarray, shape: tuple[int, int], forehead: float = 0.0) -> np.ndarray:
+    """Filled convex hull of 68 landmarks as float32 {0, 1}; ``forehead`` > 0 lifts the brow
+    points by that fraction of the brow-to-chin height (the 81-point hull of the paper)."""
+    pts = np.asarray(landmarks, dtype=np.float32)
+    if forehead > 0:
+        brows = pts[17:27]
+        up = (pts[8] - brows.mean(0)) * forehead
+        pts = np.concatenate([pts, brows - up])
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(pts.astype(np.int32)), 1)
+    return mask.astype(np.float32)
+
+
+def elastic(mask: np.ndarray, rng: np.random.Generator, strength: float = 0.04) -> np.ndarray:
+    """Smooth random displacement of the mask (grid 4x4 upsampled), ``strength`` x side."""
+    h, w = mask.shape
+    d = rng.normal(0, strength * max(h, w), (2, 4, 4)).astype(np.float32)
+    dx = cv2.resize(d[0], (w, h), interpolation=cv2.INTER_CUBIC)
+    dy = cv2.resize(d[1], (w, h), interpolation=cv2.INTER_CUBIC)
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(mask, gx + dx, gy + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+
+
+def blend_mask(landmarks: np.ndarray, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """The random soft mask of one self-blended fake: hull (with or without forehead), elastic
+    deformation, random erosion/dilation, then a random blur for the boundary. float32 [0, 1]."""
+    side = max(shape)
+    m = hull_mask(landmarks, shape, forehead=rng.choice([0.0, 0.0, 0.2, 0.35]))
+    m = elastic(m, rng)
+    k = int(rng.integers(3, 9)) * side // 128 * 2 + 1
+    m = cv2.GaussianBlur(m, (k, k), 0)
+    m = (m >= rng.uniform(0.15, 0.85)).astype(np.float32)  # <0.5 dilates, >0.5 erodes
+    k = int(rng.integers(2, 10)) * side // 128 * 2 + 1
+    m = cv2.GaussianBlur(m, (k, k), 0)
+    return np.clip(m / max(m.max(), 1e-6), 0, 1)
+
+
+def color_transform(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random RGB shift, hue/saturation/value shift and brightness/contrast."""
+    x = img.astype(np.float32)
+    x += rng.uniform(-20, 20, 3).astype(np.float32)
+    hsv = cv2.cvtColor(np.clip(x, 0, 255).astype(np.uint8), cv2.COLOR_RGB2HSV).astype(np.float32)
+    hsv[..., 0] = (hsv[..., 0] + rng.uniform(-10, 10)) % 180
+    hsv[..., 1:] *= rng.uniform(0.8, 1.2, 2).astype(np.float32)
+    x = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
+    x = (x - 128) * rng.uniform(0.85, 1.15) + 128 + rng.uniform(-20, 20)
+    return np.clip(x, 0, 255).astype(np.uint8)
+
+
+def quality_transform(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Resample (down then up), sharpen or blur: the resolution mismatch of a pasted face."""
+    h, w = img.shape[:2]
+    r = rng.random()
+    if r < 0.5:
+        s = rng.uniform(0.4, 0.9)
+        small = cv2.resize(img, (max(8, int(w * s)), max(8, int(h * s))), interpolation=cv2.INTER_AREA)
+        return cv2.resize(small, (w, h), interpolation=[cv2.INTER_LINEAR, cv2.INTER_CUBIC][int(rng.integers(2))])
+    if r < 0.8:
+        blur = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.8, 1.5))
+        return cv2.addWeighted(img, 1 + rng.uniform(0.3, 1.0), blur, -rng.uniform(0.3, 1.0), 0)
+    return cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.2))
+
+
+def random_affine(img: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Shift (up to 3 % of the side) and rescale (±5 %) source and mask together."""
+    h, w = img.shape[:2]
+    s = rng.uniform(0.95, 1.05)
+    tx, ty = rng.uniform(-0.03, 0.03, 2) * w
+    m = np.array([[s, 0, (1 - s) * w / 2 + tx], [0, s, (1 - s) * h / 2 + ty]], np.float32)
+    return (cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REFLECT),
+            cv2.warpAffine(mask, m, (w, h), borderMode=cv2.BORDER_CONSTANT))
+
+
+def self_blend(img: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One self-blended fake of ``img``; returns (fake uint8, effective blend mask float32 [0, 1]).
+
+    The mask returned is the one actually applied (after the shift and the blend ratio), so
+    it says exactly where and how strongly pixels were replaced.
+    """
+    mask = blend_mask(landmarks, img.shape[:2], rng)
+    source, target = img, img
+    if rng.random() < 0.5:
+        source = quality_transform(color_transform(img, rng), rng)
+    else:
+        target = quality_transform(color_transform(img, rng), rng)
+    source, mask = random_affine(source, mask, rng)
+    mask = mask * rng.choice(BLEND_RATIOS)
+    m3 = mask[..., None]
+    fake = source.astype(np.float32) * m3 + target.astype(np.float32) * (1 - m3)
+    return np.clip(fake + 0.5, 0, 255).astype(np.uint8), mask.astype(np.float32)
+
+
+def video_degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """What a video pipeline does to every face, real or fake: resampling and JPEG/H.264-like
+    compression at a random quality (or nothing, a quarter of the time)."""
+    h, w = img.shape[:2]
+    r = rng.random()
+    if r < 0.25:
+        return img
+    out = img
+    if r < 0.6:
+        s = rng.uniform(0.5, 0.95)
+        small = cv2.resize(out, (int(w * s), int(h * s)), interpolation=cv2.INTER_AREA)
+        out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    q = int(rng.integers(35, 96))
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, q])
+    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def reframe(img: np.ndarray, from_margin: float, to_margin: float, size: int,
+            rng: np.random.Generator | None = None, jitter: float = 0.04) -> np.ndarray:
+    """Cut the inference framing (``to_margin``) out of a cache crop made with ``from_margin``
+    around the same box centre, resized to ``size``; optional random shift/scale jitter."""
+    h = img.shape[0]
+    side = h * (1 + to_margin) / (1 + from_margin)
+    cx = cy = h / 2
+    if rng is not None:
+        side *= rng.uniform(1 - jitter, 1 + jitter)
+        cx += rng.uniform(-jitter, jitter) * side
+        cy += rng.uniform(-jitter, jitter) * side
+    s = size / side
+    m = np.array([[s, 0, size / 2 - cx * s], [0, s, size / 2 - cy * s]], np.float32)
+    return cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT)

@@ -1,0 +1,200 @@
+"""``python -m dfdemo train``: train the detector on real faces only with Self-Blended Images.
+
+Recipe: cache → split (by clip / by person) → seeded SBI pairs → timm classifier from
+ImageNet → AdamW + cosine schedule → validation AUC on fixed held-out SBI pairs → fp16
+safetensors in the ``save_detector`` layout, loadable by ``scan`` unchanged. Resumable: the
+last checkpoint in ``--run-dir`` is picked up again.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from ..detector import DetectorConfig, create_model, default_target_layer, save_detector
+from .cache import CACHE_MARGIN
+from .metrics import roc_auc
+from .sbi import reframe, self_blend, video_degrade
+
+
+@dataclass(frozen=True)
+class CropSet:
+    """The cache index restricted to one split; images are read lazily from ``folder``."""
+
+    folder: Path
+    names: np.ndarray
+    landmarks: np.ndarray
+    is_video: np.ndarray
+
+    @classmethod
+    def load(cls, cache: Path, split: str) -> "CropSet":
+        d = np.load(cache / "index.npz")
+        keep = d["split"] == split
+        return cls(cache / "crops", d["name"][keep], d["landmarks"][keep], d["kind"][keep] == "video")
+
+    def image(self, i: int) -> np.ndarray:
+        return cv2.cvtColor(cv2.imread(str(self.folder / self.names[i])), cv2.COLOR_BGR2RGB)
+
+
+def make_pair(crops: CropSet, i: int, rng: np.random.Generator, size: int, margin: float,
+              train: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(real, fake, mask) at the inference framing: both sides get the same framing, flip and
+    independent video degradations, so the only systematic difference is the blend."""
+    img = crops.image(i)
+    fake, mask = self_blend(img, crops.landmarks[i], rng)
+    if train and rng.random() < 0.5:
+        img, fake, mask = img[:, ::-1], fake[:, ::-1], mask[:, ::-1]
+    state = rng.bit_generator.state
+    real = reframe(np.ascontiguousarray(img), CACHE_MARGIN, margin, size, rng if train else None)
+    rng.bit_generator.state = state  # the same jitter for the fake and its mask
+    fake = reframe(np.ascontiguousarray(fake), CACHE_MARGIN, margin, size, rng if train else None)
+    rng.bit_generator.state = state
+    mask = reframe(np.ascontiguousarray(mask), CACHE_MARGIN, margin, size, rng if train else None)
+    return video_degrade(real, rng), video_degrade(fake, rng), mask
+
+
+class PairStream(IterableDataset):
+    """Endless stream of (real, fake) pairs; ``video_share`` of them from video frames."""
+
+    def __init__(self, crops: CropSet, size: int, margin: float, seed: int, video_share: float):
+        self.crops, self.size, self.margin, self.seed, self.video_share = crops, size, margin, seed, video_share
+
+    def __iter__(self):
+        wi = get_worker_info()
+        rng = np.random.default_rng([self.seed, wi.id if wi else 0])
+        vid = np.flatnonzero(self.crops.is_video)
+        pho = np.flatnonzero(~self.crops.is_video)
+        while True:
+            pool = vid if (len(pho) == 0 or (len(vid) and rng.random() < self.video_share)) else pho
+            i = int(rng.choice(pool))
+            real, fake, _ = make_pair(self.crops, i, rng, self.size, self.margin, train=True)
+            yield real, fake
+
+
+def to_batch(reals: torch.Tensor, fakes: torch.Tensor, mean, std) -> tuple[torch.Tensor, torch.Tensor]:
+    x = torch.cat([reals, fakes]).permute(0, 3, 1, 2).float().div_(255)
+    m, s = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
+    y = torch.cat([torch.zeros(len(reals)), torch.ones(len(fakes))])
+    return ((x - m) / s).contiguous(memory_format=torch.channels_last), y
+
+
+def validation_set(crops: CropSet, n: int, size: int, margin: float, seed: int = 1234):
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(crops.names), min(n, len(crops.names)), replace=False)
+    pairs = [make_pair(crops, int(i), rng, size, margin, train=False) for i in idx]
+    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]), crops.is_video[idx]
+
+
+@torch.inference_mode()
+def evaluate(model, reals, fakes, is_video, mean, std, bs: int = 64) -> dict:
+    model.eval()
+    scores = []
+    for i in range(0, len(reals), bs):
+        x, _ = to_batch(torch.from_numpy(reals[i:i + bs]), torch.from_numpy(fakes[i:i + bs]), mean, std)
+        scores.append(torch.sigmoid(model(x).float().view(-1)).view(2, -1))
+    s = torch.cat(scores, 1).numpy()
+    model.train()
+    r, f = s[0], s[1]
+    out = {"sbi_auc": roc_auc(np.r_[r, f], np.r_[np.zeros(len(r)), np.ones(len(f))]),
+           "real_fpr@0.5": float((r >= 0.5).mean()), "fake_tpr@0.5": float((f >= 0.5).mean())}
+    if is_video.any():
+        out["video_real_fpr@0.5"] = float((r[is_video] >= 0.5).mean())
+        out["video_sbi_auc"] = roc_auc(np.r_[r[is_video], f[is_video]], np.r_[np.zeros(is_video.sum()), np.ones(is_video.sum())])
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m dfdemo train", description=__doc__)
+    ap.add_argument("--cache", type=Path, default=Path("cache/faces"), help="crop cache from python -m dfdemo.train.cache")
+    ap.add_argument("--run-dir", type=Path, default=Path("runs/sbi"), help="checkpoints and log (resumes from here)")
+    ap.add_argument("--out", type=Path, default=Path("weights/detector"), help="where the final weights are saved")
+    ap.add_argument("--arch", default="tf_efficientnet_lite0")
+    ap.add_argument("--pretrained", type=Path, default=Path("../shared/pretrained/timm_tf_efficientnet_lite0_imagenet.pth"))
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--margin", type=float, default=0.3, help="crop margin around the face box (same as inference)")
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--batch", type=int, default=16, help="pairs per step (2x images)")
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--video-share", type=float, default=0.6, help="share of pairs drawn from video frames")
+    ap.add_argument("--minutes", type=float, default=0, help="stop (and save) after this many minutes; 0 = no limit")
+    ap.add_argument("--eval-every", type=int, default=250)
+    ap.add_argument("--val-pairs", type=int, default=400)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+
+    torch.manual_seed(a.seed)
+    torch.set_num_threads(a.threads)
+    a.run_dir.mkdir(parents=True, exist_ok=True)
+    train_set, val_set = CropSet.load(a.cache, "train"), CropSet.load(a.cache, "val")
+    print(f"[train] {len(train_set.names)} train crops ({train_set.is_video.sum()} video frames), "
+          f"{len(val_set.names)} validation crops", flush=True)
+    model = create_model(a.arch, a.pretrained if a.pretrained and a.pretrained.is_file() else None)
+    model = model.to(memory_format=torch.channels_last).train()
+    cfg = model.pretrained_cfg
+    config = DetectorConfig(architecture=a.arch, input_size=a.size, mean=tuple(cfg["mean"]), std=tuple(cfg["std"]),
+                            crop_margin=a.margin, target_layer=default_target_layer(a.arch, model))
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
+    warm = max(1, min(200, a.steps // 10))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / a.steps))))
+    step, history, ckpt = 0, [], a.run_dir / "last.pt"
+    if ckpt.is_file():
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        step, history = int(state["step"]), json.loads(state["history"])
+        print(f"[train] resumed at step {step}", flush=True)
+
+    val = validation_set(val_set, a.val_pairs, a.size, a.margin)
+    loader = DataLoader(PairStream(train_set, a.size, a.margin, a.seed + step, a.video_share),
+                        batch_size=a.batch, num_workers=a.workers, persistent_workers=a.workers > 0)
+    lossf = torch.nn.BCEWithLogitsLoss()
+    t0, seen, run_loss = time.time(), 0, []
+
+    def save_checkpoint():
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                    "step": step, "history": json.dumps(history)}, a.run_dir / "tmp.pt")
+        (a.run_dir / "tmp.pt").replace(ckpt)
+
+    for reals, fakes in loader:
+        x, y = to_batch(reals, fakes, config.mean, config.std)
+        loss = lossf(model(x).view(-1), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        step += 1
+        seen += len(y)
+        run_loss.append(loss.item())
+        out_of_time = a.minutes and (time.time() - t0) > a.minutes * 60
+        if step % 25 == 0:
+            el = time.time() - t0
+            print(f"[train] step {step}/{a.steps} loss {np.mean(run_loss[-25:]):.4f} lr {sched.get_last_lr()[0]:.2e} "
+                  f"{seen / el:.1f} img/s elapsed {el / 60:.1f} min", flush=True)
+        if step % a.eval_every == 0 or step >= a.steps or out_of_time:
+            m = evaluate(model, *val, config.mean, config.std)
+            m.update(step=step, minutes=round((time.time() - t0) / 60, 2), loss=float(np.mean(run_loss[-a.eval_every:])))
+            history.append(m)
+            print("[val] " + json.dumps(m), flush=True)
+            save_checkpoint()
+            save_detector(model, a.run_dir / "export", replace(config, extra={"steps": step, "history": history}))
+        if step >= a.steps or out_of_time:
+            break
+    save_detector(model, a.out, replace(config, extra={"steps": step, "history": history}))
+    (a.run_dir / "history.json").write_text(json.dumps(history, indent=2))
+    print(f"[train] saved {a.out} after {step} steps", flush=True)
+
+
+if __name__ == "__main__":
+    main()
