@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # heavy subcommands parse their own options
     for name, module in (("train", "dfdemo.train.train"), ("eval", "dfdemo.evaluate"),
-                         ("calibrate", "dfdemo.calibrate"), ("bench", "dfdemo.bench")):
+                         ("calibrate", "dfdemo.calibrate"), ("bench", "dfdemo.bench"),
+                         ("explain-eval", "dfdemo.explain_eval")):
         if argv[:1] == [name]:
             import importlib
 
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--heatmaps", metavar="DIR", help="write Grad-CAM overlays of the most suspicious faces to DIR")
     s.add_argument("--heatmaps-k", type=int, default=4, help="how many heatmaps per file (default 4)")
     s.add_argument("--threshold", type=float, default=None, help="decision threshold (default: the calibrated one)")
-    for name in ("train", "eval", "calibrate", "bench"):
+    for name in ("train", "eval", "calibrate", "bench", "explain-eval"):
         sub.add_parser(name, help=f"see python -m dfdemo {name} --help", add_help=False)
     a = ap.parse_args(argv)
     if a.frames < 1:

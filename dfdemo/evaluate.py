@@ -1,0 +1,173 @@
+"""``python -m dfdemo eval INDEX.csv``: dfdemo and reference models side by side on labelled videos.
+
+INDEX.csv has ``path,label,method,kind`` (paths relative to the CSV; label ``real``/``fake``).
+Every file goes through the same pipeline as ``scan`` (same frames, same face tracks); each
+reference model (TorchScript, input RGB 256x256 in [0, 1], sigmoid of its logit = P(real))
+scores square crops of the very same face boxes. Printed per slice (the CSV path's folder)
+and overall: frame-level AUC, video-level AUC with a bootstrap 95 % interval, and accuracy and
+false-positive rate at each model's threshold (dfdemo: the calibrated one; references: 0.5).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .analyzer import Analyzer, Settings, aggregate
+from .errors import DfdemoError
+from .faces import square_crop
+from .media import sample_frames
+from .train.metrics import bootstrap_auc, roc_auc
+
+REFERENCE_SIZE = 256
+
+
+@dataclass
+class Scored:
+    """One model's scores of one file: per face-frame and per file (max over face tracks)."""
+
+    frame_scores: list[float] = field(default_factory=list)
+    file_score: float | None = None
+
+
+class Reference:
+    """A TorchScript reference detector whose sigmoid is P(real); reports P(fake)."""
+
+    def __init__(self, path: Path):
+        self.name = path.name.replace(".torchscript.pt", "")
+        with warnings.catch_warnings():  # torch.jit.load is deprecated in favour of torch.export
+            warnings.simplefilter("ignore", FutureWarning)
+            self.model = torch.jit.load(str(path), map_location="cpu").eval()
+
+    @torch.inference_mode()
+    def fake_probability(self, crops: np.ndarray) -> np.ndarray:
+        if len(crops) == 0:
+            return np.zeros(0)
+        x = torch.from_numpy(crops).permute(0, 3, 1, 2).float().div(255)
+        return 1.0 - torch.sigmoid(self.model(x).float().view(-1)).numpy()
+
+
+def read_index(index: Path) -> list[dict]:
+    with open(index, newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        r["abs"] = str((index.parent / r["path"]).resolve())
+        r["slice"] = Path(r["path"]).parent.name or "all"
+        if r["label"] not in ("real", "fake"):
+            raise DfdemoError(f"{index}: label must be real or fake, got {r['label']!r} for {r['path']}")
+    return rows
+
+
+def reference_scores(refs: list[Reference], report, path: str, frames: int, margin: float) -> dict[str, Scored]:
+    """Score the boxes of ``report`` with each reference: the same sampled frames, same faces."""
+    boxes = defaultdict(list)  # frame index -> [(track, box)]
+    for face in report.faces:
+        for fr in face.frames:
+            boxes[fr.index].append((face.track_id, fr.box))
+    crops, tracks = [], []
+    for frame in sample_frames(path, frames):
+        for tid, box in boxes.get(frame.index, []):
+            crops.append(square_crop(frame.rgb, box, margin, REFERENCE_SIZE)[0])
+            tracks.append(tid)
+    out = {}
+    for ref in refs:
+        s = ref.fake_probability(np.stack(crops)) if crops else np.zeros(0)
+        per_track = defaultdict(list)
+        for tid, v in zip(tracks, s):
+            per_track[tid].append(v)
+        out[ref.name] = Scored(list(map(float, s)), max((aggregate(v) for v in per_track.values()), default=None))
+    return out
+
+
+def summarise(rows: list[dict], scores: dict[str, list[Scored]], thresholds: dict[str, float]) -> dict:
+    """Numbers per slice and overall for every model."""
+    groups = {"overall": list(range(len(rows)))}
+    for i, r in enumerate(rows):
+        groups.setdefault(r["slice"], []).append(i)
+    out = {}
+    for g, idx in groups.items():
+        out[g] = {"n_fake": sum(rows[i]["label"] == "fake" for i in idx), "n_real": sum(rows[i]["label"] == "real" for i in idx)}
+        for model, per_file in scores.items():
+            # a file where no face was found counts as "real" (score 0) for the video metrics
+            v = np.array([per_file[i].file_score if per_file[i].file_score is not None else 0.0 for i in idx])
+            y = np.array([rows[i]["label"] == "fake" for i in idx])
+            fs = np.concatenate([per_file[i].frame_scores for i in idx] or [np.zeros(0)])
+            fy = np.concatenate([[rows[i]["label"] == "fake"] * len(per_file[i].frame_scores) for i in idx] or [np.zeros(0)])
+            t = thresholds[model]
+            lo, hi = bootstrap_auc(v, y)
+            out[g][model] = {
+                "video_auc": roc_auc(v, y), "video_auc_ci95": [lo, hi], "frame_auc": roc_auc(fs, fy),
+                "accuracy": float(((v >= t) == y).mean()) if len(y) else float("nan"),
+                "fpr": float((v[~y] >= t).mean()) if (~y).any() else float("nan"),
+                "tpr": float((v[y] >= t).mean()) if y.any() else float("nan"),
+            }
+    return out
+
+
+def print_table(summary: dict, models: list[str]) -> None:
+    def f(x):
+        return "  n/a" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:5.2f}"
+
+    print(f"{'slice':<16}{'fake/real':>10}  {'model':<20}{'vidAUC':>7} {'95% CI':>13} {'frmAUC':>7} {'acc':>6} {'FPR':>6} {'TPR':>6}")
+    for g, d in summary.items():
+        for j, m in enumerate(models):
+            s = d[m]
+            ci = f"[{f(s['video_auc_ci95'][0])},{f(s['video_auc_ci95'][1])}]"
+            head = f"{g:<16}{str(d['n_fake']) + '/' + str(d['n_real']):>10}" if j == 0 else " " * 26
+            print(f"{head}  {m:<20}{f(s['video_auc']):>7} {ci:>13} {f(s['frame_auc']):>7} {f(s['accuracy']):>6} {f(s['fpr']):>6} {f(s['tpr']):>6}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m dfdemo eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("index", type=Path, help="CSV with path,label,method,kind")
+    ap.add_argument("--reference", type=Path, action="append", default=[], help="TorchScript reference model (repeatable)")
+    ap.add_argument("--frames", type=int, default=16)
+    ap.add_argument("--weights", default=None)
+    ap.add_argument("--json", type=Path, default=None, help="write numbers and per-file scores here")
+    a = ap.parse_args(argv)
+    if not a.index.is_file():
+        raise DfdemoError(f"{a.index}: index CSV not found")
+    rows = read_index(a.index)
+    refs = [Reference(p) for p in a.reference]
+    settings = Settings(frames=a.frames, heatmaps=0)
+    with Analyzer.load(a.weights) as analyzer:
+        cfg = analyzer.detector.config
+        models = ["dfdemo"] + [r.name for r in refs]
+        scores: dict[str, list[Scored]] = {m: [] for m in models}
+        per_file = []
+        for i, r in enumerate(rows):
+            try:
+                rep = analyzer.analyze(r["abs"], settings).report
+            except DfdemoError as e:
+                print(f"error: {e}", file=sys.stderr)
+                for m in models:
+                    scores[m].append(Scored())
+                per_file.append({"path": r["path"], "label": r["label"], "error": str(e)})
+                continue
+            frame_scores = [fr.fake_probability for face in rep.faces for fr in face.frames]
+            scores["dfdemo"].append(Scored(frame_scores, rep.fake_probability))
+            ref_scores = reference_scores(refs, rep, r["abs"], a.frames, cfg.crop_margin) if refs else {}
+            for name, s in ref_scores.items():
+                scores[name].append(s)
+            per_file.append({"path": r["path"], "label": r["label"], "method": r["method"], "slice": r["slice"],
+                             "frames_analyzed": rep.frames_analyzed, "frames_with_face": rep.frames_with_face,
+                             "faces": len(rep.faces), "verdict": rep.verdict,
+                             "scores": {m: scores[m][-1].file_score for m in models}})
+            print(f"[{i + 1}/{len(rows)}] {r['label']:<4} {r['path']:<60} " + " ".join(
+                f"{m}={scores[m][-1].file_score if scores[m][-1].file_score is not None else float('nan'):.3f}" for m in models), flush=True)
+    thresholds = {"dfdemo": cfg.threshold, **{r.name: 0.5 for r in refs}}
+    summary = summarise(rows, scores, thresholds)
+    print(f"\nmodel: {cfg.model_id} (threshold {cfg.threshold:.3f}); {a.frames} frames per video; references at 0.5")
+    print_table(summary, models)
+    if a.json:
+        a.json.write_text(json.dumps({"model": cfg.model_id, "frames": a.frames, "thresholds": thresholds,
+                                      "summary": summary, "files": per_file}, indent=2, sort_keys=True) + "\n")
+    return 0
