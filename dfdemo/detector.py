@@ -38,11 +38,12 @@ class DetectorConfig:
     uncertain_band: tuple[float, float] = (0.4, 0.6)
     target_layer: str = ""
     model_id: str = ""
+    mask_head: dict = field(default_factory=dict)  # {"layer": ..., "channels": ...} when the weights have one
     extra: dict = field(default_factory=dict)
 
     def to_json_dict(self) -> dict:
         d = asdict(self)
-        dfdemo = {k: d.pop(k) for k in ("crop_margin", "threshold", "uncertain_band", "target_layer", "model_id", "extra")}
+        dfdemo = {k: d.pop(k) for k in ("crop_margin", "threshold", "uncertain_band", "target_layer", "model_id", "mask_head", "extra")}
         return {
             "architecture": d["architecture"],
             "num_classes": 1,
@@ -65,6 +66,7 @@ class DetectorConfig:
                 uncertain_band=tuple(own.get("uncertain_band", (0.4, 0.6))),
                 target_layer=str(own.get("target_layer", "")),
                 model_id=str(own.get("model_id", "")),
+                mask_head=dict(own.get("mask_head") or {}),
                 extra=dict(own.get("extra", {})),
             )
         except (KeyError, TypeError, ValueError) as e:
@@ -92,6 +94,44 @@ def create_model(architecture: str, pretrained_path: str | os.PathLike | None = 
         if unexpected or any(not k.startswith(head + ".") for k in missing):
             raise WeightsError(f"{pretrained_path} does not match {architecture}: missing {missing[:3]}, unexpected {unexpected[:3]}")
     return model
+
+
+class MaskHead(torch.nn.Module):
+    """Learned manipulation map (Face X-ray-style): predicts the self-blend mask from the
+    backbone's stride-16 features. 3x3 conv → ReLU → 1x1 conv; logits at 1/16 of the input."""
+
+    def __init__(self, channels: int, hidden: int = 64):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Conv2d(channels, hidden, 3, padding=1), torch.nn.ReLU(inplace=True),
+                                       torch.nn.Conv2d(hidden, 1, 1))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.net(features)
+
+
+def add_mask_head(model: torch.nn.Module, layer: str = "blocks.4") -> dict:
+    """Attach a ``MaskHead`` as ``model.mask_head`` reading ``layer``; returns its config entry."""
+    with torch.no_grad():
+        feats = {}
+        h = model.get_submodule(layer).register_forward_hook(lambda m, i, o: feats.setdefault("f", o))
+        try:
+            model.eval()(torch.zeros(1, 3, 64, 64))
+        finally:
+            h.remove()
+    channels = int(feats["f"].shape[1])
+    model.mask_head = MaskHead(channels)
+    return {"layer": layer, "channels": channels}
+
+
+def forward_with_mask(model: torch.nn.Module, layer: str, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One forward pass giving (fake logits (N,), mask logits (N, 1, h, w)) for a model with a head."""
+    feats = {}
+    h = model.get_submodule(layer).register_forward_hook(lambda m, i, o: feats.__setitem__("f", o))
+    try:
+        logits = model(x).view(-1)
+    finally:
+        h.remove()
+    return logits, model.mask_head(feats["f"])
 
 
 def default_target_layer(architecture: str, model: torch.nn.Module) -> str:
@@ -157,6 +197,22 @@ class Detector:
         x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float().div_(255)
         return ((x - self._mean) / self._std).contiguous(memory_format=torch.channels_last)
 
+    @property
+    def has_mask_head(self) -> bool:
+        return bool(self.config.mask_head) and hasattr(self.model, "mask_head")
+
+    def predict_masks(self, crops: np.ndarray, batch_size: int = 32) -> np.ndarray | None:
+        """Learned manipulation maps (N, S, S) in [0, 1], or None when the weights have no head."""
+        if not self.has_mask_head:
+            return None
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(crops), batch_size):
+                _, m = forward_with_mask(self.model, self.config.mask_head["layer"], self.preprocess(crops[i : i + batch_size]))
+                s = self.config.input_size
+                out.append(torch.sigmoid(torch.nn.functional.interpolate(m.float(), size=(s, s), mode="bilinear", align_corners=False))[:, 0])
+        return torch.cat(out).numpy()
+
     def logits(self, crops: np.ndarray, batch_size: int = 32) -> np.ndarray:
         out = []
         with torch.inference_mode():
@@ -189,6 +245,8 @@ def load_detector(source: str | os.PathLike | None = None) -> Detector:
     if not config.model_id:
         config = DetectorConfig(**{**asdict(config), "model_id": str(source or os.environ.get(ENV_WEIGHTS) or "bundled:weights/detector")})
     model = create_model(config.architecture)
+    if config.mask_head:
+        add_mask_head(model, config.mask_head["layer"])
     try:
         state = load_file(str(st_path))
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)

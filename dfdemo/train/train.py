@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from ..detector import DetectorConfig, create_model, default_target_layer, save_detector
+from ..detector import (DetectorConfig, add_mask_head, create_model, default_target_layer, forward_with_mask,
+                        load_detector, save_detector)
 from .cache import CACHE_MARGIN
 from .metrics import roc_auc
 from .sbi import reframe, self_blend, video_degrade
@@ -75,8 +76,7 @@ class PairStream(IterableDataset):
         while True:
             pool = vid if (len(pho) == 0 or (len(vid) and rng.random() < self.video_share)) else pho
             i = int(rng.choice(pool))
-            real, fake, _ = make_pair(self.crops, i, rng, self.size, self.margin, train=True)
-            yield real, fake
+            yield make_pair(self.crops, i, rng, self.size, self.margin, train=True)
 
 
 def to_batch(reals: torch.Tensor, fakes: torch.Tensor, mean, std) -> tuple[torch.Tensor, torch.Tensor]:
@@ -90,16 +90,32 @@ def validation_set(crops: CropSet, n: int, size: int, margin: float, seed: int =
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(crops.names), min(n, len(crops.names)), replace=False)
     pairs = [make_pair(crops, int(i), rng, size, margin, train=False) for i in idx]
-    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]), crops.is_video[idx]
+    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]), crops.is_video[idx], np.stack([p[2] for p in pairs])
+
+
+def mask_targets(masks: torch.Tensor, n_real: int, size: tuple[int, int]) -> torch.Tensor:
+    """Targets of the mask head: zeros for the reals, each fake's blend mask (area-resized)."""
+    fake = torch.nn.functional.interpolate(masks.float().unsqueeze(1), size=size, mode="area")
+    return torch.cat([torch.zeros((n_real, 1) + tuple(size)), fake])
 
 
 @torch.inference_mode()
-def evaluate(model, reals, fakes, is_video, mean, std, bs: int = 64) -> dict:
+def evaluate(model, reals, fakes, is_video, masks, mean, std, mask_layer: str | None = None, bs: int = 64) -> dict:
     model.eval()
-    scores = []
+    scores, ious, real_act = [], [], []
     for i in range(0, len(reals), bs):
         x, _ = to_batch(torch.from_numpy(reals[i:i + bs]), torch.from_numpy(fakes[i:i + bs]), mean, std)
-        scores.append(torch.sigmoid(model(x).float().view(-1)).view(2, -1))
+        if mask_layer:
+            logits, mlog = forward_with_mask(model, mask_layer, x)
+            pm = torch.sigmoid(torch.nn.functional.interpolate(mlog.float(), size=x.shape[-2:], mode="bilinear"))[:, 0]
+            n = len(pm) // 2
+            real_act += pm[:n].mean((1, 2)).tolist()
+            tgt = torch.from_numpy(masks[i:i + bs]) > 0.5 * torch.from_numpy(masks[i:i + bs]).amax((1, 2), keepdim=True).clamp(min=1e-6)
+            pred = pm[n:] > 0.5
+            ious += ((pred & tgt).sum((1, 2)) / (pred | tgt).sum((1, 2)).clamp(min=1)).tolist()
+        else:
+            logits = model(x)
+        scores.append(torch.sigmoid(logits.float().view(-1)).view(2, -1))
     s = torch.cat(scores, 1).numpy()
     model.train()
     r, f = s[0], s[1]
@@ -108,6 +124,9 @@ def evaluate(model, reals, fakes, is_video, mean, std, bs: int = 64) -> dict:
     if is_video.any():
         out["video_real_fpr@0.5"] = float((r[is_video] >= 0.5).mean())
         out["video_sbi_auc"] = roc_auc(np.r_[r[is_video], f[is_video]], np.r_[np.zeros(is_video.sum()), np.ones(is_video.sum())])
+    if ious:
+        out["mask_iou"] = float(np.mean(ious))
+        out["mask_real_mean_activation"] = float(np.mean(real_act))
     return out
 
 
@@ -130,6 +149,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", default=None, help="start from this weights folder instead of ImageNet (fine-tuning)")
+    ap.add_argument("--mask-weight", type=float, default=0.0,
+                    help="> 0 adds the learned manipulation map head, trained on the SBI blend masks with this loss weight")
     a = ap.parse_args(argv)
 
     torch.manual_seed(a.seed)
@@ -138,11 +160,20 @@ def main(argv: list[str] | None = None) -> None:
     train_set, val_set = CropSet.load(a.cache, "train"), CropSet.load(a.cache, "val")
     print(f"[train] {len(train_set.names)} train crops ({train_set.is_video.sum()} video frames), "
           f"{len(val_set.names)} validation crops", flush=True)
-    model = create_model(a.arch, a.pretrained if a.pretrained and a.pretrained.is_file() else None)
+    if a.init:
+        start = load_detector(a.init)
+        model, config = start.model, replace(start.config, model_id="", threshold=0.5, uncertain_band=(0.4, 0.6),
+                                                      extra={"init": str(a.init)})
+        a.arch, a.size, a.margin = config.architecture, config.input_size, config.crop_margin
+    else:
+        model = create_model(a.arch, a.pretrained if a.pretrained and a.pretrained.is_file() else None)
+        cfg = model.pretrained_cfg
+        config = DetectorConfig(architecture=a.arch, input_size=a.size, mean=tuple(cfg["mean"]), std=tuple(cfg["std"]),
+                                crop_margin=a.margin, target_layer=default_target_layer(a.arch, model))
+    if a.mask_weight > 0 and not config.mask_head:
+        config = replace(config, mask_head=add_mask_head(model))
+    mask_layer = config.mask_head.get("layer") if a.mask_weight > 0 else None
     model = model.to(memory_format=torch.channels_last).train()
-    cfg = model.pretrained_cfg
-    config = DetectorConfig(architecture=a.arch, input_size=a.size, mean=tuple(cfg["mean"]), std=tuple(cfg["std"]),
-                            crop_margin=a.margin, target_layer=default_target_layer(a.arch, model))
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     warm = max(1, min(200, a.steps // 10))
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -167,9 +198,13 @@ def main(argv: list[str] | None = None) -> None:
                     "step": step, "history": json.dumps(history)}, a.run_dir / "tmp.pt")
         (a.run_dir / "tmp.pt").replace(ckpt)
 
-    for reals, fakes in loader:
+    for reals, fakes, masks in loader:
         x, y = to_batch(reals, fakes, config.mean, config.std)
-        loss = lossf(model(x).view(-1), y)
+        if mask_layer:
+            logits, mlog = forward_with_mask(model, mask_layer, x)
+            loss = lossf(logits, y) + a.mask_weight * lossf(mlog.float(), mask_targets(masks, len(reals), mlog.shape[-2:]))
+        else:
+            loss = lossf(model(x).view(-1), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -183,15 +218,15 @@ def main(argv: list[str] | None = None) -> None:
             print(f"[train] step {step}/{a.steps} loss {np.mean(run_loss[-25:]):.4f} lr {sched.get_last_lr()[0]:.2e} "
                   f"{seen / el:.1f} img/s elapsed {el / 60:.1f} min", flush=True)
         if step % a.eval_every == 0 or step >= a.steps or out_of_time:
-            m = evaluate(model, *val, config.mean, config.std)
+            m = evaluate(model, *val, config.mean, config.std, mask_layer)
             m.update(step=step, minutes=round((time.time() - t0) / 60, 2), loss=float(np.mean(run_loss[-a.eval_every:])))
             history.append(m)
             print("[val] " + json.dumps(m), flush=True)
             save_checkpoint()
-            save_detector(model, a.run_dir / "export", replace(config, extra={"steps": step, "history": history}))
+            save_detector(model, a.run_dir / "export", replace(config, extra={**config.extra, "steps": step, "history": history}))
         if step >= a.steps or out_of_time:
             break
-    save_detector(model, a.out, replace(config, extra={"steps": step, "history": history}))
+    save_detector(model, a.out, replace(config, extra={**config.extra, "steps": step, "history": history}))
     (a.run_dir / "history.json").write_text(json.dumps(history, indent=2))
     print(f"[train] saved {a.out} after {step} steps", flush=True)
 
