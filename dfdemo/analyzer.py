@@ -47,6 +47,7 @@ class Analysis:
     report: Report
     face_thumbnails: dict[int, np.ndarray] = field(default_factory=dict)  # track_id → RGB crop
     overlays: list[np.ndarray] = field(default_factory=list)  # parallel to report.heatmaps
+    learned_maps: list[np.ndarray] = field(default_factory=list)  # overlays of the learned map, when the weights have one
 
 
 @dataclass
@@ -169,7 +170,7 @@ class Analyzer:
 
         t = time.perf_counter()
         report_progress(0.85, "explaining the most suspicious faces")
-        heatmaps, overlays = self._explain(track_samples, settings, path)
+        heatmaps, overlays, learned = self._explain(track_samples, settings, path)
         timings["explain"] = time.perf_counter() - t
 
         prob = max((f.fake_probability for f in faces), default=None)
@@ -185,7 +186,7 @@ class Analyzer:
             media={"width": info.width, "height": info.height, "fps": round(info.fps, 3),
                    "duration_s": round(info.duration_s, 3), "frame_count": info.frame_count, "rotation": info.rotation},
             heatmaps=heatmaps, notes=notes)
-        return Analysis(report, thumbs, overlays)
+        return Analysis(report, thumbs, overlays, learned)
 
     def _faces(self, path, info, settings: Settings, timings, report_progress):
         """Decode sampled frames one at a time, detect faces, keep only the crops."""
@@ -219,15 +220,17 @@ class Analyzer:
         """Grad-CAM on the ``settings.heatmaps`` most suspicious crops, at least one per face."""
         k = settings.heatmaps
         if k <= 0 or not track_samples:
-            return [], []
+            return [], [], []
         best = {tid: sorted(ss, key=lambda s: -s.score) for tid, ss in track_samples.items()}
         chosen = [(tid, ss[0]) for tid, ss in best.items()][:k]
         rest = sorted(((tid, s) for tid, ss in best.items() for s in ss[1:]), key=lambda p: -p[1].score)
         chosen += rest[: k - len(chosen)]
         chosen.sort(key=lambda p: (p[0], -p[1].score))
         x = self.detector.preprocess(np.stack([s.crop for _, s in chosen]))
+        crops = np.stack([s.crop for _, s in chosen])
         maps = gradcam(self.detector.model, self.detector.target_layer, x)
-        heatmaps, overlays = [], []
+        masks = self.detector.predict_masks(crops)
+        heatmaps, overlays, learned = [], [], []
         out_dir = Path(settings.heatmap_dir) if settings.heatmap_dir else None
         if out_dir:
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -238,7 +241,16 @@ class Analyzer:
             if out_dir:
                 ov_path = str(out_dir / f"{Path(path).stem}_face{tid}_frame{s.index}.png")
                 cv2.imwrite(ov_path, cv2.cvtColor(ov, cv2.COLOR_RGB2BGR))
+            lm = {}
+            if masks is not None:
+                mk = masks[len(overlays)]
+                learned.append(overlay(s.crop, mk))
+                lm = {"learned_map_mean": round(float(mk.mean()), 4),
+                      "learned_map_shares": {r: round(v, 4) for r, v in region_shares(mk, s.keypoints).items()}}
+                if out_dir:
+                    lm["learned_map_path"] = ov_path.replace(".png", "_learned.png")
+                    cv2.imwrite(lm["learned_map_path"], cv2.cvtColor(learned[-1], cv2.COLOR_RGB2BGR))
             heatmaps.append(Heatmap(tid, s.index, round(s.time_s, 3), s.score,
-                                    {r: round(v, 4) for r, v in shares.items()}, top_region(shares), ov_path))
+                                    {r: round(v, 4) for r, v in shares.items()}, top_region(shares), ov_path, **lm))
             overlays.append(ov)
-        return heatmaps, overlays
+        return heatmaps, overlays, learned

@@ -111,6 +111,13 @@ def sbi_eval(det: Detector, cache: Path, n: int, deletion_n: int, seed: int = 7,
         maps = gradcam(det.model, det.target_layer, x)
         maps_rand = gradcam(rand_det.model, rand_det.target_layer, x)
         res["p_fake"] += list(det.predict(fakes))
+        learned = det.predict_masks(fakes)
+        if learned is not None:
+            real_maps = det.predict_masks(np.stack([p[0] for p in pairs]))
+            res["learned_real_mean"] += list(real_maps.mean((1, 2)))
+            for lm, m in zip(learned, masks):
+                pred, tgt = lm > 0.5, binary(m)
+                res["learned_iou"].append(float((pred & tgt).sum() / max(1, (pred | tgt).sum())))
         for j, (h, m) in enumerate(zip(maps, masks)):
             kps = keypoints_to_crop(kp_all[ids[j]], CACHE_SIZE, CACHE_MARGIN, margin, size)
             res["ratio"].append(heat_in_mask_ratio(h, m))
@@ -132,6 +139,9 @@ def sbi_eval(det: Detector, cache: Path, n: int, deletion_n: int, seed: int = 7,
         "zero_maps": float(r["zero_map"].mean()), "sanity_spearman": float(np.mean(r["sanity_rho"])),
         "region_words_agree": float(r["words"].mean()), "deletion_n": int(len(r.get("del10", []))),
     }
+    if "learned_iou" in r:
+        out["learned_map_iou"] = float(r["learned_iou"].mean())
+        out["learned_map_real_mean"] = float(r["learned_real_mean"].mean())
     for pct in (10, 20):
         drop, drop_r = -r[f"del{pct}"].mean(), -r[f"del{pct}_random"].mean()
         out[f"deletion_drop_{pct}"] = float(drop)
@@ -189,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
                       ("sanity_spearman", "< 0.2"), ("region_words_agree", ""), ("deletion_drop_10", ""),
                       ("deletion_drop_10_random", ""), ("deletion_drop_20", ""), ("deletion_drop_20_random", ""), ("zero_maps", "")):
         print(f"  {k:<26} {s[k]:8.3f}  {('target ' + target) if target else ''}")
+    if "learned_map_iou" in s:
+        print(f"Learned manipulation map: IoU with the blend mask {s['learned_map_iou']:.3f} (target >= 0.5), "
+              f"mean activation on real faces {s['learned_map_real_mean']:.3f} (target <= 0.05)")
     for sl, d in out.get("dev_eval", {}).items():
         shares = ", ".join(f"{k} {d[k]:.2f}" for k in ("eyes", "nose", "mouth", "forehead", "cheeks_jaw", "background") if k in d)
         print(f"  dev-eval {sl:<16} {shares}; deletion20 drop {-d.get('del20', float('nan')):.3f} vs random {-d.get('del20_random', float('nan')):.3f}")

@@ -34,6 +34,10 @@ class Heatmap:
     region_shares: dict[str, float]
     top_region: str
     overlay_path: str | None = None
+    # learned manipulation map (weights with a mask head only): mean activation and where it lies
+    learned_map_mean: float | None = None
+    learned_map_shares: dict[str, float] | None = None
+    learned_map_path: str | None = None
 
 
 @dataclass(frozen=True)
