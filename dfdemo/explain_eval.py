@@ -142,7 +142,7 @@ def sbi_eval(det: Detector, cache: Path, n: int, deletion_n: int, seed: int = 7,
     if "learned_iou" in r:
         out["learned_map_iou"] = float(r["learned_iou"].mean())
         out["learned_map_real_mean"] = float(r["learned_real_mean"].mean())
-    for pct in (10, 20):
+    for pct in (10, 20) if "del10" in r else ():
         drop, drop_r = -r[f"del{pct}"].mean(), -r[f"del{pct}_random"].mean()
         out[f"deletion_drop_{pct}"] = float(drop)
         out[f"deletion_drop_{pct}_random"] = float(drop_r)
@@ -198,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     for k, target in (("heat_in_mask_ratio", ">= 2.0"), ("pointing_game", ">= 0.6"), ("deletion_20_vs_random", ">= 2"),
                       ("sanity_spearman", "< 0.2"), ("region_words_agree", ""), ("deletion_drop_10", ""),
                       ("deletion_drop_10_random", ""), ("deletion_drop_20", ""), ("deletion_drop_20_random", ""), ("zero_maps", "")):
-        print(f"  {k:<26} {s[k]:8.3f}  {('target ' + target) if target else ''}")
+        if k in s:
+            print(f"  {k:<26} {s[k]:8.3f}  {('target ' + target) if target else ''}")
     if "learned_map_iou" in s:
         print(f"Learned manipulation map: IoU with the blend mask {s['learned_map_iou']:.3f} (target >= 0.5), "
               f"mean activation on real faces {s['learned_map_real_mean']:.3f} (target <= 0.05)")
