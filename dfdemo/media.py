@@ -7,18 +7,27 @@ frames are far apart and grabbing sequentially where they are close.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import cv2
-import numpy as np
+# FFmpeg (inside OpenCV) prints demuxer errors such as "moov atom not found" straight to
+# stderr; dfdemo reports a broken file itself, in one line. OpenCV reads this on first use.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
-from .errors import MediaError
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .errors import MediaError  # noqa: E402
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
-MAX_IMAGE_PIXELS = 16_000 * 16_000  # larger images are refused before decoding
+JPEG_EXTENSIONS = (".jpg", ".jpeg")
+# Larger images are refused from their header, before any pixel is decoded. JPEGs are decoded
+# at 1/2, 1/4 or 1/8 size (DCT scaling), so they may be larger than the formats decoded whole.
+MAX_JPEG_PIXELS = 16_000 * 16_000
+MAX_IMAGE_PIXELS = 50_000_000  # PNG, WebP, BMP: decoded at full size (3 bytes a pixel)
 MAX_SIDE = 4096  # larger images and frames are downscaled to this longest side
 SEEK_GAP = 24  # sampled frames further apart than this are reached by seeking
 
@@ -75,25 +84,39 @@ def _limit_size(rgb: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
 
 
 def _image_size(path: str | os.PathLike) -> tuple[int, int] | None:
-    """(width, height) from the file header without decoding the pixels, or None if unknown."""
+    """(width, height) from the file header without decoding the pixels, or None if unknown.
+
+    Pillow's own decompression-bomb guard warns (on stderr) above 89 MP and raises above
+    179 MP; here only the header is read, and the size limits are dfdemo's.
+    """
     try:
         from PIL import Image
-
-        with Image.open(path) as im:
-            return im.size
-    except Exception:  # Pillow missing or cannot parse: let OpenCV decide
+    except ImportError:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                return im.size
+    except Image.DecompressionBombError:
+        return (MAX_JPEG_PIXELS, MAX_JPEG_PIXELS)  # more than any limit below: refused
+    except Exception:  # Pillow cannot parse it: let OpenCV decide
         return None
 
 
 def load_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image as upright RGB uint8 (alpha dropped, grey and 16-bit converted)."""
+    """Read an image as upright RGB uint8 (EXIF orientation applied, alpha dropped, grey and
+    16-bit converted), downscaled to ``MAX_SIDE``; too large images raise MediaError."""
     _check_file(path)
     size = _image_size(path)
     flags = cv2.IMREAD_COLOR
     if size is not None:
         w, h = size
-        if w * h > MAX_IMAGE_PIXELS:
-            raise MediaError(f"{path}: image is {w}x{h} pixels, larger than the {MAX_IMAGE_PIXELS // 10**6} MP limit")
+        jpeg = Path(path).suffix.lower() in JPEG_EXTENSIONS
+        limit = MAX_JPEG_PIXELS if jpeg else MAX_IMAGE_PIXELS
+        if w * h > limit:
+            raise MediaError(f"{path}: image is too large ({w}x{h} pixels, over the {limit // 10**6} MP limit"
+                             f"{'' if jpeg else ' for PNG/WebP/BMP'}); downscale it first")
         # decode large JPEGs at reduced size instead of full size (bounded memory)
         for factor, flag in ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4), (2, cv2.IMREAD_REDUCED_COLOR_2)):
             if max(w, h) // factor >= MAX_SIDE:
@@ -110,7 +133,8 @@ def _open_video(path: str | os.PathLike) -> cv2.VideoCapture:
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()
-        raise MediaError(f"{path}: not a readable video (corrupt, truncated or not really {Path(path).suffix})")
+        raise MediaError(f"{path}: not a readable video (corrupt, truncated, audio only, no frames "
+                         f"or not really {Path(path).suffix})")
     return cap
 
 
@@ -139,6 +163,15 @@ def probe(path: str | os.PathLike) -> MediaInfo:
         fps = 25.0  # unknown rate: time stamps are then approximate
     count = max(count, 1)
     return MediaInfo(str(path), "video", w, h, fps, count, count / fps, rotation)
+
+
+def _frame_time(cap: cv2.VideoCapture, index: int, fps: float) -> float:
+    """Time stamp of the frame just read: its own presentation time (right for variable frame
+    rate), or ``index / fps`` where the container gives none."""
+    ms = cap.get(cv2.CAP_PROP_POS_MSEC)
+    if ms is None or not np.isfinite(ms) or ms < 0 or (ms == 0 and index > 0):
+        return index / fps
+    return ms / 1000.0
 
 
 def sample_indices(frame_count: int, n: int) -> list[int]:
@@ -179,7 +212,7 @@ def sample_frames(path: str | os.PathLike, n: int, info: MediaInfo | None = None
             if not ok or bgr is None:
                 break  # frame count in the header was larger than the stream
             yielded += 1
-            yield Frame(idx, idx / info.fps, _limit_size(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+            yield Frame(idx, _frame_time(cap, idx, info.fps), _limit_size(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
     finally:
         cap.release()
     if yielded == 0:
@@ -198,7 +231,7 @@ def read_consecutive(path: str | os.PathLike, start: int, count: int) -> list[Fr
             ok, bgr = cap.read()
             if not ok:
                 break
-            frames.append(Frame(i, i / info.fps, _limit_size(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))))
+            frames.append(Frame(i, _frame_time(cap, i, info.fps), _limit_size(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))))
     finally:
         cap.release()
     return frames
