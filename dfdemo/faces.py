@@ -84,7 +84,6 @@ class FaceDetector:
         self.max_faces = max_faces
         self._detectors = []
         self._lock = threading.Lock()  # MediaPipe graphs are not re-entrant: one frame at a time
-        self._warmed = False
         for name in (SHORT_RANGE, FULL_RANGE):
             p = model_dir / name
             if not p.is_file():
@@ -130,8 +129,9 @@ class FaceDetector:
         h, w = rgb.shape[:2]
         scale = min(1.0, self.detect_side / max(h, w))
         small = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-        with self._lock, (contextlib.nullcontext() if self._warmed else _quiet_native_stderr()):
-            self._warmed = True
+        # LiteRT logs a one-off alignment warning on whichever run first gets an unaligned
+        # tensor (not always the first run), so every run is kept off the console
+        with self._lock, _quiet_native_stderr():
             found = self._run(0, small) or self._run(1, small)
             pad = 0
             if not found:  # a face filling the frame: give it room
