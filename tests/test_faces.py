@@ -1,0 +1,171 @@
+"""Faces stage: BlazeFace finds the astronaut where she is (photo, moving clip, small face in
+1080p, a face filling the frame), tracks keep their ids, and the shared square crop is exact."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from conftest import ASTRONAUT_FACE, astronaut, moving_face_frames, write_clip
+from mediakit import face_grid, paste, scale_box
+
+from dfdemo import media
+from dfdemo.faces import Detection, FaceDetector, iou, link_tracks, square_crop
+
+
+@pytest.fixture(scope="module")
+def fd():
+    with FaceDetector(max_faces=10) as d:
+        yield d
+
+
+def best_iou(dets, box) -> float:
+    return max((iou(d.box, box) for d in dets), default=0.0)
+
+
+def test_astronaut_face_found_where_it_is(fd):
+    dets = fd.detect(astronaut())
+    assert len(dets) == 1
+    d = dets[0]
+    assert iou(d.box, ASTRONAUT_FACE) >= 0.5 and d.score >= 0.5
+    assert d.keypoints.shape == (6, 2)
+    x0, y0, x1, y1 = d.box
+    assert np.all((d.keypoints[:4] >= [x0, y0]) & (d.keypoints[:4] <= [x1, y1]))  # eyes, nose, mouth inside
+    reye, leye, nose, mouth = d.keypoints[:4]
+    assert reye[0] < leye[0]  # the subject's right eye is on the image's left
+    assert max(reye[1], leye[1]) < nose[1] < mouth[1]  # upright: eyes, then nose, then mouth
+
+
+def test_face_followed_in_moving_clip(fd, media_dir):
+    frames, offsets = moving_face_frames(n=40, step=3)
+    path = write_clip(media_dir / "moving_for_faces.mp4", frames)
+    per_frame, sampled = [], []
+    for f in media.sample_frames(path, 8):
+        dets = fd.detect(f.rgb)
+        x, y = offsets[f.index]
+        expected = scale_box(ASTRONAUT_FACE, 1.0, (x, y))
+        assert best_iou(dets, expected) >= 0.5, (f.index, [d.box for d in dets], expected)
+        per_frame.append(dets)
+        sampled.append(f.index)
+    tracks = link_tracks(per_frame)
+    assert len(tracks) == 1 and tracks[0].frame_slots == list(range(8))
+    xs = [d.box[0] for d in tracks[0].detections]
+    assert xs[-1] - xs[0] == pytest.approx(3 * (sampled[-1] - sampled[0]), abs=12)  # the box moves with the face
+
+
+def test_small_face_in_1080p_needs_the_full_range_model(fd):
+    s, at = 1.5, (1000, 100)
+    big = cv2.resize(astronaut(), None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR)
+    frame = paste((1080, 1920), big, at)
+    expected = scale_box(ASTRONAUT_FACE, s, at)  # a 150 px face in a 1920 px frame
+    small = cv2.resize(frame, (640, 360), interpolation=cv2.INTER_AREA)
+    assert fd._run(0, small) == []  # the short-range model alone misses it: the fallback is tested
+    dets = fd.detect(frame)
+    assert best_iou(dets, expected) >= 0.5, ([d.box for d in dets], expected)
+
+
+def test_face_filling_the_frame(fd):
+    x0, y0, x1, y1 = ASTRONAUT_FACE
+    tight = astronaut()[y0 - 5 : y1 + 5, x0 - 5 : x1 + 5]  # 110 px, the face edge to edge
+    frame = cv2.resize(tight, (660, 660), interpolation=cv2.INTER_LINEAR)
+    expected = (30, 30, 630, 630)
+    dets = fd.detect(frame)
+    assert len(dets) == 1 and iou(dets[0].box, expected) >= 0.5, [d.box for d in dets]
+    bx0, by0, bx1, by1 = dets[0].box  # mapped back from the padded frame: inside this one
+    assert 0 <= bx0 < bx1 <= 660 and 0 <= by0 < by1 <= 660
+
+
+def test_no_face(fd):
+    assert fd.detect(np.full((480, 640, 3), 90, np.uint8)) == []
+    rng = np.random.default_rng(0)
+    assert fd.detect(rng.integers(0, 255, (360, 640, 3), dtype=np.uint8)) == []
+
+
+def test_two_faces_in_a_photo(fd, two_face_photo):
+    dets = fd.detect(media.load_image(two_face_photo))
+    assert len(dets) == 2
+    left, right = sorted(dets, key=lambda d: d.box[0])
+    assert iou(left.box, ASTRONAUT_FACE) >= 0.5
+    mirrored = (588 + 512 - ASTRONAUT_FACE[2], ASTRONAUT_FACE[1], 588 + 512 - ASTRONAUT_FACE[0], ASTRONAUT_FACE[3])
+    assert iou(right.box, mirrored) >= 0.5
+
+
+def test_two_faces_keep_their_track_ids_over_a_clip(fd, tmp_path):
+    """Two people walking towards each other; ids must not swap or multiply."""
+    img = astronaut()
+    frames, left_x, right_x = [], [], []
+    for i in range(24):
+        lx, rx = 10 + 4 * i, 720 - 4 * i
+        canvas = np.full((512, 1240, 3), 60, np.uint8)
+        canvas[:, lx : lx + 512] = img
+        canvas[:, rx : rx + 512] = img[:, ::-1]
+        frames.append(canvas)
+        left_x.append(lx + ASTRONAUT_FACE[0])
+        right_x.append(rx + 512 - ASTRONAUT_FACE[2])
+    path = write_clip(tmp_path / "two.mp4", frames)
+    per_frame, idx = [], []
+    for f in media.sample_frames(path, 8):
+        per_frame.append(fd.detect(f.rgb))
+        idx.append(f.index)
+    tracks = link_tracks(per_frame)
+    assert len(tracks) == 2
+    t0, t1 = tracks
+    assert t0.frame_slots == t1.frame_slots == list(range(8))
+    for k, i in enumerate(idx):  # track 0 is the left person in every frame, track 1 the right
+        assert abs(t0.detections[k].box[0] - left_x[i]) < 20
+        assert abs(t1.detections[k].box[0] - right_x[i]) < 20
+
+
+def _det(x, y, s=100.0):
+    return Detection((x, y, x + s, y + s), 0.9, np.zeros((6, 2), np.float32))
+
+
+def test_link_tracks_starts_a_new_track_for_a_new_face():
+    per_frame = [[_det(0, 0)], [_det(10, 0)], [_det(20, 0), _det(500, 0)], [_det(510, 0), _det(30, 0)], []]
+    tracks = link_tracks(per_frame)
+    assert [t.track_id for t in tracks] == [0, 1]
+    assert tracks[0].frame_slots == [0, 1, 2, 3] and [d.box[0] for d in tracks[0].detections] == [0, 10, 20, 30]
+    assert tracks[1].frame_slots == [2, 3] and [d.box[0] for d in tracks[1].detections] == [500, 510]
+    # a face that jumps across the frame is another face
+    assert len(link_tracks([[_det(0, 0)], [_det(400, 0)]])) == 2
+
+
+def test_detections_capped_at_max_faces():
+    frame, cells = face_grid(astronaut()[60:220, 145:305], n=20)
+    with FaceDetector(max_faces=30) as many:
+        dets = many.detect(frame)
+    assert len(dets) >= 18  # nearly every face in the grid is found ...
+    assert sum(best_iou(dets, c) > 0.3 for c in cells) >= 18  # ... in its own cell
+    with FaceDetector(max_faces=10) as capped:
+        top = capped.detect(frame)
+    assert len(top) == 10
+    assert min(d.score for d in top) >= max(sorted((d.score for d in dets), reverse=True)[10:], default=0)
+
+
+def test_square_crop_geometry_and_keypoints():
+    box = (100.0, 50.0, 180.0, 170.0)  # 80 x 120: the side is the longer one
+    kps = np.array([[120, 80], [160, 80], [140, 110], [140, 140], [105, 100], [175, 100]], np.float32)
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255), (255, 0, 255)]
+    rgb = np.full((300, 400, 3), 128, np.uint8)
+    for (x, y), c in zip(kps.astype(int), colours):  # a coloured dot on each keypoint
+        rgb[y - 3 : y + 4, x - 3 : x + 4] = c
+    margin, size = 0.25, 150
+    crop, mapped = square_crop(rgb, box, margin, size, kps)
+    assert crop.shape == (size, size, 3) and crop.dtype == np.uint8
+    side = 120 * 1.25
+    scale = size / side
+    ox, oy = 140 - side / 2, 110 - side / 2
+    np.testing.assert_allclose(mapped, (kps - [ox, oy]) * scale, atol=1e-4)
+    for (cx, cy), c in zip(mapped, colours):  # each mapped keypoint lands on its own dot
+        assert np.abs(crop[round(cy), round(cx)].astype(int) - c).max() <= 40
+    # outside the frame is black: a box at the corner
+    corner, _ = square_crop(rgb, (0, 0, 40, 40), 1.0, 80)
+    assert corner[:15, :15].max() == 0 and corner[50:, 50:].max() > 0
+
+
+def test_square_crop_is_shared_with_training_shape_contract():
+    img = astronaut()
+    crop, k = square_crop(img, ASTRONAUT_FACE, 0.3, 224, None)
+    assert k is None and crop.shape == (224, 224, 3)
+    # the face centre is the crop centre
+    c2, kp = square_crop(img, ASTRONAUT_FACE, 0.3, 224, np.array([[225.0, 130.0]] * 6))
+    np.testing.assert_allclose(kp[0], [112, 112], atol=1e-3)
