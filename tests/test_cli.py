@@ -1,0 +1,97 @@
+"""``python -m dfdemo scan`` as a user runs it: complete JSON, heatmap PNGs, a summary, exit
+codes, and one plain line on stderr per bad file while the good files are still analysed."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import pytest
+from conftest import ROOT
+from mediakit import assert_complete_report
+
+
+def scan(*args, env=None, timeout=300) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env or {})}
+    env.pop("DFDEMO_WEIGHTS", None)
+    return subprocess.run([sys.executable, "-m", "dfdemo", "scan", *map(str, args)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_scan_photo_and_clip_json_and_heatmaps(photo, clip, tiny_weights, tmp_path):
+    heat = tmp_path / "heat"
+    run = scan(photo, clip, "--json", "-", "--frames", "8", "--heatmaps", heat, "--weights", tiny_weights)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""
+    reports = json.loads(run.stdout)  # stdout is the JSON and nothing else
+    assert [r["file"] for r in reports] == [str(photo), str(clip)]
+    pr, cr = reports
+    assert_complete_report(pr, "image")
+    assert_complete_report(cr, "video")
+    assert pr["frames_analyzed"] == 1 and cr["frames_analyzed"] == 8
+    assert pr["model"] == cr["model"] == "test:untrained"
+    assert len(pr["faces"]) == 1 and len(cr["faces"]) == 1 and len(cr["faces"][0]["frames"]) == 8
+    assert cr["media"]["fps"] == pytest.approx(25.0) and cr["media"]["frame_count"] == 40
+    for stage in ("probe", "decode", "detect", "classify", "explain", "total"):
+        assert stage in cr["timings_s"]
+    pngs = sorted(heat.glob("*.png"))
+    assert pngs and {p for r in reports for h in r["heatmaps"] for p in [h["overlay_path"]]} == {str(p) for p in pngs}
+    assert any(p.name.startswith("astronaut_face0") for p in pngs)
+    assert any(p.name.startswith("moving_face_face0") for p in pngs)
+    img = cv2.imread(str(pngs[0]))
+    assert img is not None and img.shape == (224, 224, 3)
+    for r in reports:
+        for h in r["heatmaps"]:
+            assert h["region_shares"] == {} or sum(h["region_shares"].values()) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_scan_json_to_file_and_summary(photo, tiny_weights, tmp_path):
+    out = tmp_path / "reports.json"
+    run = scan(photo, "--json", out, "--weights", tiny_weights)
+    assert run.returncode == 0, run.stderr
+    first = run.stdout.splitlines()[0]
+    assert first.startswith(f"{photo}: ") and "fake probability" in first and "1 face(s) in 1/1 frames" in first
+    assert "face 0:" in run.stdout
+    reports = json.loads(out.read_text())
+    assert len(reports) == 1
+    assert_complete_report(reports[0], "image")
+
+
+def test_bad_inputs_exit_2_with_one_line_each_and_good_files_still_analysed(photo, clip, tiny_weights, tmp_path):
+    missing = tmp_path / "missing.mp4"
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n" * 50)
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    run = scan(missing, photo, text, clip, empty, "--json", "-", "--frames", "4", "--weights", tiny_weights)
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+    lines = run.stderr.splitlines()
+    assert lines == [f"error: {missing}: file not found",
+                     f"error: {text}: not a readable video (corrupt, truncated, audio only, no frames or not really .mp4)",
+                     f"error: {empty}: the file is empty"]
+    reports = json.loads(run.stdout)
+    assert [r["file"] for r in reports] == [str(photo), str(clip)]
+    for r in reports:
+        assert_complete_report(r)
+
+
+def test_weights_that_cannot_be_loaded_exit_2(photo, tmp_path):
+    run = scan(photo, "--weights", tmp_path / "no-weights-here")
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.splitlines() == [f"error: weights not found: {tmp_path / 'no-weights-here'} is neither a folder "
+                                       "nor a Hub repo id (owner/name[@revision])"]
+    run = scan(photo, "--weights", "nobody-here/no-such-model",
+               env={"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HOME": str(tmp_path / "home")})
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.splitlines() == ["error: Hub repo nobody-here/no-such-model is not in the local cache and the "
+                                       "Hub cannot be reached (offline)"]
+    assert run.stdout == ""
+
+
+def test_usage_errors():
+    run = subprocess.run([sys.executable, "-m", "dfdemo", "scan", "x.mp4", "--frames", "0"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "--frames must be at least 1" in run.stderr
