@@ -1,0 +1,416 @@
+"""Benchmark: where the time of one analysis goes, against its floor and against MTCNN.
+
+``python -m dfdemo bench [VIDEO] [--repeats 3] [--hd] [--long] [--json OUT]``
+
+Everything is measured in one process with the models loaded once; each number is the
+median of ``--repeats`` runs after one warm-up call. Without VIDEO the benchmark writes its
+own clip: 10 s, 1280x720, 30 fps, a real face (scikit-image's astronaut photo) sliding and
+bobbing over a grey background.
+
+* **floor** = reading the sampled frames + finding the faces on them (``sample_frames`` and
+  ``FaceDetector.detect`` alone), timed in the same repeats as the analysis;
+  ``ratio_to_floor = total / floor``.
+* **peer** = MTCNN from facenet-pytorch (a benchmark extra, run only where it is installed)
+  on the same sampled frames as our detector.
+* **memory**: peak RSS (``resource.getrusage``: the whole process, model and libraries
+  included, a high-water mark) and the tracemalloc peak of one analysis (Python and numpy
+  allocations only; torch, FFmpeg and MediaPipe native buffers are not traced). ``--long``
+  compares a 10-second and a 10-minute clip at the same sampling, each in a fresh process.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+STAGES = ("probe", "decode", "detect", "crop", "classify", "report", "explain", "total")
+TARGETS = {  # name: (limit, "<=" or ">=")
+    "ratio_to_floor": (2.0, "<="),
+    "total_s": (5.0, "<="),
+    "hd_over_720p": (1.5, "<="),
+    "mtcnn_over_ours": (5.0, ">="),
+    "long_over_short_peak_rss": (1.2, "<="),
+}
+
+
+def write_clip(path: str | os.PathLike, width: int = 1280, height: int = 720, seconds: float = 10.0,
+               fps: float = 30.0) -> Path:
+    """Write an MPEG-4 clip of one real face moving over a grey background (no data needed).
+
+    The astronaut photo, scaled to 95% of the frame height, slides across the frame and back
+    once over the clip while bobbing up and down, so that sampled frames all differ.
+    """
+    import cv2
+    import skimage.data
+
+    side = round(height * 0.95)
+    photo = cv2.cvtColor(cv2.resize(skimage.data.astronaut(), (side, side), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2BGR)
+    n = max(1, round(seconds * fps))
+    room_x, room_y = max(0, width - side), height - side
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    if not writer.isOpened():
+        raise RuntimeError(f"OpenCV cannot write {path} (mp4v)")
+    canvas = np.empty((height, width, 3), np.uint8)
+    try:
+        for i in range(n):
+            t = i / max(1, n - 1)
+            x = round(room_x * (1 - abs(2 * t - 1)))  # there and back once
+            y = round(room_y * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)))
+            canvas[:] = 60
+            part = photo[:, : width - x]
+            canvas[y : y + side, x : x + part.shape[1]] = part
+            writer.write(canvas)
+    finally:
+        writer.release()
+    return Path(path)
+
+
+def _median(values) -> float:
+    return float(statistics.median(values)) if values else 0.0
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MiB (ru_maxrss is KiB on Linux)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def _untrained_weights(folder: Path) -> Path:
+    import torch
+
+    from .detector import DetectorConfig, create_model, save_detector
+
+    torch.manual_seed(0)
+    return save_detector(create_model("tf_efficientnet_lite0"), folder, DetectorConfig(model_id="bench:untrained"))
+
+
+def resolve_bench_weights(arg: str | None, tmp: Path) -> tuple[str, str]:
+    """(weights source, how it was chosen): ``--weights``, else the bundled folder, else an
+    untrained stand-in of the default architecture (speed does not depend on weight values)."""
+    from .detector import BUNDLED_WEIGHTS
+
+    if arg:
+        return arg, "given"
+    if (BUNDLED_WEIGHTS / "model.safetensors").is_file():
+        return str(BUNDLED_WEIGHTS), "bundled"
+    return str(_untrained_weights(tmp / "untrained")), "untrained stand-in (no bundled weights yet)"
+
+
+def floor_pass(faces, path, frames: int, crop_margin: float, crop_size: int) -> dict:
+    """Read the sampled frames and detect faces on them: the work no analysis can skip.
+
+    Also returns one face crop per frame with a face (for the classifier rate), cut outside
+    the timed parts.
+    """
+    from .faces import square_crop
+    from .media import sample_frames
+
+    decode = detect = 0.0
+    with_face, crops, n = 0, [], 0
+    it = iter(sample_frames(path, frames))
+    while True:
+        t0 = time.perf_counter()
+        fr = next(it, None)
+        t1 = time.perf_counter()
+        decode += t1 - t0
+        if fr is None:
+            break
+        dets = faces.detect(fr.rgb)
+        detect += time.perf_counter() - t1
+        n += 1
+        if dets:
+            with_face += 1
+            crops.append(square_crop(fr.rgb, dets[0].box, crop_margin, crop_size)[0])
+    return {"decode_s": decode, "detect_s": detect, "floor_s": decode + detect, "frames": n,
+            "frames_with_face": with_face, "crops": crops}
+
+
+def classifier_rates(detector, crops: list[np.ndarray], repeats: int) -> dict:
+    """Faces per second of the classifier alone, one crop at a time and in one batch."""
+    if not crops:
+        return {"crops": 0, "batch1_faces_per_s": 0.0, "batched_faces_per_s": 0.0, "batch_size": 0}
+    x = np.stack(crops)
+    one, batched = [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        detector.predict(x, batch_size=1)
+        one.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        detector.predict(x, batch_size=len(x))
+        batched.append(time.perf_counter() - t)
+    return {"crops": len(x), "batch_size": len(x),
+            "batch1_faces_per_s": len(x) / _median(one), "batched_faces_per_s": len(x) / _median(batched)}
+
+
+def peer_mtcnn(faces, path, frames: int, repeats: int) -> dict | None:
+    """MTCNN (facenet-pytorch, default settings) against our detector on the same frames.
+
+    Both get the sampled frames as decoded; ours downscales internally to ``detect_side``.
+    MTCNN also runs on frames downscaled to that side, to separate the models from the input
+    size. None when facenet-pytorch is not installed.
+    """
+    try:
+        from facenet_pytorch import MTCNN
+    except ImportError:
+        return None
+    import cv2
+
+    from .media import sample_frames
+
+    rgbs = [fr.rgb for fr in sample_frames(path, frames)]
+    side = faces.detect_side
+
+    def small(rgb):
+        h, w = rgb.shape[:2]
+        s = min(1.0, side / max(h, w))
+        return rgb if s == 1.0 else cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+
+    rgbs_small = [small(x) for x in rgbs]
+    mtcnn = MTCNN(keep_all=True, device="cpu")
+    times = {"ours": [], "mtcnn": [], "mtcnn_small": []}
+    found = {}
+    runs = {"ours": (lambda x: len(faces.detect(x)) > 0, rgbs),
+            "mtcnn": (lambda x: mtcnn.detect(x)[0] is not None, rgbs),
+            "mtcnn_small": (lambda x: mtcnn.detect(x)[0] is not None, rgbs_small)}
+    for _ in range(repeats):
+        for name, (fn, imgs) in runs.items():
+            t = time.perf_counter()
+            found[name] = sum(bool(fn(x)) for x in imgs)
+            times[name].append(time.perf_counter() - t)
+    ours, full, sm = (_median(times[k]) for k in ("ours", "mtcnn", "mtcnn_small"))
+    return {"frames": len(rgbs), "ours_s": ours, "mtcnn_s": full, "mtcnn_at_detect_side_s": sm, "detect_side": side,
+            "mtcnn_over_ours": full / ours if ours else 0.0,
+            "mtcnn_at_detect_side_over_ours": sm / ours if ours else 0.0,
+            "frames_with_face": {"ours": found["ours"], "mtcnn": found["mtcnn"], "mtcnn_at_detect_side": found["mtcnn_small"]}}
+
+
+def time_analyses(analyzer, path, settings, repeats: int, floor: bool = True) -> dict:
+    """Warm-up, then ``repeats`` × (floor pass, analysis); medians of each stage."""
+    cfg = analyzer.detector.config
+    t = time.perf_counter()
+    first = analyzer.analyze(path, settings).report
+    first_s = time.perf_counter() - t
+    stage_runs = {k: [] for k in STAGES}
+    floors, fl = {"decode_s": [], "detect_s": [], "floor_s": []}, None
+    report = first
+    for _ in range(repeats):
+        if floor:
+            fl = floor_pass(analyzer.faces, path, settings.frames, cfg.crop_margin, cfg.input_size)
+            for k in floors:
+                floors[k].append(fl[k])
+        report = analyzer.analyze(path, settings).report
+        for k in STAGES:
+            stage_runs[k].append(float(report.timings_s.get(k, 0.0)))
+    out = {
+        "first_call_s": first_s,
+        "stages_s": {k: _median(v) for k, v in stage_runs.items() if k != "total"},
+        "total_s": _median(stage_runs["total"]),
+        "totals_s": stage_runs["total"],
+        "frames_analyzed": report.frames_analyzed,
+        "frames_with_face": report.frames_with_face,
+        "faces": len(report.faces),
+        "heatmaps": len(report.heatmaps),
+        "media": report.media,
+    }
+    if floor:
+        out.update({k: _median(v) for k, v in floors.items()})
+        out["ratio_to_floor"] = out["total_s"] / out["floor_s"] if out["floor_s"] else 0.0
+        out["crops"] = fl["crops"]
+    return out
+
+
+def child_memory(path, weights: str, frames: int, heatmaps: int) -> dict:
+    """Analyse ``path`` once in a fresh Python process and return its memory numbers."""
+    cmd = [sys.executable, "-m", "dfdemo", "bench", "--memory-child", str(path), "--weights", weights,
+           "--frames", str(frames), "--heatmaps", str(heatmaps)]
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"memory probe failed on {path}: {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _memory_child(path: str, weights: str, frames: int, heatmaps: int) -> int:
+    import tracemalloc
+
+    from .analyzer import Analyzer, Settings
+
+    with Analyzer.load(weights) as analyzer:
+        loaded = _peak_rss_mb()
+        tracemalloc.start()
+        t = time.perf_counter()
+        report = analyzer.analyze(path, Settings(frames=frames, heatmaps=heatmaps)).report
+        seconds = time.perf_counter() - t
+        traced = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    print(json.dumps({"peak_rss_mb": _peak_rss_mb(), "rss_after_load_mb": loaded, "tracemalloc_peak_mb": traced,
+                      "seconds": seconds, "duration_s": report.media.get("duration_s"),
+                      "frames_analyzed": report.frames_analyzed}))
+    return 0
+
+
+def check_targets(result: dict) -> dict:
+    values = {
+        "ratio_to_floor": result.get("ratio_to_floor"),
+        "total_s": result.get("total_s"),
+        "hd_over_720p": (result.get("hd") or {}).get("hd_over_720p"),
+        "mtcnn_over_ours": (result.get("peer") or {}).get("mtcnn_over_ours"),
+        "long_over_short_peak_rss": (result.get("memory_flatness") or {}).get("long_over_short_peak_rss"),
+    }
+    out = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        limit, op = TARGETS[name]
+        met = value <= limit if op == "<=" else value >= limit
+        if name == "mtcnn_over_ours":
+            f = result["peer"]["frames_with_face"]
+            met = met and f["ours"] >= f["mtcnn"]
+        out[name] = {"value": round(value, 3), "limit": f"{op} {limit}", "met": bool(met)}
+    return out
+
+
+def _fmt_ms(s: float) -> str:
+    return f"{s * 1000:8.1f} ms"
+
+
+def print_result(r: dict) -> None:
+    p = print
+    m = r["input"]
+    p(f"input: {m['path']} ({m['width']}x{m['height']}, {m['fps']:g} fps, {m['duration_s']:g} s{', generated' if m['generated'] else ''})")
+    p(f"weights: {r['weights']['source']} [{r['weights']['how']}]")
+    mc = r["machine"]
+    p(f"machine: {mc['cpus']} CPU(s), torch {mc['torch']} with {mc['torch_threads']} thread(s); "
+      f"load average {mc['load_before']:.2f} before, {mc['load_after']:.2f} after")
+    s = r["settings"]
+    p(f"settings: {s['frames']} frames, {s['heatmaps']} heatmaps; median of {s['repeats']} run(s) after a warm-up")
+    p("")
+    p("stage            median")
+    for k, v in r["stages_s"].items():
+        p(f"  {k:<12} {_fmt_ms(v)}")
+    p(f"  {'total':<12} {_fmt_ms(r['total_s'])}   (first call {r['first_call_s']:.2f} s)")
+    p(f"floor (read {r['frames_analyzed']} sampled frames + detect faces): {_fmt_ms(r['floor_s']).strip()} "
+      f"= decode {_fmt_ms(r['decode_s']).strip()} + detect {_fmt_ms(r['detect_s']).strip()}")
+    p(f"ratio_to_floor = total / floor = {r['ratio_to_floor']:.2f}")
+    p(f"faces: {r['frames_with_face']}/{r['frames_analyzed']} frames with a face, {r['faces']} track(s), {r['heatmaps']} heatmap(s)")
+    c = r["classifier"]
+    p(f"classifier: {c['batch1_faces_per_s']:.1f} faces/s at batch 1, {c['batched_faces_per_s']:.1f} faces/s at batch {c['batch_size']}")
+    mem = r["memory"]
+    p(f"memory: peak RSS {mem['peak_rss_mb']:.0f} MiB (whole process after the runs: models, libraries, analysis); "
+      f"tracemalloc peak of one analysis {mem['tracemalloc_peak_mb']:.1f} MiB (Python + numpy only)")
+    if r.get("peer") is None:
+        p("peer: facenet-pytorch not installed, MTCNN skipped (pip install --no-deps facenet-pytorch)")
+    else:
+        q = r["peer"]
+        f = q["frames_with_face"]
+        p(f"peer on the same {q['frames']} frames: MediaPipe {_fmt_ms(q['ours_s']).strip()}, "
+          f"MTCNN {_fmt_ms(q['mtcnn_s']).strip()} ({q['mtcnn_over_ours']:.1f}x ours), "
+          f"MTCNN at {q['detect_side']} px {_fmt_ms(q['mtcnn_at_detect_side_s']).strip()} ({q['mtcnn_at_detect_side_over_ours']:.1f}x ours)")
+        p(f"  frames with a face: MediaPipe {f['ours']}, MTCNN {f['mtcnn']}, MTCNN at {q['detect_side']} px {f['mtcnn_at_detect_side']}")
+    if r.get("hd"):
+        h = r["hd"]
+        p(f"1080p clip: total {_fmt_ms(h['total_s']).strip()} (floor {_fmt_ms(h['floor_s']).strip()}), "
+          f"{h['hd_over_720p']:.2f}x the 720p total; stages " + ", ".join(f"{k} {v * 1000:.0f}" for k, v in h["stages_s"].items()) + " ms")
+    if r.get("memory_flatness"):
+        mf = r["memory_flatness"]
+        for k in ("short", "long"):
+            x = mf[k]
+            p(f"{k} clip ({x['duration_s']:.0f} s, fresh process): peak RSS {x['peak_rss_mb']:.0f} MiB "
+              f"(after load {x['rss_after_load_mb']:.0f}), tracemalloc peak {x['tracemalloc_peak_mb']:.1f} MiB, analysis {x['seconds']:.2f} s")
+        p(f"  10-min / 10-s peak RSS = {mf['long_over_short_peak_rss']:.3f}; tracemalloc {mf['long_over_short_tracemalloc']:.3f}")
+    p("")
+    p("targets:")
+    for name, t in r["targets"].items():
+        p(f"  {name:<26} {t['value']:>8} (target {t['limit']}): {'met' if t['met'] else 'MISSED'}")
+    if mc["load_before"] > 0.5 * mc["cpus"]:
+        p(f"note: the machine was busy (load average {mc['load_before']:.2f} on {mc['cpus']} CPU(s)); timings are skewed upwards")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m dfdemo bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("video", nargs="?", help="a video to measure (default: a generated 10 s 720p clip)")
+    ap.add_argument("--repeats", type=int, default=3, help="timed runs per measurement; medians are printed (default 3)")
+    ap.add_argument("--frames", type=int, default=32, help="frames sampled per video (default 32)")
+    ap.add_argument("--heatmaps", type=int, default=4, help="Grad-CAM heatmaps per video (default 4)")
+    ap.add_argument("--weights", help="weights folder or Hub id (default: weights/detector, else an untrained stand-in)")
+    ap.add_argument("--hd", action="store_true", help="also time a generated 10 s 1080p clip")
+    ap.add_argument("--long", action="store_true", help="also compare peak memory of a 10 s and a 10 min clip, each in a fresh process")
+    ap.add_argument("--long-minutes", type=float, default=10.0, help=argparse.SUPPRESS)
+    ap.add_argument("--no-peer", action="store_true", help="skip MTCNN even where facenet-pytorch is installed")
+    ap.add_argument("--json", metavar="OUT", help="write the numbers as JSON to OUT ('-' = stdout)")
+    ap.add_argument("--memory-child", metavar="VIDEO", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.repeats < 1 or a.frames < 1 or a.heatmaps < 0:
+        ap.error("--repeats and --frames must be at least 1, --heatmaps at least 0")
+    if a.memory_child:
+        return _memory_child(a.memory_child, a.weights, a.frames, a.heatmaps)
+
+    import torch
+
+    from .analyzer import Analyzer, Settings
+
+    load_before = os.getloadavg()[0]
+    settings = Settings(frames=a.frames, heatmaps=a.heatmaps)
+    with tempfile.TemporaryDirectory(prefix="dfdemo-bench-") as tmp:
+        tmp = Path(tmp)
+        path = Path(a.video) if a.video else write_clip(tmp / "clip_720p.mp4")
+        weights, how = resolve_bench_weights(a.weights, tmp)
+        with Analyzer.load(weights) as analyzer:
+            run = time_analyses(analyzer, path, settings, a.repeats)
+            crops = run.pop("crops")
+            media = run.pop("media")
+            result = {
+                "input": {"path": str(path) if a.video else "generated", "generated": not a.video, "width": media.get("width"),
+                          "height": media.get("height"), "fps": media.get("fps"), "duration_s": media.get("duration_s")},
+                "weights": {"source": weights if how != "untrained stand-in (no bundled weights yet)" else "bench:untrained",
+                            "how": how, "model_id": analyzer.model_id},
+                "settings": {"frames": a.frames, "heatmaps": a.heatmaps, "repeats": a.repeats},
+                **run,
+                "classifier": classifier_rates(analyzer.detector, crops, a.repeats),
+            }
+            import tracemalloc
+
+            tracemalloc.start()
+            analyzer.analyze(path, settings)
+            traced = tracemalloc.get_traced_memory()[1] / 2**20
+            tracemalloc.stop()
+            result["memory"] = {"peak_rss_mb": _peak_rss_mb(), "tracemalloc_peak_mb": traced}
+            result["peer"] = None if a.no_peer else peer_mtcnn(analyzer.faces, path, a.frames, a.repeats)
+            if a.hd:
+                hd = time_analyses(analyzer, write_clip(tmp / "clip_1080p.mp4", 1920, 1080), settings, a.repeats)
+                result["hd"] = {"total_s": hd["total_s"], "floor_s": hd["floor_s"], "stages_s": hd["stages_s"],
+                                "ratio_to_floor": hd["ratio_to_floor"], "hd_over_720p": hd["total_s"] / result["total_s"]}
+        if a.long:
+            short = path if not a.video else write_clip(tmp / "clip_720p.mp4")
+            long = write_clip(tmp / "clip_long.mp4", seconds=60 * a.long_minutes)
+            s, l_ = (child_memory(p, weights, a.frames, a.heatmaps) for p in (short, long))
+            result["memory_flatness"] = {"short": s, "long": l_,
+                                         "long_over_short_peak_rss": l_["peak_rss_mb"] / s["peak_rss_mb"],
+                                         "long_over_short_tracemalloc": l_["tracemalloc_peak_mb"] / max(s["tracemalloc_peak_mb"], 1e-9)}
+    result["machine"] = {"cpus": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+                         "python": platform.python_version(), "load_before": load_before, "load_after": os.getloadavg()[0]}
+    result["targets"] = check_targets(result)
+    if a.json != "-":
+        print_result(result)
+    if a.json:
+        text = json.dumps(result, indent=2, sort_keys=True)
+        if a.json == "-":
+            print(text)
+        else:
+            Path(a.json).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

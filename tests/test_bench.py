@@ -1,0 +1,86 @@
+"""The benchmark runs end to end on a tiny generated clip and its numbers hang together.
+Speed is measured, not asserted: no test here checks a time against a limit."""
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from dfdemo import bench
+from dfdemo.cli import main as cli_main
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory):
+    return bench.write_clip(tmp_path_factory.mktemp("bench") / "tiny.mp4", width=320, height=240, seconds=1.0, fps=10)
+
+
+def _run(tmp_path, capsys, clip, weights, *extra):
+    out = tmp_path / "bench.json"
+    argv = ["bench", str(clip), "--repeats", "1", "--frames", "4", "--heatmaps", "1",
+            "--weights", str(weights), "--json", str(out), *extra]
+    assert cli_main(argv) == 0
+    return capsys.readouterr().out, json.loads(out.read_text())
+
+
+def test_write_clip_makes_a_video_with_a_face(tiny_clip, analyzer):
+    from dfdemo import Settings
+
+    r = analyzer.analyze(tiny_clip, Settings(frames=4, heatmaps=0)).report
+    assert (r.media["width"], r.media["height"], r.media["frame_count"]) == (320, 240, 10)
+    assert r.frames_with_face == r.frames_analyzed == 4
+
+
+def test_bench_prints_and_writes_consistent_numbers(tmp_path, capsys, tiny_clip, tiny_weights):
+    printed, r = _run(tmp_path, capsys, tiny_clip, tiny_weights, "--no-peer")
+    for text in ("ratio_to_floor", "floor", "faces/s at batch 1", "peak RSS", "targets:"):
+        assert text in printed
+    assert set(r["stages_s"]) == {"probe", "decode", "detect", "crop", "classify", "report", "explain"}
+    assert all(v >= 0 for v in r["stages_s"].values())
+    assert r["floor_s"] == pytest.approx(r["decode_s"] + r["detect_s"])
+    assert 0 < r["floor_s"] <= r["total_s"]
+    assert r["ratio_to_floor"] == pytest.approx(r["total_s"] / r["floor_s"])
+    assert sum(r["stages_s"].values()) <= r["total_s"] * 1.01
+    assert r["frames_analyzed"] == 4 and r["frames_with_face"] == 4 and r["heatmaps"] == 1
+    c = r["classifier"]
+    assert c["crops"] == 4 and c["batch1_faces_per_s"] > 0 and c["batched_faces_per_s"] > 0
+    assert r["memory"]["peak_rss_mb"] > 0 and r["memory"]["tracemalloc_peak_mb"] > 0
+    assert r["settings"] == {"frames": 4, "heatmaps": 1, "repeats": 1}
+    assert r["peer"] is None and "hd" not in r and "memory_flatness" not in r
+    assert set(r["targets"]) == {"ratio_to_floor", "total_s"}
+    assert r["targets"]["ratio_to_floor"]["met"] == (r["ratio_to_floor"] <= 2.0)
+
+
+def test_bench_json_to_stdout(tmp_path, capsys, tiny_clip, tiny_weights):
+    argv = ["bench", str(tiny_clip), "--repeats", "1", "--frames", "2", "--heatmaps", "0",
+            "--weights", str(tiny_weights), "--no-peer", "--json", "-"]
+    assert cli_main(argv) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["heatmaps"] == 0 and r["stages_s"]["explain"] >= 0
+
+
+def test_memory_probe_runs_in_a_fresh_process(tiny_clip, tiny_weights):
+    m = bench.child_memory(tiny_clip, str(tiny_weights), frames=4, heatmaps=1)
+    assert m["frames_analyzed"] == 4
+    assert m["peak_rss_mb"] >= m["rss_after_load_mb"] > 0
+    assert m["tracemalloc_peak_mb"] > 0
+
+
+def test_untrained_stand_in_when_no_weights_are_given(tmp_path, monkeypatch):
+    monkeypatch.setattr("dfdemo.detector.BUNDLED_WEIGHTS", tmp_path / "absent")
+    source, how = bench.resolve_bench_weights(None, tmp_path)
+    assert "untrained" in how
+    from dfdemo import load_detector
+
+    assert load_detector(source).config.model_id == "bench:untrained"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("facenet_pytorch") is None, reason="facenet-pytorch (benchmark extra) not installed")
+def test_mtcnn_peer_on_the_same_frames(tmp_path, capsys, tiny_clip, tiny_weights):
+    printed, r = _run(tmp_path, capsys, tiny_clip, tiny_weights)
+    q = r["peer"]
+    assert q["frames"] == 4 and q["mtcnn_s"] > 0 and q["ours_s"] > 0
+    assert q["mtcnn_over_ours"] == pytest.approx(q["mtcnn_s"] / q["ours_s"])
+    assert set(q["frames_with_face"]) == {"ours", "mtcnn", "mtcnn_at_detect_side"}
+    assert "MTCNN" in printed and "mtcnn_over_ours" in r["targets"]
