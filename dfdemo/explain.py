@@ -24,9 +24,23 @@ def gradcam(model: torch.nn.Module, layer: torch.nn.Module, x: torch.Tensor) -> 
     targets = [BinaryClassifierOutputTarget(1) for _ in range(len(x))]
     was_training = model.training
     model.eval()
-    with torch.enable_grad(), GradCAM(model=model, target_layers=[layer]) as cam:
-        maps = cam(input_tensor=x.float().contiguous(), targets=targets)
-    model.train(was_training)
+    # Grad-CAM needs the gradient at ``layer`` only, but GradCAM calls loss.backward(), which
+    # would run back through every layer for parameter gradients. With the parameters frozen
+    # the layers before ``layer`` record no graph, and the hook (registered before GradCAM's,
+    # so GradCAM stores this tensor) starts the graph at the layer's output: backward then
+    # covers only the head. Same maps, about a quarter of the time.
+    frozen = [p for p in model.parameters() if p.requires_grad]
+    for p in frozen:
+        p.requires_grad_(False)
+    start = layer.register_forward_hook(lambda module, inputs, output: output.detach().requires_grad_())
+    try:
+        with torch.enable_grad(), GradCAM(model=model, target_layers=[layer]) as cam:
+            maps = cam(input_tensor=x.float().contiguous(), targets=targets)
+    finally:
+        start.remove()
+        for p in frozen:
+            p.requires_grad_(True)
+        model.train(was_training)
     return np.nan_to_num(np.asarray(maps, np.float32))
 
 
