@@ -10,6 +10,7 @@ pip install -q --upgrade pip
 pip install -q -r requirements.txt
 if [ "${1:-}" = "--dev" ]; then
   pip install -q -r requirements-dev.txt
+  pip install -q --no-deps "facenet-pytorch>=2.6,<3"  # bench peer (MTCNN); pins old torch, so no deps
 fi
 # OpenCV: one cv2 only. Dependencies pulled in opencv-contrib-python (needs libGL) and
 # opencv-python-headless; remove every variant, then reinstall the headless contrib build.

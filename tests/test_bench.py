@@ -84,3 +84,23 @@ def test_mtcnn_peer_on_the_same_frames(tmp_path, capsys, tiny_clip, tiny_weights
     assert q["mtcnn_over_ours"] == pytest.approx(q["mtcnn_s"] / q["ours_s"])
     assert set(q["frames_with_face"]) == {"ours", "mtcnn", "mtcnn_at_detect_side"}
     assert "MTCNN" in printed and "mtcnn_over_ours" in r["targets"]
+
+
+def test_fast_gradcam_equals_full_backward_and_restores_the_model(tiny_weights):
+    """The Grad-CAM speed-up (frozen parameters, graph from the target layer) changes no map."""
+    import numpy as np
+    import torch
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import BinaryClassifierOutputTarget
+
+    from dfdemo import load_detector
+    from dfdemo.explain import gradcam
+
+    det = load_detector(tiny_weights)
+    crops = np.random.default_rng(0).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
+    x = det.preprocess(crops)
+    with torch.enable_grad(), GradCAM(model=det.model, target_layers=[det.target_layer]) as cam:
+        full = cam(input_tensor=x.float().contiguous(), targets=[BinaryClassifierOutputTarget(1)] * 2)
+    np.testing.assert_allclose(gradcam(det.model, det.target_layer, x), full, atol=1e-5)
+    assert all(p.requires_grad for p in det.model.parameters())
+    assert not det.model._forward_hooks and not det.target_layer._forward_hooks
