@@ -108,7 +108,8 @@ class Analyzer:
 
     @classmethod
     def load(cls, weights: str | os.PathLike | None = None, max_faces: int = 10) -> "Analyzer":
-        return cls(load_detector(weights), FaceDetector(max_faces=max_faces))
+        # the face detector keeps one face more than is analysed, so a capped frame is known
+        return cls(load_detector(weights), FaceDetector(max_faces=max_faces + 1))
 
     def close(self) -> None:
         self.faces.close()
@@ -174,8 +175,6 @@ class Analyzer:
         timings["explain"] = time.perf_counter() - t
 
         prob = max((f.fake_probability for f in faces), default=None)
-        if len(faces) >= settings.max_faces and any(len(d) >= settings.max_faces for d in per_frame):
-            notes.append(f"some frames had more than {settings.max_faces} faces; only the {settings.max_faces} clearest were analysed")
         timings["total"] = time.perf_counter() - t_all
         report_progress(1.0, "done")
         report = Report(
@@ -193,6 +192,7 @@ class Analyzer:
         cfg = self.detector.config
         samples: list[_FaceSample] = []
         per_frame = []
+        capped = False
         decode = detect = crop_t = 0.0
         n_target = 1 if info.kind == "image" else min(settings.frames, info.frame_count)
         frames = iter(sample_frames(path, settings.frames, info))
@@ -200,7 +200,9 @@ class Analyzer:
         for slot, fr in enumerate(frames):
             t1 = time.perf_counter()
             decode += t1 - t
-            dets = self.faces.detect(fr.rgb)[: settings.max_faces]
+            found = self.faces.detect(fr.rgb)
+            dets = found[: settings.max_faces]
+            capped |= len(found) > len(dets)
             t2 = time.perf_counter()
             detect += t2 - t1
             for d in dets:
@@ -212,6 +214,8 @@ class Analyzer:
             report_progress(0.05 + 0.7 * (slot + 1) / max(1, n_target), f"frame {slot + 1}/{n_target}: {len(dets)} face(s)")
         timings.update(decode=decode, detect=detect, crop=crop_t)
         notes = []
+        if capped:
+            notes.append(f"some frames had more than {settings.max_faces} faces; only the {settings.max_faces} clearest were analysed")
         if info.kind == "video" and len(per_frame) < n_target:
             notes.append(f"only {len(per_frame)} of {n_target} sampled frames could be decoded")
         return samples, per_frame, len(per_frame), notes
