@@ -98,8 +98,9 @@ def _image_size(path: str | os.PathLike) -> tuple[int, int] | None:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 return im.size
-    except Image.DecompressionBombError:
-        return (MAX_JPEG_PIXELS, MAX_JPEG_PIXELS)  # more than any limit below: refused
+    except Image.DecompressionBombError:  # over twice Pillow's limit: no size is given
+        raise MediaError(f"{path}: image is too large (over {2 * Image.MAX_IMAGE_PIXELS // 10**6} MP); "
+                         "downscale it first") from None
     except Exception:  # Pillow cannot parse it: let OpenCV decide
         return None
 

@@ -1,0 +1,243 @@
+"""Issue 6: whatever people upload gets a clear one-line message or a sound report — never a
+crash, a hang, a traceback or unbounded memory. Every input is made here."""
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import textwrap
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import ROOT, astronaut
+from mediakit import assert_complete_report, face_grid, paste, read_stamp, stamp, write_audio_only, write_video
+
+from dfdemo import MediaError, Settings, media
+
+NOT_A_VIDEO = "not a readable video (corrupt, truncated, audio only, no frames or not really .mp4)"
+
+
+def _png_header_only(path: Path, w: int, h: int) -> Path:
+    """A PNG whose header claims w x h pixels, with almost no pixel data (a decompression bomb's shape)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory) -> dict[str, Path]:
+    """Every bad or odd input of issue 6, by name."""
+    d = tmp_path_factory.mktemp("hostile")
+    img = astronaut()
+    bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    f: dict[str, Path] = {"missing": d / "missing.mp4"}
+    (f.setdefault("empty", d / "empty.mp4")).write_bytes(b"")
+    (f.setdefault("text_as_mp4", d / "readme.mp4")).write_text("This is a text file renamed .mp4\n" * 40)
+    good = write_video(d / "good.mp4", [img] * 50, gop=10)
+    data = good.read_bytes()
+    (f.setdefault("truncated", d / "truncated.mp4")).write_bytes(data[: len(data) // 2])  # index at the end: lost
+    fast = write_video(d / "fast.mp4", [stamp(img, k) for k in range(50)], gop=10, faststart=True)
+    fdata = fast.read_bytes()
+    (f.setdefault("truncated_faststart", d / "truncated_faststart.mp4")).write_bytes(fdata[: len(fdata) * 6 // 10])
+    f["zero_frames"] = write_video(d / "zero_frames.mp4", [], size=(320, 240))
+    f["one_frame"] = write_video(d / "one_frame.mp4", [img])
+    f["audio_only"] = write_audio_only(d / "audio_only.mp4")
+    f["alpha"] = d / "alpha.png"
+    cv2.imwrite(str(f["alpha"]), np.dstack([bgr, np.full(img.shape[:2], 90, np.uint8)]))
+    f["grey"] = d / "grey.png"
+    cv2.imwrite(str(f["grey"]), cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+    f["png16"] = d / "deep.png"
+    cv2.imwrite(str(f["png16"]), bgr.astype(np.uint16) * 257)
+    f["huge_png"] = d / "huge.png"  # 12000 x 12000, real pixels (compresses to a few hundred kB)
+    big = np.zeros((12000, 12000, 3), np.uint8)
+    big[::97] = 255
+    cv2.imwrite(str(f["huge_png"]), big, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    f["huge_jpg"] = d / "huge.jpg"
+    big[:] = cv2.resize(bgr, (12000, 12000), interpolation=cv2.INTER_NEAREST)
+    cv2.imwrite(str(f["huge_jpg"]), big, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    del big
+    f["bomb_png"] = _png_header_only(d / "bomb.png", 60000, 60000)
+    f["no_face"] = d / "wall.png"
+    cv2.imwrite(str(f["no_face"]), np.full((480, 640, 3), (90, 120, 150), np.uint8))
+    grid, _ = face_grid(img[60:220, 145:305], n=20)
+    f["twenty_faces"] = d / "crowd.png"
+    cv2.imwrite(str(f["twenty_faces"]), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+    for name, s in (("small_face", 0.5), ("tiny_face", 0.04)):
+        face = cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+        f[name] = d / f"{name}.png"
+        cv2.imwrite(str(f[name]), cv2.cvtColor(paste((480, 640), face, (200, 150)), cv2.COLOR_RGB2BGR))
+    gaps = np.random.RandomState(1).choice([15, 33, 90], size=80)
+    f["vfr"] = write_video(d / "vfr.mp4", [stamp(img, k) for k in range(80)], pts_ms=np.cumsum(gaps).tolist())
+    f["folder"] = d / "folder.mp4"
+    f["folder"].mkdir()
+    (f.setdefault("unsupported", d / "clip.gif")).write_bytes(b"GIF89a")
+    return f
+
+
+REFUSED = {  # input -> the message after "<path>: "
+    "missing": "file not found",
+    "empty": "the file is empty",
+    "text_as_mp4": NOT_A_VIDEO,
+    "truncated": NOT_A_VIDEO,
+    "zero_frames": NOT_A_VIDEO,
+    "audio_only": NOT_A_VIDEO,
+    "huge_png": "image is too large (12000x12000 pixels, over the 50 MP limit for PNG/WebP/BMP); downscale it first",
+    "bomb_png": "image is too large (over 178 MP); downscale it first",
+    "folder": "not a file",
+    "unsupported": "unsupported file type .gif; use a video (.mp4, .mov, .avi, .webm, .mkv, .m4v) or an image (.jpg, .jpeg, .png, .webp, .bmp)",
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_refused_with_a_clear_message(hostile, analyzer, name):
+    path = hostile[name]
+    with pytest.raises(MediaError) as e:
+        analyzer.analyze(path, Settings(frames=4, heatmaps=0))
+    assert str(e.value) == f"{path}: {REFUSED[name]}"
+
+
+def test_cli_one_line_per_bad_file_and_the_good_ones_analysed(hostile, tiny_weights):
+    bad = sorted(REFUSED)
+    good = ["one_frame", "grey", "no_face"]
+    paths = [str(hostile[n]) for n in bad[:5] + good + bad[5:]]
+    env = {k: v for k, v in os.environ.items() if k != "DFDEMO_WEIGHTS"}
+    run = subprocess.run([sys.executable, "-m", "dfdemo", "scan", *paths, "--json", "-", "--frames", "4",
+                          "--weights", str(tiny_weights)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr and "Warning" not in run.stderr
+    assert run.stderr.splitlines() == [f"error: {hostile[n]}: {REFUSED[n]}" for n in bad[:5] + bad[5:]]
+    reports = json.loads(run.stdout)
+    assert [r["file"] for r in reports] == [str(hostile[n]) for n in good]
+    for r in reports:
+        assert_complete_report(r)
+
+
+def test_one_frame_video(hostile, analyzer):
+    r = analyzer.analyze(hostile["one_frame"], Settings(frames=32, heatmaps=1)).report
+    assert_complete_report(r.to_dict(), "video")
+    assert r.frames_analyzed == 1 and r.media["frame_count"] == 1 and len(r.faces) == 1
+    assert r.notes == []
+
+
+def test_truncated_faststart_mp4_is_analysed_as_far_as_it_goes(hostile, analyzer):
+    """The index survives at the front, the tail is gone: frames up to the cut are analysed,
+    and the report says how many of the sampled frames could not be decoded."""
+    r = analyzer.analyze(hostile["truncated_faststart"], Settings(frames=10, heatmaps=0)).report
+    assert_complete_report(r.to_dict(), "video")
+    assert 1 <= r.frames_analyzed < 10 and r.faces
+    assert r.notes == [f"only {r.frames_analyzed} of 10 sampled frames could be decoded"]
+
+
+@pytest.mark.parametrize("name", ["alpha", "grey", "png16"])
+def test_odd_images_are_analysed(hostile, analyzer, name):
+    r = analyzer.analyze(hostile[name], Settings(heatmaps=0)).report
+    assert_complete_report(r.to_dict(), "image")
+    assert len(r.faces) == 1 and (r.media["width"], r.media["height"]) == (512, 512)
+
+
+def test_no_face_is_a_verdict_not_an_error(hostile, analyzer):
+    r = analyzer.analyze(hostile["no_face"]).report
+    assert r.verdict == "no_face" and r.fake_probability is None and r.faces == [] and r.heatmaps == []
+    assert r.frames_analyzed == 1 and r.frames_with_face == 0
+    assert_complete_report(r.to_dict(), "image")
+
+
+def test_twenty_faces_are_capped_and_the_report_says_so(hostile, analyzer):
+    r = analyzer.analyze(hostile["twenty_faces"], Settings(max_faces=10, heatmaps=2)).report
+    assert len(r.faces) == 10
+    assert r.notes == ["some frames had more than 10 faces; only the 10 clearest were analysed"]
+    assert len(r.heatmaps) == 2
+    assert_complete_report(r.to_dict(), "image")
+    few = analyzer.analyze(hostile["twenty_faces"], Settings(max_faces=3, heatmaps=0)).report
+    assert len(few.faces) == 3 and few.notes == ["some frames had more than 3 faces; only the 3 clearest were analysed"]
+
+
+def test_exactly_max_faces_is_not_called_capped(analyzer, tmp_path):
+    grid, _ = face_grid(astronaut()[60:220, 145:305], n=3, cols=3)
+    p = tmp_path / "three.png"
+    cv2.imwrite(str(p), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+    r = analyzer.analyze(p, Settings(max_faces=3, heatmaps=0)).report
+    assert len(r.faces) == 3 and r.notes == []
+
+
+def test_small_face_is_analysed_with_a_warning_and_a_tiny_one_is_no_face(hostile, analyzer):
+    r = analyzer.analyze(hostile["small_face"], Settings(heatmaps=0)).report
+    assert len(r.faces) == 1 and r.faces[0].face_size_px < 64
+    assert any(w.startswith("small face (") for w in r.faces[0].warnings)
+    tiny = analyzer.analyze(hostile["tiny_face"], Settings(heatmaps=0)).report  # a 4 px face
+    assert tiny.verdict == "no_face"
+
+
+def test_variable_frame_rate_clip(hostile, analyzer):
+    r = analyzer.analyze(hostile["vfr"], Settings(frames=8, heatmaps=0)).report
+    assert_complete_report(r.to_dict(), "video")
+    times = [fr.time_s for fr in r.faces[0].frames]
+    assert len(times) == 8 and np.all(np.diff(times) > 0)
+    assert times[-1] <= r.media["duration_s"] + 1.0
+
+
+MEMORY_PROBE = textwrap.dedent("""
+    import json, resource, sys
+    from dfdemo import media
+    def peak_mb():
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    path, what = sys.argv[1], sys.argv[2]
+    base = peak_mb()
+    if what == "image":
+        try:
+            result = list(media.load_image(path).shape)
+        except media.MediaError as e:
+            result = str(e)
+    else:
+        result = [(f.index, f.rgb.shape[0]) for f in media.sample_frames(path, int(sys.argv[3]))]
+    print(json.dumps({"grown_mb": peak_mb() - base, "result": result}))
+""")
+
+
+def peak_growth(*args) -> dict:
+    run = subprocess.run([sys.executable, "-c", MEMORY_PROBE, *map(str, args)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_12000_pixel_jpeg_is_downscaled_in_bounded_memory(hostile):
+    out = peak_growth(hostile["huge_jpg"], "image")
+    assert out["result"] == [media.MAX_SIDE, media.MAX_SIDE, 3]
+    full = 12000 * 12000 * 3 / 2**20  # 412 MB if decoded whole
+    assert out["grown_mb"] < full / 2, out
+
+
+def test_12000_pixel_png_is_refused_before_decoding(hostile):
+    out = peak_growth(hostile["huge_png"], "image")
+    assert out["result"].endswith(REFUSED["huge_png"])
+    assert out["grown_mb"] < 50, out
+
+
+def test_long_video_is_sampled_never_loaded_whole(tmp_path):
+    """Three minutes at 25 fps (4,500 frames of 320x240, 1 GB decoded): sampling 16 frames
+    costs about what it costs on a short clip, and lands on the right frames."""
+    base = astronaut()[::2, ::2][:240, :]
+    base = np.ascontiguousarray(np.pad(base, ((0, 0), (0, 64), (0, 0)))[:, :320])
+    long = write_video(tmp_path / "long.mp4", (stamp(base, k) for k in range(4500)), gop=250)
+    short = write_video(tmp_path / "short.mp4", (stamp(base, k) for k in range(100)), gop=250)
+    info = media.probe(long)
+    assert info.frame_count == 4500 and info.duration_s == pytest.approx(180.0)
+    lo, sh = peak_growth(long, "video", 16), peak_growth(short, "video", 16)
+    assert [i for i, _ in lo["result"]] == media.sample_indices(4500, 16)
+    assert lo["grown_mb"] < sh["grown_mb"] + 60, (lo["grown_mb"], sh["grown_mb"])
+    frames = list(media.sample_frames(long, 16, info))
+    assert [read_stamp(f.rgb) for f in frames] == [f.index for f in frames]
+
+
+def test_long_video_over_the_duration_limit_is_refused_first(tmp_path, analyzer):
+    clip = write_video(tmp_path / "clip.mp4", [astronaut()[:240, :320]] * 100, fps=5)  # 20 s
+    with pytest.raises(MediaError, match=r"the video lasts 20 s, longer than the 10 s limit"):
+        analyzer.analyze(clip, Settings(max_duration_s=10))
