@@ -7,10 +7,12 @@
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator, TypeVar
 
 import cv2
 import numpy as np
@@ -23,6 +25,7 @@ from .media import probe, sample_frames
 from .report import FaceReport, FrameScore, Heatmap, Report, verdict_for
 
 Progress = Callable[[float, str], None]
+T = TypeVar("T")
 
 SMALL_FACE_PX = 64
 DARK_LUMA = 50
@@ -60,6 +63,54 @@ class _FaceSample:
     crop: np.ndarray
     keypoints: np.ndarray
     quality: dict[str, float]
+
+
+def read_ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """Yield from ``items`` while a thread produces the next ``depth`` of them.
+
+    Frame decoding (FFmpeg) and face detection (LiteRT) both release the GIL, so the next
+    sampled frame is decoded while this one is searched for faces. At most ``depth`` items
+    wait in memory; an error of the reader is raised here; stopping early stops the reader.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def read() -> None:
+        try:
+            for item in items:
+                if not put((True, item)):
+                    return
+            put((True, end))
+        except BaseException as e:  # handed to the consumer, raised there
+            put((False, e))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # a generator releases its file here, in the thread that ran it
+
+    reader = threading.Thread(target=read, name="dfdemo-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            ok, item = q.get()
+            if not ok:
+                raise item
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        reader.join()
 
 
 def aggregate(scores: np.ndarray) -> float:
@@ -195,7 +246,8 @@ class Analyzer:
         capped = False
         decode = detect = crop_t = 0.0
         n_target = 1 if info.kind == "image" else min(settings.frames, info.frame_count)
-        frames = iter(sample_frames(path, settings.frames, info))
+        # decode the next frame while detecting on this one; "decode" = time spent waiting for it
+        frames = read_ahead(iter(sample_frames(path, settings.frames, info)))
         t = time.perf_counter()
         for slot, fr in enumerate(frames):
             t1 = time.perf_counter()

@@ -104,3 +104,36 @@ def test_fast_gradcam_equals_full_backward_and_restores_the_model(tiny_weights):
     np.testing.assert_allclose(gradcam(det.model, det.target_layer, x), full, atol=1e-5)
     assert all(p.requires_grad for p in det.model.parameters())
     assert not det.model._forward_hooks and not det.target_layer._forward_hooks
+
+
+def test_read_ahead_keeps_order_forwards_errors_and_stops_the_reader():
+    import threading
+
+    from dfdemo.analyzer import read_ahead
+    from dfdemo.errors import MediaError
+
+    assert list(read_ahead(iter(range(50)), depth=2)) == list(range(50))
+
+    def broken():
+        yield 1
+        raise MediaError("no frame could be decoded")
+
+    with pytest.raises(MediaError, match="no frame"):
+        list(read_ahead(broken()))
+
+    closed = threading.Event()
+
+    def endless():
+        try:
+            i = 0
+            while True:
+                yield i
+                i += 1
+        finally:
+            closed.set()
+
+    it = read_ahead(endless(), depth=2)
+    assert [next(it) for _ in range(3)] == [0, 1, 2]
+    it.close()  # the consumer stops early: the reader stops and closes its source
+    assert closed.is_set()
+    assert not any(t.name == "dfdemo-read-ahead" for t in threading.enumerate())
