@@ -20,7 +20,7 @@ import numpy as np
 from .detector import Detector, load_detector
 from .errors import MediaError
 from .explain import gradcam, overlay, region_shares, top_region
-from .faces import FaceDetector, link_tracks, square_crop
+from .faces import FaceDetector, drop_weak_tracks, link_tracks, square_crop
 from .media import probe, sample_frames
 from .report import FaceReport, FrameScore, Heatmap, Report, verdict_for
 
@@ -193,7 +193,9 @@ class Analyzer:
             raise MediaError(f"{path}: the video lasts {info.duration_s:.0f} s, longer than the {settings.max_duration_s:.0f} s limit")
 
         samples, per_frame, n_frames, notes = self._faces(path, info, settings, timings, report_progress)
-        tracks = link_tracks(per_frame)
+        tracks, weak = drop_weak_tracks(link_tracks(per_frame))
+        if weak:
+            notes.append(f"{weak} faint face detection(s) beside a clear face were ignored (most likely not faces)")
 
         t = time.perf_counter()
         report_progress(0.75, f"scoring {len(samples)} face crops")

@@ -9,7 +9,7 @@ from conftest import ASTRONAUT_FACE, astronaut, moving_face_frames, write_clip
 from mediakit import face_grid, paste, scale_box
 
 from dfdemo import media
-from dfdemo.faces import Detection, FaceDetector, iou, link_tracks, square_crop
+from dfdemo.faces import Detection, FaceDetector, drop_weak_tracks, iou, link_tracks, square_crop
 
 
 @pytest.fixture(scope="module")
@@ -169,3 +169,23 @@ def test_square_crop_is_shared_with_training_shape_contract():
     # the face centre is the crop centre
     c2, kp = square_crop(img, ASTRONAUT_FACE, 0.3, 224, np.array([[225.0, 130.0]] * 6))
     np.testing.assert_allclose(kp[0], [112, 112], atol=1e-3)
+
+
+def test_faint_tracks_beside_a_clear_face_are_dropped():
+    def track(scores, x):
+        return [Detection((x, 0.0, x + 100.0, 100.0), s, np.zeros((6, 2), np.float32)) for s in scores]
+
+    clear, faint, fainter = track([0.95, 0.9, 0.92], 0), track([0.6, 0.66], 400), track([0.52], 800)
+    per_frame = [[clear[0], faint[0]], [clear[1], faint[1], fainter[0]], [clear[2]]]
+    tracks = link_tracks(per_frame)
+    assert len(tracks) == 3
+    kept, dropped = drop_weak_tracks(tracks)
+    assert dropped == 2 and [t.track_id for t in kept] == [0] and kept[0].detections == clear
+    # the same faint track alone is kept: it may be the only face there is
+    alone, n = drop_weak_tracks(link_tracks([[faint[0]], [faint[1]]]))
+    assert n == 0 and len(alone) == 1
+    # a second clear face stays, renumbered after the drop
+    second = track([0.75, 0.8], 800)
+    kept, dropped = drop_weak_tracks(link_tracks([[faint[0], second[0]], [clear[0], faint[1], second[1]]]))
+    assert dropped == 1 and [t.track_id for t in kept] == [0, 1]
+    assert [t.detections[0].box[0] for t in kept] == [800, 0]

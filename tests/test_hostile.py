@@ -241,3 +241,17 @@ def test_long_video_over_the_duration_limit_is_refused_first(tmp_path, analyzer)
     clip = write_video(tmp_path / "clip.mp4", [astronaut()[:240, :320]] * 100, fps=5)  # 20 s
     with pytest.raises(MediaError, match=r"the video lasts 20 s, longer than the 10 s limit"):
         analyzer.analyze(clip, Settings(max_duration_s=10))
+
+
+def test_a_faint_false_face_beside_a_clear_one_is_ignored_and_said(analyzer, tmp_path):
+    """A cut from the astronaut to a grey frame with a thumbnail of her (a 6 px face): the face
+    detector's fallback takes the thumbnail for a face (score ~0.65). It is dropped, and noted."""
+    img = astronaut()
+    clear = paste((480, 640), img[:480], (64, 0))
+    thumb = paste((480, 640), cv2.resize(img, None, fx=0.06, fy=0.06, interpolation=cv2.INTER_AREA), (200, 150))
+    clip = write_video(tmp_path / "cut.mp4", [clear] * 20 + [thumb] * 20)
+    assert analyzer.faces.detect(thumb), "the false face this test needs is no longer detected"
+    r = analyzer.analyze(clip, Settings(frames=8, heatmaps=0)).report
+    assert len(r.faces) == 1 and len(r.faces[0].frames) == 4
+    assert all(fr.time_s < 0.8 for fr in r.faces[0].frames)
+    assert r.notes == ["1 faint face detection(s) beside a clear face were ignored (most likely not faces)"]
