@@ -1,0 +1,446 @@
+"""dfdemo in the browser: upload a clip or a photo, get a verdict, a timeline, heatmaps and words.
+
+Only wiring lives here: ``dfdemo.Analyzer`` does the analysis, ``dfdemo.words`` the plain-language
+text; this file turns a ``Report`` into Gradio components. Run ``python app.py``; Gradio reads
+GRADIO_SERVER_NAME / GRADIO_SERVER_PORT itself. dfdemo's own settings (see README, "App"):
+
+DFDEMO_WEIGHTS          weights folder or Hub repo id used for "bundled" (default: weights/detector)
+DFDEMO_MAX_UPLOAD_MB    largest upload accepted, in MB (default 200)
+DFDEMO_MAX_DURATION_S   longest video accepted, in seconds (default 600)
+DFDEMO_CONCURRENCY      analyses running at once (default 1); the others wait in the queue
+DFDEMO_QUEUE_SIZE       requests that may wait in the queue (default 32)
+DFDEMO_EXAMPLES_DIR     where the example files are built on first run (default ~/.cache/dfdemo/examples)
+DFDEMO_HUB_WEIGHTS      1 (default): visitors may name Hub weights in Settings; 0: bundled weights only
+
+Privacy and disk: an upload is deleted as soon as its analysis ends (also on error or cancel);
+the images and the JSON report of a browser session live in one folder, replaced by the
+session's next analysis and removed when the tab is closed.
+"""
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+from collections import Counter, OrderedDict
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import gradio as gr
+import matplotlib
+
+matplotlib.use("Agg")
+from matplotlib.figure import Figure  # noqa: E402
+
+from dfdemo import Analysis, Analyzer, DfdemoError, Report, Settings  # noqa: E402
+from dfdemo.examples import build_examples  # noqa: E402
+from dfdemo.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS  # noqa: E402
+from dfdemo.words import face_label, how_it_works, plain_words  # noqa: E402
+
+log = logging.getLogger("dfdemo.app")
+
+MAX_UPLOAD_MB = float(os.environ.get("DFDEMO_MAX_UPLOAD_MB", "200"))
+MAX_DURATION_S = float(os.environ.get("DFDEMO_MAX_DURATION_S", "600"))
+CONCURRENCY = max(1, int(os.environ.get("DFDEMO_CONCURRENCY", "1")))
+QUEUE_SIZE = max(1, int(os.environ.get("DFDEMO_QUEUE_SIZE", "32")))
+HUB_WEIGHTS = os.environ.get("DFDEMO_HUB_WEIGHTS", "1") != "0"
+DEFAULTS = Settings(max_duration_s=MAX_DURATION_S)  # frames=32, heatmaps=4, calibrated threshold
+MAX_LOADED_WEIGHTS = 3  # analyzers kept in memory (one per weights source)
+SESSION_MAX_AGE_S = 3 * 3600  # result folders of sessions that never said goodbye
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
+VERDICT_STYLE = {  # label, background, text colour
+    "fake": ("Likely FAKE", "#fde2e1", "#8a1c14"),
+    "real": ("Likely REAL", "#dff3e4", "#135c2a"),
+    "uncertain": ("UNCERTAIN", "#fff1cc", "#6b4e00"),
+    "no_face": ("NO FACE FOUND", "#e8e8ec", "#33343a"),
+}
+
+
+# ---------------------------------------------------------------- models, loaded once per process
+class _Models:
+    """Analyzers by weights source, loaded on first use. Each has a lock: Grad-CAM puts hooks on
+    the shared model, so two analyses on the same weights take turns."""
+
+    def __init__(self, size: int = MAX_LOADED_WEIGHTS):
+        self.size = size
+        self._lock = threading.Lock()
+        self._loaded: OrderedDict[str | None, tuple[Analyzer, threading.Lock]] = OrderedDict()
+
+    def get(self, weights: str | None) -> tuple[Analyzer, threading.Lock]:
+        with self._lock:
+            if weights not in self._loaded:
+                self._loaded[weights] = (Analyzer.load(weights), threading.Lock())
+                while len(self._loaded) > self.size:
+                    _, (old, old_lock) = self._loaded.popitem(last=False)
+                    with old_lock:
+                        old.close()
+            self._loaded.move_to_end(weights)
+            return self._loaded[weights]
+
+
+MODELS = _Models()
+
+
+def warm_up() -> None:
+    try:
+        MODELS.get(None)
+    except DfdemoError as e:
+        log.warning("the default weights cannot be loaded: %s", e)
+
+
+def weights_source(text: str | None) -> str | None:
+    """'bundled' (or empty) → None (= $DFDEMO_WEIGHTS, then weights/detector); else a Hub repo id.
+    Visitors may not name server folders."""
+    text = (text or "").strip()
+    if text.lower() in ("", "bundled"):
+        return None
+    if not HUB_WEIGHTS:
+        raise gr.Error("This server runs its bundled weights only (DFDEMO_HUB_WEIGHTS=0).", print_exception=False)
+    if not HUB_ID.match(text) or ".." in text:
+        raise gr.Error(f"Weights must be 'bundled' or a Hugging Face Hub repo id such as owner/name "
+                       f"(optionally owner/name@revision), not {text!r}.", print_exception=False)
+    return text
+
+
+# ---------------------------------------------------------------- temporary files
+_uploads_lock = threading.Lock()
+_uploads_in_use: Counter[str] = Counter()
+
+
+def _hold_upload(path: str) -> str:
+    path = os.path.abspath(path)
+    with _uploads_lock:
+        _uploads_in_use[path] += 1
+    return path
+
+
+def _release_upload(path: str) -> None:
+    """Delete Gradio's copy of an upload when no running request uses it any more.
+
+    Only files that came through Gradio's /upload are removed (not the cached examples); the
+    copy sits in a folder named after its content hash, removed too when empty."""
+    with _uploads_lock:
+        _uploads_in_use[path] -= 1
+        if _uploads_in_use[path] > 0:
+            return
+        del _uploads_in_use[path]
+        uploaded = getattr(demo, "upload_file_set", set())
+        if path not in uploaded:
+            return
+        uploaded.discard(path)
+        p = Path(path)
+        p.unlink(missing_ok=True)
+        try:
+            p.parent.rmdir()
+        except OSError:
+            pass  # not empty (another file) or already gone
+
+
+class UploadedFile(gr.File):
+    """``gr.File`` that passes the upload's path on without the empty temp file that gradio 6.31's
+    ``File._process_single_file`` creates in the cache on every request and never deletes."""
+
+    is_template = True  # rendered by the frontend as a plain File
+
+    def _process_single_file(self, f):
+        if self.type != "filepath":
+            return super()._process_single_file(f)
+        if self.file_types and not gr.utils.client_utils.is_valid_file(f.path, self.file_types):
+            raise gr.Error(f"Unsupported file type: use one of {', '.join(self.file_types)}.", print_exception=False)
+        return gr.utils.NamedString(f.path)
+
+
+def _results_root() -> Path:
+    # inside Gradio's upload folder, so results are served without a second copy
+    return Path(gr.utils.get_upload_folder()) / "dfdemo-results"
+
+
+def _session_dir(request: gr.Request | None) -> Path:
+    session = re.sub(r"[^A-Za-z0-9_-]", "", (request.session_hash if request else None) or "")[:64]
+    return _results_root() / (session or "anonymous")
+
+
+def _new_request_dir(request: gr.Request | None) -> Path:
+    """A fresh folder for this request's images and report; the session's previous results and
+    folders of sessions idle for hours are removed."""
+    root = _results_root()
+    if root.is_dir():
+        now = time.time()
+        for d in root.iterdir():
+            if now - d.stat().st_mtime > SESSION_MAX_AGE_S:
+                shutil.rmtree(d, ignore_errors=True)
+    session = _session_dir(request)
+    shutil.rmtree(session, ignore_errors=True)
+    d = session / uuid.uuid4().hex[:12]
+    d.mkdir(parents=True)
+    return d
+
+
+def end_session(request: gr.Request) -> None:
+    """Tab closed: remove the session's result folder."""
+    shutil.rmtree(_session_dir(request), ignore_errors=True)
+
+
+# ---------------------------------------------------------------- cancellation
+class _Cancelled(Exception):
+    pass
+
+
+_cancel_flags: dict[str, threading.Event] = {}
+
+
+def request_cancel(request: gr.Request):
+    """The Cancel button: Gradio cannot stop a running thread, so the analysis checks this flag
+    at every progress step and stops there."""
+    flag = _cancel_flags.get(request.session_hash or "")
+    if flag is None:  # nothing running: keep the verdict shown
+        return gr.skip()
+    flag.set()
+    return CANCELLED
+
+
+# ---------------------------------------------------------------- analysis (the library does the work)
+def _plain_error(e: Exception, path: str) -> str:
+    """The library's message, without the server's temp path."""
+    return str(e).replace(path, Path(path).name).replace(str(Path(path).parent) + os.sep, "")
+
+
+def _analyse(path: str, settings: Settings, weights: str | None, progress, cancel: threading.Event | None) -> Analysis:
+    def step(fraction: float, message: str) -> None:
+        if cancel is not None and cancel.is_set():
+            raise _Cancelled()
+        progress(fraction, desc=message)
+
+    try:
+        step(0.0, "loading the detector")
+        analyzer, lock = MODELS.get(weights)
+        step(0.0, "waiting for the detector")
+        with lock:
+            return analyzer.analyze(path, settings, progress=step)
+    except (_Cancelled, gr.Error):
+        raise
+    except DfdemoError as e:
+        raise gr.Error(_plain_error(e, path), print_exception=False) from None
+    except Exception:  # a bug or a decoder crash: logged here, a plain message there
+        log.exception("analysis of %s failed", path)
+        raise gr.Error(f"{Path(path).name} could not be analysed (unexpected error, logged on the server). "
+                       "Try another file or format.", print_exception=False) from None
+
+
+def public_report(report: Report) -> Report:
+    """The report without server paths: the file and the heatmap images by name only."""
+    heatmaps = [replace(h, overlay_path=Path(h.overlay_path).name if h.overlay_path else None) for h in report.heatmaps]
+    return replace(report, file=Path(report.file).name, heatmaps=heatmaps)
+
+
+def analyze_api(file: str | None, progress=gr.Progress()) -> dict:
+    """Analyse one video or photo with the default settings; returns the JSON report
+    (the schema of ``python -m dfdemo scan --json``)."""
+    if not file:
+        raise gr.Error("Send one video or photo.", print_exception=False)
+    path = _hold_upload(file)
+    try:
+        return public_report(_analyse(path, DEFAULTS, None, progress, None).report).to_dict()
+    finally:
+        _release_upload(path)
+
+
+# ---------------------------------------------------------------- Report → components
+def verdict_html(report: Report) -> str:
+    label, bg, fg = VERDICT_STYLE.get(report.verdict, (report.verdict.upper(), "#eee", "#222"))
+    p = "n/a" if report.fake_probability is None else f"{report.fake_probability:.2f}"
+    low, high = report.uncertain_band
+    what = "frame" if report.kind == "image" else "frames"
+    faces = len(report.faces)
+    rows = [
+        f"Fake probability <b>{p}</b> &nbsp;·&nbsp; threshold {report.threshold:.2f} (uncertain {low:.2f}–{high:.2f})",
+        f"{report.frames_analyzed} {what} analysed, a face in {report.frames_with_face} &nbsp;·&nbsp; "
+        f"{faces} face{'s' if faces != 1 else ''} followed",
+        f"Model: <code>{html.escape(report.model)}</code> &nbsp;·&nbsp; {html.escape(Path(report.file).name)} "
+        f"&nbsp;·&nbsp; {report.timings_s.get('total', 0):.1f} s",
+    ]
+    body = "".join(f'<div style="margin-top:4px">{r}</div>' for r in rows)
+    return (f'<div class="verdict-card" data-verdict="{report.verdict}" style="background:{bg};color:{fg};'
+            f'border-radius:10px;padding:14px 18px">'
+            f'<div style="font-size:1.6em;font-weight:700">{label}</div>{body}'
+            f'<div style="margin-top:6px;font-size:0.85em">Your upload has been deleted from the server.</div></div>')
+
+
+def timeline_figure(report: Report) -> Figure | None:
+    """Fake probability per face over time (per face for a photo), threshold and uncertain band."""
+    if not report.faces:
+        return None
+    fig = Figure(figsize=(8, 3.2), dpi=100)
+    ax = fig.add_subplot()
+    low, high = report.uncertain_band
+    ax.axhspan(low, high, color="#f5c542", alpha=0.25, label="uncertain", lw=0)
+    ax.axhline(report.threshold, color="#c0392b", ls="--", lw=1.5, label=f"threshold {report.threshold:.2f}")
+    if report.kind == "image":
+        names = [face_label(f.track_id) for f in report.faces]
+        ax.bar(names, [f.fake_probability for f in report.faces], color="#4a6fa5", width=0.5)
+        ax.set_xlabel("face")
+    else:
+        for f in report.faces:
+            t = [s.time_s for s in f.frames]
+            ax.plot(t, [s.fake_probability for s in f.frames], marker="o", ms=4, lw=1.5, label=face_label(f.track_id))
+        ax.set_xlabel("time (s)")
+        ax.set_xlim(0, max(report.media.get("duration_s") or 0, max(s.time_s for f in report.faces for s in f.frames)) or 1)
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_ylabel("fake probability")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def heatmap_items(report: Report, overlay_dir: Path) -> list[tuple[str, str]]:
+    items = []
+    for h in report.heatmaps:
+        if not h.overlay_path:
+            continue
+        top = sorted(h.region_shares.items(), key=lambda kv: -kv[1])[:2]
+        heat = ", ".join(f"{r.replace('_', '/')} {100 * s:.0f} %" for r, s in top) if top else "no evidence for fake"
+        where = f"{h.time_s:.1f} s · " if report.kind == "video" else ""
+        items.append((str(overlay_dir / Path(h.overlay_path).name),
+                      f"{face_label(h.track_id)} · {where}p {h.fake_probability:.2f} · {heat}"))
+    return items
+
+
+def faces_rows(report: Report) -> list[list]:
+    return [[face_label(f.track_id), len(f.frames), f"{f.fake_probability:.3f}", f.verdict.replace("_", " "),
+             "; ".join(f.warnings)] for f in report.faces]
+
+
+def analyze_ui(file, frames, heatmaps, calibrated, threshold, weights, request: gr.Request, progress=gr.Progress()):
+    """The Analyse button, an upload, or an example: everything the page shows."""
+    if not file:
+        raise gr.Error("Choose a video or a photo first (or click an example).", print_exception=False)
+    if not Path(file).is_file():
+        raise gr.Error(f"{Path(file).name} is no longer on the server (uploads are deleted after each analysis): "
+                       "upload it again.", print_exception=False)
+    session = (request.session_hash if request else None) or ""
+    cancel = _cancel_flags[session] = threading.Event()
+    path = _hold_upload(file)
+    out_dir = None
+    try:
+        source = weights_source(weights)
+        out_dir = _new_request_dir(request)
+        settings = replace(DEFAULTS, frames=int(frames), heatmaps=int(heatmaps),
+                           threshold=None if calibrated else float(threshold), heatmap_dir=str(out_dir))
+        analysis = _analyse(path, settings, source, progress, cancel)
+        report = public_report(analysis.report)
+        json_path = out_dir / f"{Path(report.file).stem}_report.json"
+        json_path.write_text(report.to_json() + "\n")
+        crops = []
+        for f in report.faces:
+            thumb = analysis.face_thumbnails.get(f.track_id)
+            if thumb is not None:
+                crop_path = out_dir / f"face{f.track_id + 1}.png"
+                cv2.imwrite(str(crop_path), cv2.cvtColor(thumb, cv2.COLOR_RGB2BGR))
+                crops.append((str(crop_path), f"{face_label(f.track_id)}: {f.verdict} {f.fake_probability:.2f}"))
+        several = len(report.faces) > 1
+        heat = heatmap_items(report, out_dir)
+        return (
+            verdict_html(report),
+            plain_words(report),
+            timeline_figure(report),
+            gr.Gallery(value=heat, visible=bool(heat)),
+            gr.Dataframe(value=faces_rows(report), visible=several),
+            gr.Gallery(value=crops, visible=several),
+            gr.DownloadButton(value=str(json_path), visible=True),
+            None,  # clear the input: the upload is gone from the server
+        )
+    except BaseException as e:
+        if out_dir is not None:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        if isinstance(e, _Cancelled):
+            raise gr.Error("Analysis cancelled.", print_exception=False) from None
+        raise
+    finally:
+        _release_upload(path)
+        if _cancel_flags.get(session) is cancel:
+            del _cancel_flags[session]
+
+
+# ---------------------------------------------------------------- layout and events
+def _examples() -> list[list[str]]:
+    try:
+        return [[str(p)] for p in build_examples()]
+    except Exception:  # the app still works without examples
+        log.exception("cannot build the example files")
+        return []
+
+
+INTRO = """# dfdemo: is this face a deepfake?
+Upload a short video or a photo. dfdemo finds each face, scores it with a detector trained to spot the traces
+that blending a face into a picture leaves, and shows **where** in the face the evidence is. It runs on a CPU:
+a clip of a few seconds takes a few seconds."""
+PLACEHOLDER = '<div class="verdict-card" style="padding:14px 18px;opacity:0.7">The verdict appears here.</div>'
+CANCELLED = '<div class="verdict-card" style="padding:14px 18px;opacity:0.7">Analysis cancelled.</div>'
+FILE_TYPES = list(VIDEO_EXTENSIONS + IMAGE_EXTENSIONS)
+
+with gr.Blocks(title="dfdemo: explainable deepfake detection", delete_cache=(1800, 3600)) as demo:
+    gr.Markdown(INTRO)
+    with gr.Tabs():
+        with gr.Tab("Analyse"):
+            with gr.Row():
+                with gr.Column(scale=2, min_width=300):
+                    file_in = UploadedFile(label="Video or photo", file_types=FILE_TYPES, elem_id="upload")
+                    with gr.Row():
+                        run_btn = gr.Button("Analyse", variant="primary", elem_id="analyse")
+                        cancel_btn = gr.Button("Cancel", variant="stop", elem_id="cancel")
+                    examples = gr.Examples(_examples(), inputs=[file_in], label="Examples (made offline from a photo)",
+                                           api_visibility="private")
+                    with gr.Accordion("Settings", open=False):
+                        frames_in = gr.Slider(1, 64, value=DEFAULTS.frames, step=1, label="Frames to sample from a video",
+                                              elem_id="frames")
+                        heatmaps_in = gr.Slider(0, 12, value=DEFAULTS.heatmaps, step=1, label="Heatmaps to compute",
+                                                info="the most suspicious face crops, at least one per face")
+                        calibrated_in = gr.Checkbox(value=True, label="Use the threshold calibrated with the weights")
+                        threshold_in = gr.Slider(0.05, 0.95, value=0.5, step=0.01, label="Threshold",
+                                                 info="used when the box above is unticked")
+                        weights_in = gr.Textbox(value="bundled", label="Weights",
+                                                info="'bundled', or a Hugging Face Hub repo id (owner/name[@revision])")
+                with gr.Column(scale=3):
+                    verdict_out = gr.HTML(PLACEHOLDER, elem_id="verdict")
+                    gr.Markdown("### In plain words")
+                    words_out = gr.Markdown(elem_id="words")
+                    timeline_out = gr.Plot(label="Timeline: fake probability per face", elem_id="timeline")
+                    heat_out = gr.Gallery(label="Grad-CAM heatmaps: where the evidence for 'fake' is",
+                                          elem_id="heatmaps", columns=3, height="auto", object_fit="contain")
+                    faces_table = gr.Dataframe(headers=["face", "frames seen", "fake probability", "verdict", "warnings"],
+                                               label="Faces", visible=False, interactive=False, elem_id="faces")
+                    faces_gallery = gr.Gallery(label="Face crops", visible=False, columns=6, height="auto",
+                                               elem_id="face-crops")
+                    download_out = gr.DownloadButton("Download the JSON report", visible=False, elem_id="download")
+        with gr.Tab("How it works"):
+            gr.Markdown(how_it_works())
+
+    # the API: one file in, the JSON report out (hidden components, named endpoint)
+    api_file = UploadedFile(visible=False)
+    api_json = gr.JSON(visible=False)
+    api_btn = gr.Button(visible=False)
+    api_btn.click(analyze_api, inputs=api_file, outputs=api_json, api_name="analyze", concurrency_id="analysis")
+
+    ui_inputs = [file_in, frames_in, heatmaps_in, calibrated_in, threshold_in, weights_in]
+    ui_outputs = [verdict_out, words_out, timeline_out, heat_out, faces_table, faces_gallery, download_out, file_in]
+    runs = [
+        trigger(analyze_ui, ui_inputs, ui_outputs, api_visibility="private", concurrency_id="analysis",
+                show_progress_on=[verdict_out])
+        for trigger in (file_in.upload, run_btn.click, examples.load_input_event.then)
+    ]
+    cancel_btn.click(request_cancel, None, verdict_out, cancels=runs, queue=False, api_visibility="private")
+    demo.unload(end_session)
+
+demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+LAUNCH = {"max_file_size": f"{MAX_UPLOAD_MB:g}mb", "show_error": False}
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    threading.Thread(target=warm_up, daemon=True).start()  # the first visitor need not wait for the load
+    demo.launch(**LAUNCH)
