@@ -106,11 +106,20 @@ def self_blend(img: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator)
     return np.clip(fake + 0.5, 0, 255).astype(np.uint8), mask.astype(np.float32)
 
 
-def video_degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def video_degrade(img: np.ndarray, rng: np.random.Generator, strong: bool = False) -> np.ndarray:
     """What a video pipeline does to every face, real or fake: resampling and JPEG/H.264-like
-    compression at a random quality (or nothing, a quarter of the time)."""
+    compression at a random quality (or nothing, a quarter of the time). ``strong`` adds, half
+    of the time, heavy whole-face blur (down to a quarter of the size, or a Gaussian blur), as
+    in low-resolution or upscaled footage, so that blur alone cannot mean "fake"."""
     h, w = img.shape[:2]
     r = rng.random()
+    if strong and rng.random() < 0.5:
+        if rng.random() < 0.5:
+            s = rng.uniform(0.2, 0.5)
+            small = cv2.resize(img, (int(w * s), int(h * s)), interpolation=cv2.INTER_AREA)
+            img = cv2.resize(small, (w, h), interpolation=[cv2.INTER_LINEAR, cv2.INTER_CUBIC][int(rng.integers(2))])
+        else:
+            img = cv2.GaussianBlur(img, (0, 0), rng.uniform(1.0, 2.5))
     if r < 0.25:
         return img
     out = img

@@ -46,7 +46,7 @@ class CropSet:
 
 
 def make_pair(crops: CropSet, i: int, rng: np.random.Generator, size: int, margin: float,
-              train: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              train: bool, strong_degrade: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(real, fake, mask) at the inference framing: both sides get the same framing, flip and
     independent video degradations, so the only systematic difference is the blend."""
     img = crops.image(i)
@@ -59,14 +59,15 @@ def make_pair(crops: CropSet, i: int, rng: np.random.Generator, size: int, margi
     fake = reframe(np.ascontiguousarray(fake), CACHE_MARGIN, margin, size, rng if train else None)
     rng.bit_generator.state = state
     mask = reframe(np.ascontiguousarray(mask), CACHE_MARGIN, margin, size, rng if train else None)
-    return video_degrade(real, rng), video_degrade(fake, rng), mask
+    return video_degrade(real, rng, strong_degrade), video_degrade(fake, rng, strong_degrade), mask
 
 
 class PairStream(IterableDataset):
     """Endless stream of (real, fake) pairs; ``video_share`` of them from video frames."""
 
-    def __init__(self, crops: CropSet, size: int, margin: float, seed: int, video_share: float):
+    def __init__(self, crops: CropSet, size: int, margin: float, seed: int, video_share: float, strong_degrade: bool = False):
         self.crops, self.size, self.margin, self.seed, self.video_share = crops, size, margin, seed, video_share
+        self.strong_degrade = strong_degrade
 
     def __iter__(self):
         wi = get_worker_info()
@@ -76,7 +77,7 @@ class PairStream(IterableDataset):
         while True:
             pool = vid if (len(pho) == 0 or (len(vid) and rng.random() < self.video_share)) else pho
             i = int(rng.choice(pool))
-            yield make_pair(self.crops, i, rng, self.size, self.margin, train=True)
+            yield make_pair(self.crops, i, rng, self.size, self.margin, train=True, strong_degrade=self.strong_degrade)
 
 
 def to_batch(reals: torch.Tensor, fakes: torch.Tensor, mean, std) -> tuple[torch.Tensor, torch.Tensor]:
@@ -149,6 +150,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--degrade", choices=("standard", "strong"), default="standard",
+                    help="video degradations of both classes; strong adds heavy whole-face blur half of the time")
     ap.add_argument("--init", default=None, help="start from this weights folder instead of ImageNet (fine-tuning)")
     ap.add_argument("--mask-weight", type=float, default=0.0,
                     help="> 0 adds the learned manipulation map head, trained on the SBI blend masks with this loss weight")
@@ -188,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"[train] resumed at step {step}", flush=True)
 
     val = validation_set(val_set, a.val_pairs, a.size, a.margin)
-    loader = DataLoader(PairStream(train_set, a.size, a.margin, a.seed + step, a.video_share),
+    loader = DataLoader(PairStream(train_set, a.size, a.margin, a.seed + step, a.video_share, a.degrade == "strong"),
                         batch_size=a.batch, num_workers=a.workers, persistent_workers=a.workers > 0)
     lossf = torch.nn.BCEWithLogitsLoss()
     t0, seen, run_loss = time.time(), 0, []
