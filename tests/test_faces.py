@@ -74,6 +74,18 @@ def test_face_filling_the_frame(fd):
     assert 0 <= bx0 < bx1 <= 660 and 0 <= by0 < by1 <= 660
 
 
+def test_face_larger_than_the_frame_needs_the_padding_fallback(fd):
+    """A selfie taken too close: the frame holds the face from brow to chin, cut at the sides."""
+    x0, y0, x1, y1 = ASTRONAUT_FACE
+    frame = cv2.resize(astronaut()[y0 + 15 : y1 - 15, x0 + 15 : x1 - 15], (640, 640), interpolation=cv2.INTER_LINEAR)
+    assert fd._run(0, frame) == [] and fd._run(1, frame) == []  # neither model finds it unpadded
+    dets = fd.detect(frame)
+    assert len(dets) == 1
+    assert iou(dets[0].box, (0, 0, 640, 640)) >= 0.8  # the true face box, clipped to the frame
+    reye, leye, nose, mouth = dets[0].keypoints[:4]  # keypoints mapped back out of the padding
+    assert 0 < reye[0] < 320 < leye[0] < 640 and max(reye[1], leye[1]) < nose[1] < mouth[1] < 640
+
+
 def test_no_face(fd):
     assert fd.detect(np.full((480, 640, 3), 90, np.uint8)) == []
     rng = np.random.default_rng(0)
