@@ -119,6 +119,11 @@ def _hold_upload(path: str) -> str:
     return path
 
 
+def _is_upload(path: str) -> bool:
+    """True for a file that came through Gradio's /upload (False for the cached examples)."""
+    return path in getattr(demo, "upload_file_set", set())
+
+
 def _release_upload(path: str) -> None:
     """Delete Gradio's copy of an upload when no running request uses it any more.
 
@@ -129,10 +134,9 @@ def _release_upload(path: str) -> None:
         if _uploads_in_use[path] > 0:
             return
         del _uploads_in_use[path]
-        uploaded = getattr(demo, "upload_file_set", set())
-        if path not in uploaded:
+        if not _is_upload(path):
             return
-        uploaded.discard(path)
+        demo.upload_file_set.discard(path)
         p = Path(path)
         p.unlink(missing_ok=True)
         try:
@@ -166,19 +170,28 @@ def _session_dir(request: gr.Request | None) -> Path:
 
 
 def _new_request_dir(request: gr.Request | None) -> Path:
-    """A fresh folder for this request's images and report; the session's previous results and
-    folders of sessions idle for hours are removed."""
+    """A fresh folder for this request's images and report (folders of sessions idle for hours
+    are removed on the way)."""
     root = _results_root()
     if root.is_dir():
         now = time.time()
         for d in root.iterdir():
-            if now - d.stat().st_mtime > SESSION_MAX_AGE_S:
-                shutil.rmtree(d, ignore_errors=True)
-    session = _session_dir(request)
-    shutil.rmtree(session, ignore_errors=True)
-    d = session / uuid.uuid4().hex[:12]
+            try:
+                if now - d.stat().st_mtime > SESSION_MAX_AGE_S:
+                    shutil.rmtree(d, ignore_errors=True)
+            except OSError:  # removed meanwhile by its session's end
+                pass
+    d = _session_dir(request) / uuid.uuid4().hex[:12]
     d.mkdir(parents=True)
     return d
+
+
+def _keep_only(out_dir: Path) -> None:
+    """The session's new results replace its previous ones (kept until then, so that a failed
+    analysis leaves the page's previous results working)."""
+    for d in out_dir.parent.iterdir():
+        if d != out_dir:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def end_session(request: gr.Request) -> None:
@@ -251,7 +264,7 @@ def analyze_api(file: str | None, progress=gr.Progress()) -> dict:
 
 
 # ---------------------------------------------------------------- Report → components
-def verdict_html(report: Report) -> str:
+def verdict_html(report: Report, upload_deleted: bool = False) -> str:
     label, bg, fg = VERDICT_STYLE.get(report.verdict, (report.verdict.upper(), "#eee", "#222"))
     p = "n/a" if report.fake_probability is None else f"{report.fake_probability:.2f}"
     low, high = report.uncertain_band
@@ -264,11 +277,12 @@ def verdict_html(report: Report) -> str:
         f"Model: <code>{html.escape(report.model)}</code> &nbsp;·&nbsp; {html.escape(Path(report.file).name)} "
         f"&nbsp;·&nbsp; {report.timings_s.get('total', 0):.1f} s",
     ]
+    if upload_deleted:
+        rows.append('<span style="font-size:0.85em">Your upload has been deleted from the server.</span>')
     body = "".join(f'<div style="margin-top:4px">{r}</div>' for r in rows)
     return (f'<div class="verdict-card" data-verdict="{report.verdict}" style="background:{bg};color:{fg};'
             f'border-radius:10px;padding:14px 18px">'
-            f'<div style="font-size:1.6em;font-weight:700">{label}</div>{body}'
-            f'<div style="margin-top:6px;font-size:0.85em">Your upload has been deleted from the server.</div></div>')
+            f'<div style="font-size:1.6em;font-weight:700">{label}</div>{body}</div>')
 
 
 def timeline_figure(report: Report) -> Figure | None:
@@ -291,6 +305,7 @@ def timeline_figure(report: Report) -> Figure | None:
         ax.set_xlabel("time (s)")
         ax.set_xlim(0, max(report.media.get("duration_s") or 0, max(s.time_s for f in report.faces for s in f.frames)) or 1)
     ax.set_ylim(-0.03, 1.03)
+    ax.set_title("Fake probability per face" + ("" if report.kind == "image" else " over time"), fontsize=10)
     ax.set_ylabel("fake probability")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
@@ -299,15 +314,18 @@ def timeline_figure(report: Report) -> Figure | None:
 
 
 def heatmap_items(report: Report, overlay_dir: Path) -> list[tuple[str, str]]:
+    """(image path, caption) per heatmap; the caption starts with what matters most, as the
+    gallery cuts long captions: the face (when several), time, score, then the hottest regions."""
     items = []
     for h in report.heatmaps:
         if not h.overlay_path:
             continue
         top = sorted(h.region_shares.items(), key=lambda kv: -kv[1])[:2]
         heat = ", ".join(f"{r.replace('_', '/')} {100 * s:.0f} %" for r, s in top) if top else "no evidence for fake"
-        where = f"{h.time_s:.1f} s · " if report.kind == "video" else ""
-        items.append((str(overlay_dir / Path(h.overlay_path).name),
-                      f"{face_label(h.track_id)} · {where}p {h.fake_probability:.2f} · {heat}"))
+        parts = [face_label(h.track_id)] if len(report.faces) > 1 else []
+        parts += [f"{h.time_s:.1f} s"] if report.kind == "video" else []
+        parts += [f"p {h.fake_probability:.2f}", heat]
+        items.append((str(overlay_dir / Path(h.overlay_path).name), " · ".join(parts)))
     return items
 
 
@@ -345,8 +363,9 @@ def analyze_ui(file, frames, heatmaps, calibrated, threshold, weights, request: 
                 crops.append((str(crop_path), f"{face_label(f.track_id)}: {f.verdict} {f.fake_probability:.2f}"))
         several = len(report.faces) > 1
         heat = heatmap_items(report, out_dir)
+        _keep_only(out_dir)
         return (
-            verdict_html(report),
+            verdict_html(report, upload_deleted=_is_upload(path)),
             plain_words(report),
             timeline_figure(report),
             gr.Gallery(value=heat, visible=bool(heat)),
@@ -410,7 +429,7 @@ with gr.Blocks(title="dfdemo: explainable deepfake detection", delete_cache=(180
                     verdict_out = gr.HTML(PLACEHOLDER, elem_id="verdict")
                     gr.Markdown("### In plain words")
                     words_out = gr.Markdown(elem_id="words")
-                    timeline_out = gr.Plot(label="Timeline: fake probability per face", elem_id="timeline")
+                    timeline_out = gr.Plot(label="Timeline", show_label=False, elem_id="timeline")
                     heat_out = gr.Gallery(label="Grad-CAM heatmaps: where the evidence for 'fake' is",
                                           elem_id="heatmaps", columns=3, height="auto", object_fit="contain")
                     faces_table = gr.Dataframe(headers=["face", "frames seen", "fake probability", "verdict", "warnings"],
