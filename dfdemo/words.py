@@ -14,7 +14,7 @@ from pathlib import Path
 from .report import FaceReport, Report
 
 REGION_NAMES = {"eyes": "the eyes", "nose": "the nose", "mouth": "the mouth", "forehead": "the forehead",
-                "cheeks_jaw": "the cheeks and jaw", "background": "outside the face (background, hair, edges)"}
+                "cheeks_jaw": "the cheeks and jaw", "background": "outside the inner face"}
 MIN_SHARE = 0.2  # a region is named when it holds at least this share of the heat
 CONSISTENT_SPREAD = 0.08
 VARIED_SPREAD = 0.2
@@ -48,17 +48,16 @@ def mean_shares(report: Report, track_id: int) -> dict[str, float] | None:
 
 
 def _verdict_sentence(face: FaceReport, report: Report) -> str:
-    name = face_label(face.track_id).capitalize()
     p, t = face.fake_probability, report.threshold
     low, high = report.uncertain_band
     over = f" over {len(face.frames)} frames" if report.kind == "video" and len(face.frames) > 1 else ""
     if face.verdict == "fake":
-        return (f"The detector rates {name.lower()} as **likely manipulated**: its fake probability is {p:.2f}{over}, "
+        return (f"The detector rates this face as **likely manipulated**: its fake probability is {p:.2f}{over}, "
                 f"above the decision threshold of {t:.2f}.")
     if face.verdict == "real":
-        return (f"The detector sees **no clear sign of manipulation** on {name.lower()}: its fake probability is "
+        return (f"The detector sees **no clear sign of manipulation** on this face: its fake probability is "
                 f"{p:.2f}{over}, below the decision threshold of {t:.2f}.")
-    return (f"{name} is **too close to call**: its fake probability of {p:.2f}{over} lies in the uncertain band "
+    return (f"This face is **too close to call**: its fake probability of {p:.2f}{over} lies in the uncertain band "
             f"{low:.2f}–{high:.2f} around the threshold of {t:.2f}.")
 
 
@@ -72,8 +71,10 @@ def _consistency_sentence(face: FaceReport, report: Report) -> str | None:
         return f"Its frames agree with each other ({counted}, spread ±{face.score_spread:.2f})."
     if face.score_spread < VARIED_SPREAD:
         return f"Its frames vary somewhat ({counted}, spread ±{face.score_spread:.2f})."
-    return (f"Its frames disagree a lot (scores from {min(scores):.2f} to {max(scores):.2f}; {counted}), "
-            f"so the verdict rests on part of the clip only.")
+    so = {"fake": "so the verdict rests on part of the clip only",
+          "real": "so parts of the clip look suspicious even though the whole does not"}.get(
+        face.verdict, "so parts of the clip look suspicious and others do not")
+    return f"Its frames disagree a lot (scores from {min(scores):.2f} to {max(scores):.2f}; {counted}), {so}."
 
 
 def _regions_sentence(face: FaceReport, report: Report) -> str | None:
@@ -86,9 +87,9 @@ def _regions_sentence(face: FaceReport, report: Report) -> str | None:
     named = [(r, s) for r, s in ranked if s >= MIN_SHARE][:2] or ranked[:1]
     places = " and ".join(f"{REGION_NAMES.get(r, r)} ({percent(s)})" for r, s in named)
     if named[0][0] == "background":
-        return (f"Much of what pushed the score towards fake ({percent(named[0][1])}) lies "
-                f"{REGION_NAMES['background']} rather than on facial features, which a face swap would not "
-                f"explain: treat this score with extra caution.")
+        return (f"Much of what pushed the score towards fake ({percent(named[0][1])}) lies outside the inner face "
+                f"(hair, face outline, background): the blending edge of a swap can sit on the outline, but heat "
+                f"away from the face is no sign of a swap, so look at the heatmaps before trusting this score.")
     weak = " (weak evidence, as the score is low)" if face.verdict == "real" else ""
     return (f"What pushed the score towards fake sits mostly on {places}{weak}; the heatmaps show where the "
             f"detector looked, not proof that this region was edited.")
