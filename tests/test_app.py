@@ -222,7 +222,9 @@ def test_report_helpers(app_module, tmp_path):
     assert [round(y, 3) for y in ax.lines[-1].get_ydata()] == [0.9, 0.8, 0.7]
     assert any(list(line.get_ydata()) == [0.5, 0.5] for line in ax.lines)  # the threshold line
     (path, caption), = app_module.heatmap_items(pub, tmp_path)
-    assert path == str(tmp_path / "x_face0_frame3.png") and "eyes 60 %" in caption and "face 1" in caption
+    assert path == str(tmp_path / "x_face0_frame3.png") and caption == "0.1 s · p 0.90 · eyes 60 %, mouth 40 %"
+    two = app_module.heatmap_items(_report("image", [0.7], shares={"nose": 1.0}, overlay="o.png", n_faces=2), tmp_path)
+    assert [c for _, c in two] == ["face 1 · p 0.70 · nose 100 %", "face 2 · p 0.70 · nose 100 %"]
     assert app_module.timeline_figure(replace_faces(pub, [])) is None
 
 
@@ -281,7 +283,9 @@ def test_words_follow_the_numbers():
     assert "no clear sign of manipulation" in a and "0.16" in a and "the forehead (70 %)" in a and "weak evidence" in a
     assert "agree" in a
     assert "too close to call" in b and "0.45–0.55" in b and "disagree a lot" in b and "0.10 to 0.90" in b
-    assert "extra caution" in b
+    assert "before trusting this score" in b
+    c = plain_words(_report(verdict="real", scores=[0.05, 0.1, 0.95, 0.08]))
+    assert "disagree a lot" in c and "1 of 4 frames" in c and "even though the whole does not" in c
 
 
 def test_words_warnings_and_single_photo():
