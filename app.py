@@ -145,18 +145,20 @@ def _release_upload(path: str) -> None:
             pass  # not empty (another file) or already gone
 
 
-class UploadedFile(gr.File):
-    """``gr.File`` that passes the upload's path on without the empty temp file that gradio 6.31's
-    ``File._process_single_file`` creates in the cache on every request and never deletes."""
+def without_stray_temp_file(component: gr.File) -> gr.File:
+    """gradio 6.31's ``File._process_single_file`` creates an empty temp file in the cache on every
+    request and never deletes it; this component hands the upload's path on without it (same
+    file-type check). Patched on the instance: a ``gr.File`` subclass would make gradio write an
+    ``app.pyi`` stub beside this file."""
 
-    is_template = True  # rendered by the frontend as a plain File
-
-    def _process_single_file(self, f):
-        if self.type != "filepath":
-            return super()._process_single_file(f)
-        if self.file_types and not gr.utils.client_utils.is_valid_file(f.path, self.file_types):
-            raise gr.Error(f"Unsupported file type: use one of {', '.join(self.file_types)}.", print_exception=False)
+    def process(f):
+        if component.file_types and not gr.utils.client_utils.is_valid_file(f.path, component.file_types):
+            raise gr.Error(f"Unsupported file type: use one of {', '.join(component.file_types)}.",
+                           print_exception=False)
         return gr.utils.NamedString(f.path)
+
+    component._process_single_file = process
+    return component
 
 
 def _results_root() -> Path:
@@ -271,7 +273,8 @@ def verdict_html(report: Report, upload_deleted: bool = False) -> str:
     what = "frame" if report.kind == "image" else "frames"
     faces = len(report.faces)
     rows = [
-        f"Fake probability <b>{p}</b> &nbsp;·&nbsp; threshold {report.threshold:.2f} (uncertain {low:.2f}–{high:.2f})",
+        f"Fake probability <b>{p}</b> &nbsp;·&nbsp; threshold {report.threshold:.2f} "
+        f"(uncertain {low:.2f}–{high:.2f})",
         f"{report.frames_analyzed} {what} analysed, a face in {report.frames_with_face} &nbsp;·&nbsp; "
         f"{faces} face{'s' if faces != 1 else ''} followed",
         f"Model: <code>{html.escape(report.model)}</code> &nbsp;·&nbsp; {html.escape(Path(report.file).name)} "
@@ -303,7 +306,8 @@ def timeline_figure(report: Report) -> Figure | None:
             t = [s.time_s for s in f.frames]
             ax.plot(t, [s.fake_probability for s in f.frames], marker="o", ms=4, lw=1.5, label=face_label(f.track_id))
         ax.set_xlabel("time (s)")
-        ax.set_xlim(0, max(report.media.get("duration_s") or 0, max(s.time_s for f in report.faces for s in f.frames)) or 1)
+        last = max(s.time_s for f in report.faces for s in f.frames)
+        ax.set_xlim(0, max(report.media.get("duration_s") or 0, last) or 1)
     ax.set_ylim(-0.03, 1.03)
     ax.set_title("Fake probability per face" + ("" if report.kind == "image" else " over time"), fontsize=10)
     ax.set_ylabel("fake probability")
@@ -397,11 +401,12 @@ def _examples() -> list[list[str]]:
 
 INTRO = """# dfdemo: is this face a deepfake?
 Upload a short video or a photo. dfdemo finds each face, scores it with a detector trained to spot the traces
-that blending a face into a picture leaves, and shows **where** in the face the evidence is. It runs on a CPU:
-a clip of a few seconds takes a few seconds."""
+that blending a face into a picture leaves, and shows **where** in the face the evidence is. It runs on a CPU;
+an analysis takes a few seconds."""
 PLACEHOLDER = '<div class="verdict-card" style="padding:14px 18px;opacity:0.7">The verdict appears here.</div>'
 CANCELLED = '<div class="verdict-card" style="padding:14px 18px;opacity:0.7">Analysis cancelled.</div>'
 FILE_TYPES = list(VIDEO_EXTENSIONS + IMAGE_EXTENSIONS)
+FACE_COLUMNS = ["face", "frames seen", "fake probability", "verdict", "warnings"]
 
 with gr.Blocks(title="dfdemo: explainable deepfake detection", delete_cache=(1800, 3600)) as demo:
     gr.Markdown(INTRO)
@@ -409,15 +414,16 @@ with gr.Blocks(title="dfdemo: explainable deepfake detection", delete_cache=(180
         with gr.Tab("Analyse"):
             with gr.Row():
                 with gr.Column(scale=2, min_width=300):
-                    file_in = UploadedFile(label="Video or photo", file_types=FILE_TYPES, elem_id="upload")
+                    file_in = without_stray_temp_file(
+                        gr.File(label="Video or photo", file_types=FILE_TYPES, elem_id="upload"))
                     with gr.Row():
                         run_btn = gr.Button("Analyse", variant="primary", elem_id="analyse")
                         cancel_btn = gr.Button("Cancel", variant="stop", elem_id="cancel")
                     examples = gr.Examples(_examples(), inputs=[file_in], label="Examples (made offline from a photo)",
                                            api_visibility="private")
                     with gr.Accordion("Settings", open=False):
-                        frames_in = gr.Slider(1, 64, value=DEFAULTS.frames, step=1, label="Frames to sample from a video",
-                                              elem_id="frames")
+                        frames_in = gr.Slider(1, 64, value=DEFAULTS.frames, step=1, elem_id="frames",
+                                              label="Frames to sample from a video")
                         heatmaps_in = gr.Slider(0, 12, value=DEFAULTS.heatmaps, step=1, label="Heatmaps to compute",
                                                 info="the most suspicious face crops, at least one per face")
                         calibrated_in = gr.Checkbox(value=True, label="Use the threshold calibrated with the weights")
@@ -432,8 +438,8 @@ with gr.Blocks(title="dfdemo: explainable deepfake detection", delete_cache=(180
                     timeline_out = gr.Plot(label="Timeline", show_label=False, elem_id="timeline")
                     heat_out = gr.Gallery(label="Grad-CAM heatmaps: where the evidence for 'fake' is",
                                           elem_id="heatmaps", columns=3, height="auto", object_fit="contain")
-                    faces_table = gr.Dataframe(headers=["face", "frames seen", "fake probability", "verdict", "warnings"],
-                                               label="Faces", visible=False, interactive=False, elem_id="faces")
+                    faces_table = gr.Dataframe(headers=FACE_COLUMNS, label="Faces", visible=False, interactive=False,
+                                               elem_id="faces")
                     faces_gallery = gr.Gallery(label="Face crops", visible=False, columns=6, height="auto",
                                                elem_id="face-crops")
                     download_out = gr.DownloadButton("Download the JSON report", visible=False, elem_id="download")
@@ -441,7 +447,7 @@ with gr.Blocks(title="dfdemo: explainable deepfake detection", delete_cache=(180
             gr.Markdown(how_it_works())
 
     # the API: one file in, the JSON report out (hidden components, named endpoint)
-    api_file = UploadedFile(visible=False)
+    api_file = without_stray_temp_file(gr.File(visible=False))
     api_json = gr.JSON(visible=False)
     api_btn = gr.Button(visible=False)
     api_btn.click(analyze_api, inputs=api_file, outputs=api_json, api_name="analyze", concurrency_id="analysis")
