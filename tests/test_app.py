@@ -238,8 +238,8 @@ def _report(kind="video", scores=(0.9, 0.85, 0.8), verdict="fake", shares=None, 
         faces.append(FaceReport(tid, p, verdict, frames, 80.0, float(np.std(scores)) if spread is None else spread,
                                 list(warnings)))
         if shares is not None:
-            heat.append(Heatmap(tid, 3, 0.1, max(scores), dict(shares), max(shares, key=shares.get) if shares else "none",
-                                overlay))
+            top = max(shares, key=shares.get) if shares else "none"
+            heat.append(Heatmap(tid, 3, 0.1, max(scores), dict(shares), top, overlay))
     prob = max((f.fake_probability for f in faces), default=None)
     return Report(file, kind, verdict if faces else "no_face", prob, len(scores), len(scores) if faces else 0, faces,
                   {"total": 1.0}, "test:model", 0.5, (0.45, 0.55), {"duration_s": 1.0}, heat, [])
