@@ -24,9 +24,10 @@ import numpy as np
 from .errors import DfdemoError
 
 ENV_EXAMPLES = "DFDEMO_EXAMPLES_DIR"
-VERSION = "1"  # bump when the recipe changes, so old caches are rebuilt
+VERSION = "2"  # bump when the recipe changes, so old caches are rebuilt
 NAMES = ("astronaut_real.mp4", "astronaut_blended.mp4", "astronaut_real.png", "astronaut_blended.png")
-SEED = 7
+SEED = 2  # the first seed whose quality step resamples the face (down, then up): the resolution
+# mismatch that most face swaps leave; its colour shift makes the blend visible to people too
 CLIP_FRAMES = 36
 CLIP_FPS = 12.0
 CLIP_SIZE = (480, 360)  # width, height of the clips
