@@ -408,7 +408,8 @@ CANCELLED = '<div class="verdict-card" style="padding:14px 18px;opacity:0.7">Ana
 FILE_TYPES = list(VIDEO_EXTENSIONS + IMAGE_EXTENSIONS)
 FACE_COLUMNS = ["face", "frames seen", "fake probability", "verdict", "warnings"]
 
-with gr.Blocks(title="dfdemo: explainable deepfake detection", delete_cache=(1800, 3600)) as demo:
+with gr.Blocks(title="dfdemo: explainable deepfake detection", delete_cache=(1800, 3600),
+               analytics_enabled=False) as demo:  # no calls home: the app runs offline
     gr.Markdown(INTRO)
     with gr.Tabs():
         with gr.Tab("Analyse"):
