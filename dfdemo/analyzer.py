@@ -134,7 +134,7 @@ def face_quality(crop: np.ndarray, keypoints: np.ndarray, box_size: float) -> di
             "sharpness": float(cv2.Laplacian(centre, cv2.CV_64F).var()), "yaw": yaw}
 
 
-def face_warnings(q: list[dict[str, float]]) -> list[str]:
+def face_warnings(q: list[dict[str, float]], is_video: bool = True) -> list[str]:
     med = {k: float(np.median([x[k] for x in q])) for k in q[0]}
     out = []
     if med["size_px"] < SMALL_FACE_PX:
@@ -145,7 +145,7 @@ def face_warnings(q: list[dict[str, float]]) -> list[str]:
         out.append("dark face: low light hides detail")
     if abs(med["yaw"]) > TURNED_YAW:
         out.append("face turned away from the camera: detectors are less reliable on profiles")
-    if len(q) < 3:
+    if is_video and len(q) < 3:
         out.append(f"seen in only {len(q)} frame(s)")
     return out
 
@@ -218,7 +218,7 @@ class Analyzer:
                 frames=[FrameScore(s.index, round(s.time_s, 3), tuple(round(v, 1) for v in s.box), s.score,
                                    round(tr.detections[k].score, 3)) for k, s in enumerate(ss)],
                 face_size_px=float(np.median([s.quality["size_px"] for s in ss])),
-                score_spread=float(sc.std()), warnings=face_warnings([s.quality for s in ss])))
+                score_spread=float(sc.std()), warnings=face_warnings([s.quality for s in ss], info.kind == "video")))
             thumbs[tr.track_id] = ss[int(np.argmax(sc))].crop
         timings["report"] = time.perf_counter() - t
 
