@@ -38,6 +38,7 @@ matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 
 from dfdemo import Analysis, Analyzer, DfdemoError, Report, Settings  # noqa: E402
+from dfdemo.detector import load_config, resolve_weights  # noqa: E402
 from dfdemo.examples import build_examples  # noqa: E402
 from dfdemo.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS  # noqa: E402
 from dfdemo.words import face_label, how_it_works, plain_words  # noqa: E402
@@ -317,6 +318,14 @@ def timeline_figure(report: Report) -> Figure | None:
     return fig
 
 
+def bundled_faithfulness() -> dict | None:
+    """The heatmap faithfulness numbers recorded in the default weights' config.json, if any."""
+    try:
+        return load_config(resolve_weights(weights_source("bundled"))).extra.get("faithfulness")
+    except DfdemoError:
+        return None
+
+
 def heatmap_items(report: Report, overlay_dir: Path) -> list[tuple[str, str]]:
     """(image path, caption) per heatmap; the caption starts with what matters most, as the
     gallery cuts long captions: the face (when several), time, score, then the hottest regions."""
@@ -330,6 +339,9 @@ def heatmap_items(report: Report, overlay_dir: Path) -> list[tuple[str, str]]:
         parts += [f"{h.time_s:.1f} s"] if report.kind == "video" else []
         parts += [f"p {h.fake_probability:.2f}", heat]
         items.append((str(overlay_dir / Path(h.overlay_path).name), " · ".join(parts)))
+        if h.learned_map_path:  # weights with a mask head: the learned map right after its Grad-CAM
+            items.append((str(overlay_dir / Path(h.learned_map_path).name),
+                          f"learned map: where the model thinks blending happened (mean {h.learned_map_mean:.2f})"))
     return items
 
 
@@ -445,7 +457,7 @@ with gr.Blocks(title="dfdemo: explainable deepfake detection", delete_cache=(180
                                                elem_id="face-crops")
                     download_out = gr.DownloadButton("Download the JSON report", visible=False, elem_id="download")
         with gr.Tab("How it works"):
-            gr.Markdown(how_it_works())
+            gr.Markdown(how_it_works(bundled_faithfulness()))
 
     # the API: one file in, the JSON report out (hidden components, named endpoint)
     api_file = without_stray_temp_file(gr.File(visible=False))

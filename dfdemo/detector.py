@@ -225,6 +225,15 @@ class Detector:
         return 1.0 / (1.0 + np.exp(-self.logits(crops, batch_size)))
 
 
+def load_config(folder: str | os.PathLike) -> DetectorConfig:
+    """The ``DetectorConfig`` of a weights folder, without loading the weights."""
+    path = Path(folder) / "config.json"
+    try:
+        return DetectorConfig.from_json_dict(json.loads(path.read_text()))
+    except (OSError, json.JSONDecodeError) as e:
+        raise WeightsError(f"{path}: cannot read the detector config: {e}") from e
+
+
 def load_detector(source: str | os.PathLike | None = None) -> Detector:
     """Load a detector from a folder or Hub id (see ``resolve_weights``). Safetensors only, strict."""
     from safetensors.torch import load_file

@@ -188,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--index", type=Path, default=Path("../shared/data/dev-eval/index.csv"))
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--record", action="store_true",
+                    help="also store the SBI numbers in the weights' config.json (the app's How it works tab shows them)")
     a = ap.parse_args(argv)
     det = load_detector(a.weights)
     out = {"model": det.config.model_id, "sbi": sbi_eval(det, a.cache, a.n, a.deletion_n)}
@@ -208,4 +210,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  dev-eval {sl:<16} {shares}; deletion20 drop {-d.get('del20', float('nan')):.3f} vs random {-d.get('del20_random', float('nan')):.3f}")
     if a.json:
         a.json.write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
+    if a.record:
+        from .detector import resolve_weights
+
+        cfg_path = resolve_weights(a.weights) / "config.json"
+        cfg = json.loads(cfg_path.read_text())
+        cfg["dfdemo"].setdefault("extra", {})["faithfulness"] = {k: round(float(v), 4) for k, v in s.items() if np.isfinite(v)}
+        cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
     return 0

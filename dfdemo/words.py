@@ -128,6 +128,24 @@ def plain_words(report: Report) -> str:
     return "\n\n".join(paras)
 
 
-def how_it_works() -> str:
-    """Markdown for the app's "How it works" tab (``howto.md`` beside this module)."""
-    return (Path(__file__).resolve().parent / "howto.md").read_text(encoding="utf-8")
+def how_it_works(faithfulness: dict | None = None) -> str:
+    """Markdown for the app's "How it works" tab (``howto.md`` beside this module), followed by
+    the measured faithfulness of the model's heatmaps when the weights record it."""
+    text = (Path(__file__).resolve().parent / "howto.md").read_text(encoding="utf-8")
+    return text + ("\n\n" + faithfulness_words(faithfulness) if faithfulness and "n" in faithfulness else "")
+
+
+def faithfulness_words(f: dict) -> str:
+    """The numbers of ``python -m dfdemo explain-eval`` for these weights, in plain terms."""
+    rows = [("Heat inside the blended region, relative to chance (1 = chance)", "heat_in_mask_ratio", "{:.2f}"),
+            ("Hottest pixel inside the blended region", "pointing_game", "{:.0%}"),
+            ("Similarity to the map of a model whose last layers were scrambled (low = the map depends on training)",
+             "sanity_spearman", "{:.2f}"),
+            ("Region named in the captions = region where the blend boundary lies", "region_words_agree", "{:.0%}")]
+    lines = ["### How far to trust these heatmaps (measured for this model)",
+             f"On {f['n']:.0f} self-blended test faces, never seen in training, where the blended region is known exactly:",
+             "", "| measure | value |", "|---|---|"]
+    lines += [f"| {label} | {fmt.format(f[key])} |" for label, key, fmt in rows if key in f]
+    lines += ["", "A value near chance means the heatmap often points elsewhere than the manipulation: read it as "
+              "*what the score depends on*, not as proof of where a face was edited."]
+    return "\n".join(lines)
