@@ -12,10 +12,14 @@ bobbing over a grey background.
   ``ratio_to_floor = total / floor``.
 * **peer** = MTCNN from facenet-pytorch (a benchmark extra, run only where it is installed)
   on the same sampled frames as our detector.
-* **memory**: peak RSS (``resource.getrusage``: the whole process, model and libraries
-  included, a high-water mark) and the tracemalloc peak of one analysis (Python and numpy
-  allocations only; torch, FFmpeg and MediaPipe native buffers are not traced). ``--long``
-  compares a 10-second and a 10-minute clip at the same sampling, each in a fresh process.
+* **memory**: the peak resident set size (RSS) of the process during one analysis, models
+  and libraries included: Linux's ``VmHWM``, the high-water mark that
+  ``resource.getrusage().ru_maxrss`` also reports, but reset just before the analysis
+  (``/proc/self/clear_refs``) so it is the analysis's own peak. Where that cannot be reset,
+  ``ru_maxrss`` (the whole life of the process) is given. Beside it, the tracemalloc peak of
+  one analysis: Python and numpy allocations only (torch, FFmpeg and MediaPipe native buffers
+  are not traced). ``--long`` compares a 10-second and a 10-minute clip at the same sampling,
+  each in a fresh process (after a warm-up call there, so that imports are not counted).
 """
 from __future__ import annotations
 
@@ -80,9 +84,46 @@ def _median(values) -> float:
 
 
 def _peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MiB (ru_maxrss is KiB on Linux)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    """Peak resident set size of this process in MiB: VmHWM (since the last reset), else ru_maxrss."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def _reset_peak_rss() -> bool:
+    """Reset VmHWM to the current RSS (Linux >= 4.0); False where that is not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def analysis_memory(analyzer, path, settings) -> dict:
+    """Peak RSS during one analysis (see the module docstring) and its tracemalloc peak.
+
+    Two separate calls, so that tracemalloc's own bookkeeping is not in the RSS. Call after a
+    warm-up analysis.
+    """
+    import tracemalloc
+
+    reset = _reset_peak_rss()
+    before = _peak_rss_mb()
+    analyzer.analyze(path, settings)
+    peak = _peak_rss_mb()
+    tracemalloc.start()
+    try:
+        analyzer.analyze(path, settings)
+        traced = tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+    return {"peak_rss_mb": peak, "rss_before_mb": before, "peak_rss_is_per_analysis": reset,
+            "tracemalloc_peak_mb": traced}
 
 
 def _untrained_weights(folder: Path) -> Path:
@@ -136,20 +177,21 @@ def floor_pass(faces, path, frames: int, crop_margin: float, crop_size: int) -> 
 
 
 def classifier_rates(detector, crops: list[np.ndarray], repeats: int) -> dict:
-    """Faces per second of the classifier alone, one crop at a time and in one batch."""
+    """Faces per second of the classifier alone: one crop a pass, ``BATCH_SIZE`` crops a pass
+    (what the analysis uses), and all crops in one pass."""
+    from .detector import BATCH_SIZE
+
+    sizes = {"batch1_faces_per_s": 1, "batched_faces_per_s": BATCH_SIZE, "one_pass_faces_per_s": max(1, len(crops))}
     if not crops:
-        return {"crops": 0, "batch1_faces_per_s": 0.0, "batched_faces_per_s": 0.0, "batch_size": 0}
+        return {"crops": 0, "batch_size": BATCH_SIZE, **{k: 0.0 for k in sizes}}
     x = np.stack(crops)
-    one, batched = [], []
+    times = {k: [] for k in sizes}
     for _ in range(repeats):
-        t = time.perf_counter()
-        detector.predict(x, batch_size=1)
-        one.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        detector.predict(x, batch_size=len(x))
-        batched.append(time.perf_counter() - t)
-    return {"crops": len(x), "batch_size": len(x),
-            "batch1_faces_per_s": len(x) / _median(one), "batched_faces_per_s": len(x) / _median(batched)}
+        for k, bs in sizes.items():
+            t = time.perf_counter()
+            detector.predict(x, batch_size=bs)
+            times[k].append(time.perf_counter() - t)
+    return {"crops": len(x), "batch_size": BATCH_SIZE, **{k: len(x) / _median(v) for k, v in times.items()}}
 
 
 def peer_mtcnn(faces, path, frames: int, repeats: int) -> dict | None:
@@ -242,21 +284,17 @@ def child_memory(path, weights: str, frames: int, heatmaps: int) -> dict:
 
 
 def _memory_child(path: str, weights: str, frames: int, heatmaps: int) -> int:
-    import tracemalloc
-
     from .analyzer import Analyzer, Settings
 
+    settings = Settings(frames=frames, heatmaps=heatmaps)
     with Analyzer.load(weights) as analyzer:
         loaded = _peak_rss_mb()
-        tracemalloc.start()
         t = time.perf_counter()
-        report = analyzer.analyze(path, Settings(frames=frames, heatmaps=heatmaps)).report
+        report = analyzer.analyze(path, settings).report  # warm-up: lazy imports, kernel caches
         seconds = time.perf_counter() - t
-        traced = tracemalloc.get_traced_memory()[1] / 2**20
-        tracemalloc.stop()
-    print(json.dumps({"peak_rss_mb": _peak_rss_mb(), "rss_after_load_mb": loaded, "tracemalloc_peak_mb": traced,
-                      "seconds": seconds, "duration_s": report.media.get("duration_s"),
-                      "frames_analyzed": report.frames_analyzed}))
+        mem = analysis_memory(analyzer, path, settings)
+    print(json.dumps({**mem, "rss_after_load_mb": loaded, "seconds": seconds,
+                      "duration_s": report.media.get("duration_s"), "frames_analyzed": report.frames_analyzed}))
     return 0
 
 
@@ -291,26 +329,30 @@ def print_result(r: dict) -> None:
     p(f"input: {m['path']} ({m['width']}x{m['height']}, {m['fps']:g} fps, {m['duration_s']:g} s{', generated' if m['generated'] else ''})")
     p(f"weights: {r['weights']['source']} [{r['weights']['how']}]")
     mc = r["machine"]
-    p(f"machine: {mc['cpus']} CPU(s), torch {mc['torch']} with {mc['torch_threads']} thread(s); "
+    p(f"machine: {mc['cpus']} CPU(s), torch {mc['torch']} with {mc['torch_threads']} thread(s) "
+      f"(OMP_WAIT_POLICY={mc['omp_wait_policy'] or 'unset'}); "
       f"load average {mc['load_before']:.2f} before, {mc['load_after']:.2f} after")
     s = r["settings"]
     p(f"settings: {s['frames']} frames, {s['heatmaps']} heatmaps; median of {s['repeats']} run(s) after a warm-up")
     p("")
     p("stage            median")
     for k, v in r["stages_s"].items():
-        p(f"  {k:<12} {_fmt_ms(v)}")
+        p(f"  {k:<12} {_fmt_ms(v)}" + ("   (waiting for frames: decoding runs ahead in a thread)" if k == "decode" else ""))
     p(f"  {'total':<12} {_fmt_ms(r['total_s'])}   (first call {r['first_call_s']:.2f} s)")
     p(f"floor (read {r['frames_analyzed']} sampled frames + detect faces): {_fmt_ms(r['floor_s']).strip()} "
       f"= decode {_fmt_ms(r['decode_s']).strip()} + detect {_fmt_ms(r['detect_s']).strip()}")
     p(f"ratio_to_floor = total / floor = {r['ratio_to_floor']:.2f}")
     p(f"faces: {r['frames_with_face']}/{r['frames_analyzed']} frames with a face, {r['faces']} track(s), {r['heatmaps']} heatmap(s)")
     c = r["classifier"]
-    p(f"classifier: {c['batch1_faces_per_s']:.1f} faces/s at batch 1, {c['batched_faces_per_s']:.1f} faces/s at batch {c['batch_size']}")
+    p(f"classifier: {c['batch1_faces_per_s']:.1f} faces/s at batch 1, {c['batched_faces_per_s']:.1f} faces/s at batch {c['batch_size']} "
+      f"(the analysis), {c['one_pass_faces_per_s']:.1f} faces/s with all {c['crops']} in one pass")
     mem = r["memory"]
-    p(f"memory: peak RSS {mem['peak_rss_mb']:.0f} MiB (whole process after the runs: models, libraries, analysis); "
-      f"tracemalloc peak of one analysis {mem['tracemalloc_peak_mb']:.1f} MiB (Python + numpy only)")
+    what = "during one analysis" if mem["peak_rss_is_per_analysis"] else "of the whole process so far (ru_maxrss)"
+    p(f"memory: peak RSS {mem['peak_rss_mb']:.0f} MiB {what} (models and libraries {mem['rss_before_mb']:.0f} MiB "
+      f"before it); tracemalloc peak of one analysis {mem['tracemalloc_peak_mb']:.1f} MiB (Python + numpy only)")
     if r.get("peer") is None:
-        p("peer: facenet-pytorch not installed, MTCNN skipped (pip install --no-deps facenet-pytorch)")
+        p("peer: MTCNN skipped (--no-peer)" if r["settings"].get("no_peer") else
+          "peer: facenet-pytorch not installed, MTCNN skipped (pip install --no-deps facenet-pytorch)")
     else:
         q = r["peer"]
         f = q["frames_with_face"]
@@ -327,8 +369,9 @@ def print_result(r: dict) -> None:
         for k in ("short", "long"):
             x = mf[k]
             p(f"{k} clip ({x['duration_s']:.0f} s, fresh process): peak RSS {x['peak_rss_mb']:.0f} MiB "
-              f"(after load {x['rss_after_load_mb']:.0f}), tracemalloc peak {x['tracemalloc_peak_mb']:.1f} MiB, analysis {x['seconds']:.2f} s")
-        p(f"  10-min / 10-s peak RSS = {mf['long_over_short_peak_rss']:.3f}; tracemalloc {mf['long_over_short_tracemalloc']:.3f}")
+              f"(after load {x['rss_after_load_mb']:.0f}), tracemalloc peak {x['tracemalloc_peak_mb']:.1f} MiB, first analysis {x['seconds']:.2f} s")
+        p(f"  long / short peak RSS = {mf['long_over_short_peak_rss']:.3f} (rise during the analysis {mf['short_rss_rise_mb']:.0f} "
+          f"vs {mf['long_rss_rise_mb']:.0f} MiB); tracemalloc {mf['long_over_short_tracemalloc']:.3f}")
     p("")
     p("targets:")
     for name, t in r["targets"].items():
@@ -356,9 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.memory_child:
         return _memory_child(a.memory_child, a.weights, a.frames, a.heatmaps)
 
-    import torch
+    from .analyzer import Analyzer, Settings  # before torch: dfdemo.detector sets OpenMP's wait policy
 
-    from .analyzer import Analyzer, Settings
+    import torch
 
     load_before = os.getloadavg()[0]
     settings = Settings(frames=a.frames, heatmaps=a.heatmaps)
@@ -375,17 +418,11 @@ def main(argv: list[str] | None = None) -> int:
                           "height": media.get("height"), "fps": media.get("fps"), "duration_s": media.get("duration_s")},
                 "weights": {"source": weights if how != "untrained stand-in (no bundled weights yet)" else "bench:untrained",
                             "how": how, "model_id": analyzer.model_id},
-                "settings": {"frames": a.frames, "heatmaps": a.heatmaps, "repeats": a.repeats},
+                "settings": {"frames": a.frames, "heatmaps": a.heatmaps, "repeats": a.repeats, "no_peer": a.no_peer},
                 **run,
+                "memory": analysis_memory(analyzer, path, settings),  # before the batch-32 pass below
                 "classifier": classifier_rates(analyzer.detector, crops, a.repeats),
             }
-            import tracemalloc
-
-            tracemalloc.start()
-            analyzer.analyze(path, settings)
-            traced = tracemalloc.get_traced_memory()[1] / 2**20
-            tracemalloc.stop()
-            result["memory"] = {"peak_rss_mb": _peak_rss_mb(), "tracemalloc_peak_mb": traced}
             result["peer"] = None if a.no_peer else peer_mtcnn(analyzer.faces, path, a.frames, a.repeats)
             if a.hd:
                 hd = time_analyses(analyzer, write_clip(tmp / "clip_1080p.mp4", 1920, 1080), settings, a.repeats)
@@ -397,9 +434,12 @@ def main(argv: list[str] | None = None) -> int:
             s, l_ = (child_memory(p, weights, a.frames, a.heatmaps) for p in (short, long))
             result["memory_flatness"] = {"short": s, "long": l_,
                                          "long_over_short_peak_rss": l_["peak_rss_mb"] / s["peak_rss_mb"],
+                                         "short_rss_rise_mb": s["peak_rss_mb"] - s["rss_before_mb"],
+                                         "long_rss_rise_mb": l_["peak_rss_mb"] - l_["rss_before_mb"],
                                          "long_over_short_tracemalloc": l_["tracemalloc_peak_mb"] / max(s["tracemalloc_peak_mb"], 1e-9)}
     result["machine"] = {"cpus": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-                         "python": platform.python_version(), "load_before": load_before, "load_after": os.getloadavg()[0]}
+                         "python": platform.python_version(),
+                         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""), "load_before": load_before, "load_after": os.getloadavg()[0]}
     result["targets"] = check_targets(result)
     if a.json != "-":
         print_result(result)

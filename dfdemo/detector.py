@@ -14,13 +14,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from .errors import WeightsError
+# PyTorch's OpenMP threads spin while they wait for work. When the cores are shared (two
+# visitors of the app at once, a training job) the spinning threads steal the time the working
+# ones need, and a forward pass gets up to 10x slower; waiting passively costs little on an idle
+# machine. OpenMP reads this once, when torch loads, so it must be set before the import.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch  # noqa: E402
+
+from .errors import WeightsError  # noqa: E402
 
 BUNDLED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "detector"
 ENV_WEIGHTS = "DFDEMO_WEIGHTS"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+# Crops per forward pass. Small batches keep the activations in cache: on 2 cores 4 crops a pass
+# score 1.6x faster per crop than 32 (8.1 vs 12.9 ms, folded BN), and scoring peaks far lower.
+BATCH_SIZE = 4
 # Grad-CAM layer per family: the last activation before global pooling.
 TARGET_LAYERS = {"tf_efficientnet": "bn2", "efficientnet": "bn2", "legacy_xception": "act4", "xception": "act4"}
 
@@ -174,11 +183,43 @@ def _download(spec: str) -> Path:
     return Path(folder)
 
 
-class Detector:
-    """A loaded detector: ``model`` in eval mode + its ``config``. Load once, reuse."""
+def fold_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
+    """An inference-only copy of ``model`` with each BatchNorm folded into the conv before it.
 
-    def __init__(self, model: torch.nn.Module, config: DetectorConfig):
+    Same logits (to float rounding), one memory pass fewer per conv. Only a conv directly
+    followed by a BatchNorm in the same parent (timm's ``conv_*``/``bn*`` pairs) is folded; a
+    ``BatchNormAct2d`` keeps its activation. Grad-CAM and training use the original model.
+    """
+    import copy
+
+    model = copy.deepcopy(model).eval()
+    with torch.no_grad():
+        for parent in list(model.modules()):
+            names = list(parent._modules)
+            for a, b in zip(names, names[1:]):
+                conv, bn = parent._modules[a], parent._modules[b]
+                if not (isinstance(conv, torch.nn.Conv2d) and isinstance(bn, torch.nn.BatchNorm2d) and bn.track_running_stats):
+                    continue
+                scale = (bn.weight if bn.affine else torch.ones_like(bn.running_var)) / torch.sqrt(bn.running_var + bn.eps)
+                shift = (bn.bias if bn.affine else torch.zeros_like(bn.running_mean)) - bn.running_mean * scale
+                if conv.bias is not None:
+                    shift = shift + conv.bias * scale
+                conv.weight.mul_(scale.view(-1, 1, 1, 1))
+                conv.bias = torch.nn.Parameter(shift)
+                parent._modules[b] = torch.nn.Sequential(getattr(bn, "drop", torch.nn.Identity()), getattr(bn, "act", torch.nn.Identity()))
+    return model.requires_grad_(False)
+
+
+class Detector:
+    """A loaded detector: ``model`` in eval mode + its ``config``. Load once, reuse.
+
+    ``scorer`` (default: ``model``) computes the scores; ``load_detector`` passes a copy with
+    BatchNorm folded (``fold_batchnorm``), so ``model`` must not change after loading.
+    """
+
+    def __init__(self, model: torch.nn.Module, config: DetectorConfig, scorer: torch.nn.Module | None = None):
         self.model = model.eval()
+        self.scorer = model if scorer is None else scorer.eval()
         self.config = config
         self._mean = torch.tensor(config.mean).view(1, 3, 1, 1)
         self._std = torch.tensor(config.std).view(1, 3, 1, 1)
@@ -201,7 +242,7 @@ class Detector:
     def has_mask_head(self) -> bool:
         return bool(self.config.mask_head) and hasattr(self.model, "mask_head")
 
-    def predict_masks(self, crops: np.ndarray, batch_size: int = 32) -> np.ndarray | None:
+    def predict_masks(self, crops: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray | None:
         """Learned manipulation maps (N, S, S) in [0, 1], or None when the weights have no head."""
         if not self.has_mask_head:
             return None
@@ -213,14 +254,14 @@ class Detector:
                 out.append(torch.sigmoid(torch.nn.functional.interpolate(m.float(), size=(s, s), mode="bilinear", align_corners=False))[:, 0])
         return torch.cat(out).numpy()
 
-    def logits(self, crops: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    def logits(self, crops: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
         out = []
         with torch.inference_mode():
             for i in range(0, len(crops), batch_size):
-                out.append(self.model(self.preprocess(crops[i : i + batch_size])).float().view(-1))
+                out.append(self.scorer(self.preprocess(crops[i : i + batch_size])).float().view(-1))
         return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
 
-    def predict(self, crops: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    def predict(self, crops: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
         """Fake probability in [0, 1] for each crop (batched, no gradients)."""
         return 1.0 / (1.0 + np.exp(-self.logits(crops, batch_size)))
 
@@ -262,7 +303,8 @@ def load_detector(source: str | os.PathLike | None = None) -> Detector:
     except Exception as e:  # wrong architecture, truncated file, …
         raise WeightsError(f"{st_path} does not load into {config.architecture}: {e}") from e
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    return Detector(model.to(memory_format=torch.channels_last), config)
+    model = model.to(memory_format=torch.channels_last)
+    return Detector(model, config, scorer=fold_batchnorm(model))
 
 
 def save_detector(model: torch.nn.Module, folder: str | os.PathLike, config: DetectorConfig) -> Path:
