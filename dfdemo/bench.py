@@ -330,7 +330,7 @@ def print_result(r: dict) -> None:
     p(f"weights: {r['weights']['source']} [{r['weights']['how']}]")
     mc = r["machine"]
     p(f"machine: {mc['cpus']} CPU(s), torch {mc['torch']} with {mc['torch_threads']} thread(s) "
-      f"(OMP_WAIT_POLICY={mc['omp_wait_policy'] or 'unset'}); "
+      f"(GOMP_SPINCOUNT={mc['gomp_spincount'] or 'unset'}); "
       f"load average {mc['load_before']:.2f} before, {mc['load_after']:.2f} after")
     s = r["settings"]
     p(f"settings: {s['frames']} frames, {s['heatmaps']} heatmaps; median of {s['repeats']} run(s) after a warm-up")
@@ -399,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.memory_child:
         return _memory_child(a.memory_child, a.weights, a.frames, a.heatmaps)
 
-    from .analyzer import Analyzer, Settings  # before torch: dfdemo.detector sets OpenMP's wait policy
+    from .analyzer import Analyzer, Settings  # before torch: dfdemo.detector sets OpenMP's spin count
 
     import torch
 
@@ -439,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
                                          "long_over_short_tracemalloc": l_["tracemalloc_peak_mb"] / max(s["tracemalloc_peak_mb"], 1e-9)}
     result["machine"] = {"cpus": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
                          "python": platform.python_version(),
-                         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""), "load_before": load_before, "load_after": os.getloadavg()[0]}
+                         "gomp_spincount": os.environ.get("GOMP_SPINCOUNT", ""), "load_before": load_before, "load_after": os.getloadavg()[0]}
     result["targets"] = check_targets(result)
     if a.json != "-":
         print_result(result)
