@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .analyzer import Analyzer, Settings
-from .detector import DetectorConfig, resolve_weights
+from .detector import DetectorConfig, load_config, resolve_weights
 from .train.cache import split_of
 
 
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     cross = [float((cs[~h] >= threshold_for(cs[h], a.target_fpr, a.floor)).mean()) for h in halves]
     folder = resolve_weights(a.weights)
     cfg_path = folder / "config.json"
-    cfg = DetectorConfig.from_json_dict(json.loads(cfg_path.read_text()))
+    cfg = load_config(folder)
     calib = {"clips": len(cs), "frames": int(len(fs)), "target_fpr": a.target_fpr,
              "clip_fpr": float((cs >= t).mean()), "frame_fpr": float((fs >= t).mean()),
              "cross_fold_clip_fpr": float(np.mean(cross)), "clip_score_median": float(np.median(cs)),

@@ -272,7 +272,9 @@ def load_config(folder: str | os.PathLike) -> DetectorConfig:
     path = Path(folder) / "config.json"
     try:
         return DetectorConfig.from_json_dict(json.loads(path.read_text()))
-    except (OSError, json.JSONDecodeError) as e:
+    except json.JSONDecodeError as e:
+        raise WeightsError(f"{path} is not valid JSON: {e}") from e
+    except OSError as e:
         raise WeightsError(f"{path}: cannot read the detector config: {e}") from e
 
 
@@ -289,10 +291,7 @@ def load_detector(source: str | os.PathLike | None = None) -> Detector:
         raise WeightsError(f"{folder} has no model.safetensors")
     if not cfg_path.is_file():
         raise WeightsError(f"{folder} has no config.json")
-    try:
-        config = DetectorConfig.from_json_dict(json.loads(cfg_path.read_text()))
-    except json.JSONDecodeError as e:
-        raise WeightsError(f"{cfg_path} is not valid JSON: {e}") from e
+    config = load_config(folder)
     if not config.model_id:
         config = DetectorConfig(**{**asdict(config), "model_id": str(source or os.environ.get(ENV_WEIGHTS) or "bundled:weights/detector")})
     model = create_model(config.architecture)
