@@ -160,21 +160,17 @@ def deveval_eval(det: Detector, index: Path, frames: int) -> dict:
     rng = np.random.default_rng(0)
     from .faces import FaceDetector
 
-    analyzer = Analyzer(det, FaceDetector())
-    try:
+    with Analyzer(det, FaceDetector()) as analyzer:
         for r in rows:
             an = analyzer.analyze(r["abs"], Settings(frames=frames, heatmaps=4))
-            crops = [a for a in an.face_thumbnails.values()]
             for hm in an.report.heatmaps:
                 for k, v in hm.region_shares.items():
                     per[r["slice"]][k].append(v)
-            if crops:
-                x = det.preprocess(np.stack(crops))
+            if an.face_thumbnails:
+                x = det.preprocess(np.stack(list(an.face_thumbnails.values())))
                 maps = gradcam(det.model, det.target_layer, x)
                 per[r["slice"]]["del20"] += list(deletion(det, x, maps, 20))
                 per[r["slice"]]["del20_random"] += list(deletion(det, x, smooth_random_maps(len(x), x.shape[-1], rng), 20))
-    finally:
-        analyzer.faces.close()
     return {s: {k: float(np.mean(v)) for k, v in d.items()} for s, d in per.items()}
 
 
