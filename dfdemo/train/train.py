@@ -118,7 +118,6 @@ def evaluate(model, reals, fakes, is_video, masks, mean, std, mask_layer: str | 
             logits = model(x)
         scores.append(torch.sigmoid(logits.float().view(-1)).view(2, -1))
     s = torch.cat(scores, 1).numpy()
-    model.train()
     r, f = s[0], s[1]
     out = {"sbi_auc": roc_auc(np.r_[r, f], np.r_[np.zeros(len(r)), np.ones(len(f))]),
            "real_fpr@0.5": float((r >= 0.5).mean()), "fake_tpr@0.5": float((f >= 0.5).mean())}
@@ -129,6 +128,16 @@ def evaluate(model, reals, fakes, is_video, masks, mean, std, mask_layer: str | 
         out["mask_iou"] = float(np.mean(ious))
         out["mask_real_mean_activation"] = float(np.mean(real_act))
     return out
+
+
+def set_train_mode(model: torch.nn.Module, head_only: bool) -> None:
+    """Training mode; with ``head_only`` the frozen detector stays in eval mode (BatchNorm
+    statistics unchanged), only the mask head trains."""
+    if head_only:
+        model.eval()
+        model.mask_head.train()
+    else:
+        model.train()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -155,6 +164,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--init", default=None, help="start from this weights folder instead of ImageNet (fine-tuning)")
     ap.add_argument("--mask-weight", type=float, default=0.0,
                     help="> 0 adds the learned manipulation map head, trained on the SBI blend masks with this loss weight")
+    ap.add_argument("--head-only", action="store_true",
+                    help="with --init and --mask-weight: train the mask head alone on the frozen detector "
+                         "(the classifier, hence its scores and threshold, stay exactly as they were)")
     a = ap.parse_args(argv)
 
     torch.manual_seed(a.seed)
@@ -165,8 +177,11 @@ def main(argv: list[str] | None = None) -> None:
           f"{len(val_set.names)} validation crops", flush=True)
     if a.init:
         start = load_detector(a.init)
-        model, config = start.model, replace(start.config, model_id="", threshold=0.5, uncertain_band=(0.4, 0.6),
-                                                      extra={"init": str(a.init)})
+        if a.head_only:  # the classifier is kept as it is: so are its calibration and history
+            model, config = start.model, replace(start.config, model_id="", extra={**start.config.extra, "mask_head_init": str(a.init)})
+        else:
+            model, config = start.model, replace(start.config, model_id="", threshold=0.5, uncertain_band=(0.4, 0.6),
+                                                          extra={"init": str(a.init)})
         a.arch, a.size, a.margin = config.architecture, config.input_size, config.crop_margin
     else:
         model = create_model(a.arch, a.pretrained if a.pretrained and a.pretrained.is_file() else None)
@@ -176,12 +191,20 @@ def main(argv: list[str] | None = None) -> None:
     if a.mask_weight > 0 and not config.mask_head:
         config = replace(config, mask_head=add_mask_head(model))
     mask_layer = config.mask_head.get("layer") if a.mask_weight > 0 else None
-    model = model.to(memory_format=torch.channels_last).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
+    if a.head_only and not (a.init and mask_layer):
+        raise SystemExit("--head-only needs --init (the detector to keep) and --mask-weight > 0")
+    model = model.to(memory_format=torch.channels_last)
+    set_train_mode(model, a.head_only)
+    params = model.mask_head.parameters() if a.head_only else model.parameters()
+    if a.head_only:
+        model.requires_grad_(False)
+        model.mask_head.requires_grad_(True)
+    opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=1e-4)
     warm = max(1, min(200, a.steps // 10))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / a.steps))))
     step, history, ckpt = 0, [], a.run_dir / "last.pt"
+    steps_key, history_key = ("mask_head_steps", "mask_head_history") if a.head_only else ("steps", "history")
     if ckpt.is_file():
         state = torch.load(ckpt, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
@@ -222,14 +245,15 @@ def main(argv: list[str] | None = None) -> None:
                   f"{seen / el:.1f} img/s elapsed {el / 60:.1f} min", flush=True)
         if step % a.eval_every == 0 or step >= a.steps or out_of_time:
             m = evaluate(model, *val, config.mean, config.std, mask_layer)
+            set_train_mode(model, a.head_only)
             m.update(step=step, minutes=round((time.time() - t0) / 60, 2), loss=float(np.mean(run_loss[-a.eval_every:])))
             history.append(m)
             print("[val] " + json.dumps(m), flush=True)
             save_checkpoint()
-            save_detector(model, a.run_dir / "export", replace(config, extra={**config.extra, "steps": step, "history": history}))
+            save_detector(model, a.run_dir / "export", replace(config, extra={**config.extra, steps_key: step, history_key: history}))
         if step >= a.steps or out_of_time:
             break
-    save_detector(model, a.out, replace(config, extra={**config.extra, "steps": step, "history": history}))
+    save_detector(model, a.out, replace(config, extra={**config.extra, steps_key: step, history_key: history}))
     (a.run_dir / "history.json").write_text(json.dumps(history, indent=2))
     print(f"[train] saved {a.out} after {step} steps", flush=True)
 
