@@ -20,9 +20,10 @@ import numpy as np
 from .detector import Detector, load_detector
 from .errors import MediaError
 from .explain import gradcam, overlay, region_shares, top_region
-from .faces import FaceDetector, drop_weak_tracks, link_tracks, square_crop
-from .media import probe, sample_frames
-from .report import FaceReport, FrameScore, Heatmap, Report, verdict_for
+from .faces import FaceDetector, drop_weak_tracks, follow, link_tracks, square_crop
+from .media import probe, read_windows, sample_frames, window_starts
+from .report import FaceReport, FrameScore, Heatmap, Report, WindowScore, verdict_for
+from .temporal import combine, window_probabilities
 
 Progress = Callable[[float, str], None]
 T = TypeVar("T")
@@ -43,6 +44,8 @@ class Settings:
     max_faces: int = 10
     max_duration_s: float | None = None  # refuse longer videos (the app sets this)
     heatmap_dir: str | None = None  # write heatmap overlays as PNG here
+    temporal: bool | None = None  # temporal check over windows of consecutive frames; None = the weights' default
+    windows: int | None = None  # how many windows; None = the weights' default
 
 
 @dataclass
@@ -205,20 +208,42 @@ class Analyzer:
                 s.score = float(p)
         timings["classify"] = time.perf_counter() - t
 
-        t = time.perf_counter()
         by_det = {(s.slot, s.box): s for s in samples}
-        faces, thumbs, track_samples = [], {}, {}
+        track_samples = {tr.track_id: [by_det[(slot, d.box)] for slot, d in zip(tr.frame_slots, tr.detections)]
+                         for tr in tracks}
+
+        temporal, windows = self._temporal_state(settings, info), {}
+        if temporal == "used":
+            t = time.perf_counter()
+            report_progress(0.8, "temporal check: reading windows of consecutive frames")
+            windows = self._windows(path, info, track_samples, settings)
+            timings["temporal"] = time.perf_counter() - t
+            if not any(windows.values()):
+                temporal = "not_applicable"
+        notes += self._temporal_notes(temporal, info)
+        tcfg = self.detector.temporal_config
+        if temporal == "used" and settings.threshold is None:
+            threshold, band = tcfg.threshold, tcfg.uncertain_band
+
+        t = time.perf_counter()
+        faces, thumbs = [], {}
         for tr in tracks:
-            ss = [by_det[(slot, d.box)] for slot, d in zip(tr.frame_slots, tr.detections)]
-            track_samples[tr.track_id] = ss
+            ss = track_samples[tr.track_id]
             sc = np.array([s.score for s in ss])
-            p = aggregate(sc)
+            p = frame_p = aggregate(sc)
+            wins = windows.get(tr.track_id, [])
+            temporal_p = aggregate(np.array([w.fake_probability for w in wins])) if wins else None
+            if temporal_p is not None:
+                p = combine(frame_p, temporal_p, tcfg.frame_weight)
+            elif temporal == "used":
+                notes.append(f"face {tr.track_id + 1} was not seen through any whole window: frame score only")
             faces.append(FaceReport(
                 track_id=tr.track_id, fake_probability=p, verdict=verdict_for(p, threshold, band),
                 frames=[FrameScore(s.index, round(s.time_s, 3), tuple(round(v, 1) for v in s.box), s.score,
                                    round(tr.detections[k].score, 3)) for k, s in enumerate(ss)],
                 face_size_px=float(np.median([s.quality["size_px"] for s in ss])),
-                score_spread=float(sc.std()), warnings=face_warnings([s.quality for s in ss], info.kind == "video")))
+                score_spread=float(sc.std()), warnings=face_warnings([s.quality for s in ss], info.kind == "video"),
+                frame_probability=frame_p if temporal == "used" else None, temporal_probability=temporal_p, windows=wins))
             thumbs[tr.track_id] = ss[int(np.argmax(sc))].crop
         timings["report"] = time.perf_counter() - t
 
@@ -237,8 +262,59 @@ class Analyzer:
             uncertain_band=tuple(band),
             media={"width": info.width, "height": info.height, "fps": round(info.fps, 3),
                    "duration_s": round(info.duration_s, 3), "frame_count": info.frame_count, "rotation": info.rotation},
-            heatmaps=heatmaps, notes=notes)
+            heatmaps=heatmaps, notes=notes, temporal=temporal)
         return Analysis(report, thumbs, overlays, learned)
+
+    def _temporal_state(self, settings: Settings, info) -> str:
+        tcfg = self.detector.temporal_config
+        wanted = settings.temporal if settings.temporal is not None else bool(tcfg and tcfg.default_on)
+        if not wanted:
+            return "off"
+        if tcfg is None:
+            return "unavailable"
+        if info.kind != "video" or info.frame_count < tcfg.window:
+            return "not_applicable"
+        return "used"
+
+    def _temporal_notes(self, temporal: str, info) -> list[str]:
+        tcfg = self.detector.temporal_config
+        if temporal == "unavailable":
+            return ["these weights have no temporal head: frame scores only"]
+        if temporal != "not_applicable":
+            return []
+        if info.kind != "video":
+            return ["a photo has no motion: the temporal check was skipped, frame score only"]
+        if info.frame_count < tcfg.window:
+            return [f"the clip has {info.frame_count} frame(s), fewer than one {tcfg.window}-frame window: "
+                    "the temporal check was skipped, frame score only"]
+        return ["no face was seen through a whole window of consecutive frames: frame score only"]
+
+    def _windows(self, path, info, track_samples: dict[int, list[_FaceSample]], settings: Settings) -> dict[int, list[WindowScore]]:
+        """Read windows of consecutive frames, follow each face through them, score each window."""
+        tcfg, cfg = self.detector.temporal_config, self.detector.config
+        n = settings.windows if settings.windows is not None else tcfg.windows
+        crops, spans = [], []  # spans: (track_id, frames) per followed window, crops in order
+        for frames in read_windows(path, window_starts(info.frame_count, n, tcfg.window), tcfg.window, info):
+            if len(frames) < tcfg.window:
+                continue
+            per_frame = [self.faces.detect(fr.rgb)[: settings.max_faces] for fr in frames]
+            for tid, ss in track_samples.items():
+                ref = min(ss, key=lambda s: abs(s.time_s - frames[0].time_s))
+                dets = follow(ref.box, per_frame)
+                if dets is None:
+                    continue
+                crops += [square_crop(fr.rgb, d.box, cfg.crop_margin, cfg.input_size)[0] for fr, d in zip(frames, dets)]
+                spans.append((tid, frames))
+        out: dict[int, list[WindowScore]] = {tid: [] for tid in track_samples}
+        if not spans:
+            return out
+        frame_p, emb = self.detector.embed(np.stack(crops))
+        t = tcfg.window
+        probs = window_probabilities(self.detector.temporal, emb.reshape(len(spans), t, -1))
+        for k, ((tid, frames), p) in enumerate(zip(spans, probs)):
+            out[tid].append(WindowScore(frames[0].index, frames[-1].index, round(frames[0].time_s, 3),
+                                        round(frames[-1].time_s, 3), float(p), float(frame_p[k * t:(k + 1) * t].mean())))
+        return out
 
     def _faces(self, path, info, settings: Settings, timings, report_progress):
         """Decode sampled frames one at a time, detect faces, keep only the crops."""

@@ -1,4 +1,4 @@
-"""Command line: ``python -m dfdemo {scan,eval,calibrate,train,bench} ...``.
+"""Command line: ``python -m dfdemo {scan,eval,calibrate,train,train-temporal,bench,explain-eval} ...``.
 
 ``scan`` prints a short summary per file (or the JSON reports with ``--json``). Exit status:
 0 when every file was analysed, 2 when any input was bad (one line on stderr per bad file,
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     # heavy subcommands parse their own options
     for name, module in (("train", "dfdemo.train.train"), ("eval", "dfdemo.evaluate"),
                          ("calibrate", "dfdemo.calibrate"), ("bench", "dfdemo.bench"),
-                         ("explain-eval", "dfdemo.explain_eval")):
+                         ("explain-eval", "dfdemo.explain_eval"), ("train-temporal", "dfdemo.train.temporal")):
         if argv[:1] == [name]:
             import importlib
 
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--heatmaps", metavar="DIR", help="write Grad-CAM overlays of the most suspicious faces to DIR")
     s.add_argument("--heatmaps-k", type=int, default=4, help="how many heatmaps per file (default 4)")
     s.add_argument("--threshold", type=float, default=None, help="decision threshold (default: the calibrated one)")
-    for name in ("train", "eval", "calibrate", "bench", "explain-eval"):
+    for name in ("train", "eval", "calibrate", "bench", "explain-eval", "train-temporal"):
         sub.add_parser(name, help=f"see python -m dfdemo {name} --help", add_help=False)
     a = ap.parse_args(argv)
     if a.frames < 1:

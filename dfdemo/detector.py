@@ -24,6 +24,7 @@ os.environ.setdefault("GOMP_SPINCOUNT", "20000")
 import torch  # noqa: E402
 
 from .errors import WeightsError  # noqa: E402
+from .temporal import TemporalConfig, TemporalHead, load_temporal  # noqa: E402
 
 BUNDLED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "detector"
 ENV_WEIGHTS = "DFDEMO_WEIGHTS"
@@ -49,11 +50,12 @@ class DetectorConfig:
     target_layer: str = ""
     model_id: str = ""
     mask_head: dict = field(default_factory=dict)  # {"layer": ..., "channels": ...} when the weights have one
+    temporal: dict = field(default_factory=dict)  # TemporalConfig fields when the weights have a temporal head
     extra: dict = field(default_factory=dict)
 
     def to_json_dict(self) -> dict:
         d = asdict(self)
-        dfdemo = {k: d.pop(k) for k in ("crop_margin", "threshold", "uncertain_band", "target_layer", "model_id", "mask_head", "extra")}
+        dfdemo = {k: d.pop(k) for k in ("crop_margin", "threshold", "uncertain_band", "target_layer", "model_id", "mask_head", "temporal", "extra")}
         return {
             "architecture": d["architecture"],
             "num_classes": 1,
@@ -77,6 +79,7 @@ class DetectorConfig:
                 target_layer=str(own.get("target_layer", "")),
                 model_id=str(own.get("model_id", "")),
                 mask_head=dict(own.get("mask_head") or {}),
+                temporal=dict(own.get("temporal") or {}),
                 extra=dict(own.get("extra", {})),
             )
         except (KeyError, TypeError, ValueError) as e:
@@ -218,10 +221,13 @@ class Detector:
     BatchNorm folded (``fold_batchnorm``), so ``model`` must not change after loading.
     """
 
-    def __init__(self, model: torch.nn.Module, config: DetectorConfig, scorer: torch.nn.Module | None = None):
+    def __init__(self, model: torch.nn.Module, config: DetectorConfig, scorer: torch.nn.Module | None = None,
+                 temporal: TemporalHead | None = None):
         self.model = model.eval()
         self.scorer = model if scorer is None else scorer.eval()
         self.config = config
+        self.temporal = temporal  # the temporal head (temporal.py), when the weights have one
+        self.temporal_config = TemporalConfig.from_dict(config.temporal) if temporal is not None else None
         self._mean = torch.tensor(config.mean).view(1, 3, 1, 1)
         self._std = torch.tensor(config.std).view(1, 3, 1, 1)
 
@@ -261,6 +267,18 @@ class Detector:
             for i in range(0, len(crops), batch_size):
                 out.append(self.scorer(self.preprocess(crops[i : i + batch_size])).float().view(-1))
         return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
+
+    def embed(self, crops: np.ndarray, batch_size: int = BATCH_SIZE) -> tuple[np.ndarray, np.ndarray]:
+        """(fake probabilities (N,), pooled backbone features (N, D)) from one pass per crop."""
+        probs, feats = [], []
+        with torch.inference_mode():
+            for i in range(0, len(crops), batch_size):
+                f = self.scorer.forward_head(self.scorer.forward_features(self.preprocess(crops[i : i + batch_size])), pre_logits=True)
+                feats.append(f.float())
+                probs.append(torch.sigmoid(self.scorer.get_classifier()(f).float().view(-1)))
+        if not feats:
+            return np.zeros(0, np.float32), np.zeros((0, 0), np.float32)
+        return torch.cat(probs).numpy(), torch.cat(feats).numpy()
 
     def predict(self, crops: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
         """Fake probability in [0, 1] for each crop (batched, no gradients)."""
@@ -302,9 +320,10 @@ def load_detector(source: str | os.PathLike | None = None) -> Detector:
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     except Exception as e:  # wrong architecture, truncated file, …
         raise WeightsError(f"{st_path} does not load into {config.architecture}: {e}") from e
+    temporal = load_temporal(folder, TemporalConfig.from_dict(config.temporal)) if config.temporal else None
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     model = model.to(memory_format=torch.channels_last)
-    return Detector(model, config, scorer=fold_batchnorm(model))
+    return Detector(model, config, scorer=fold_batchnorm(model), temporal=temporal)
 
 
 def save_detector(model: torch.nn.Module, folder: str | os.PathLike, config: DetectorConfig) -> Path:

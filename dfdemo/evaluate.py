@@ -6,6 +6,10 @@ reference model (TorchScript, input RGB 256x256 in [0, 1], sigmoid of its logit 
 scores square crops of the very same face boxes. Printed per slice (the CSV path's folder)
 and overall: frame-level AUC, video-level AUC with a bootstrap 95 % interval, and accuracy and
 false-positive rate at each model's threshold (dfdemo: the calibrated one; references: 0.5).
+
+With ``--temporal`` (weights with a temporal head) dfdemo appears three times, from the same
+analysis of each file: ``frame-only`` (the frame detector's score), ``temporal-only`` (the
+temporal head's windows) and ``combined`` (what the product reports with the temporal check on).
 """
 from __future__ import annotations
 
@@ -87,6 +91,27 @@ def reference_scores(refs: list[Reference], report, path: str, frames: int, marg
     return out
 
 
+TEMPORAL_MODELS = ("frame-only", "temporal-only", "combined")
+
+
+def own_scores(report, temporal: bool) -> dict[str, Scored]:
+    """dfdemo's scores of one analysed file: one model, or frame-only/temporal-only/combined."""
+    frame_scores = [fr.fake_probability for face in report.faces for fr in face.frames]
+    if not temporal:
+        return {"dfdemo": Scored(frame_scores, report.fake_probability)}
+
+    def frame_p(f):  # a face with no window (or a photo) keeps its frame score everywhere
+        return f.frame_probability if f.frame_probability is not None else f.fake_probability
+
+    def temporal_p(f):
+        return f.temporal_probability if f.temporal_probability is not None else frame_p(f)
+
+    window_scores = [w.fake_probability for face in report.faces for w in face.windows]
+    return {"frame-only": Scored(frame_scores, max(map(frame_p, report.faces), default=None)),
+            "temporal-only": Scored(window_scores, max(map(temporal_p, report.faces), default=None)),
+            "combined": Scored(frame_scores, report.fake_probability)}
+
+
 def summarise(rows: list[dict], scores: dict[str, list[Scored]], thresholds: dict[str, float]) -> dict:
     """Numbers per slice and overall for every model."""
     groups = {"overall": list(range(len(rows)))}
@@ -132,15 +157,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=16)
     ap.add_argument("--weights", default=None)
     ap.add_argument("--json", type=Path, default=None, help="write numbers and per-file scores here")
+    ap.add_argument("--temporal", action="store_true",
+                    help="also read windows of consecutive frames: frame-only, temporal-only and combined side by side")
+    ap.add_argument("--windows", type=int, default=None, help="windows per video with --temporal (default: the weights')")
     a = ap.parse_args(argv)
     if not a.index.is_file():
         raise DfdemoError(f"{a.index}: index CSV not found")
     rows = read_index(a.index)
     refs = [Reference(p) for p in a.reference]
-    settings = Settings(frames=a.frames, heatmaps=0)
+    settings = Settings(frames=a.frames, heatmaps=0, temporal=a.temporal, windows=a.windows)
     with Analyzer.load(a.weights) as analyzer:
         cfg = analyzer.detector.config
-        models = ["dfdemo"] + [r.name for r in refs]
+        tcfg = analyzer.detector.temporal_config
+        if a.temporal and tcfg is None:
+            raise DfdemoError("--temporal: these weights have no temporal head (python -m dfdemo train-temporal)")
+        own = list(TEMPORAL_MODELS) if a.temporal else ["dfdemo"]
+        models = own + [r.name for r in refs]
         scores: dict[str, list[Scored]] = {m: [] for m in models}
         per_file = []
         for i, r in enumerate(rows):
@@ -152,20 +184,25 @@ def main(argv: list[str] | None = None) -> int:
                     scores[m].append(Scored())
                 per_file.append({"path": r["path"], "label": r["label"], "error": str(e)})
                 continue
-            frame_scores = [fr.fake_probability for face in rep.faces for fr in face.frames]
-            scores["dfdemo"].append(Scored(frame_scores, rep.fake_probability))
+            for name, scored in own_scores(rep, a.temporal).items():
+                scores[name].append(scored)
             ref_scores = reference_scores(refs, rep, r["abs"], a.frames, cfg.crop_margin) if refs else {}
             for name, s in ref_scores.items():
                 scores[name].append(s)
             per_file.append({"path": r["path"], "label": r["label"], "method": r["method"], "slice": r["slice"],
                              "frames_analyzed": rep.frames_analyzed, "frames_with_face": rep.frames_with_face,
-                             "faces": len(rep.faces), "verdict": rep.verdict,
+                             "faces": len(rep.faces), "verdict": rep.verdict, "temporal": rep.temporal,
                              "scores": {m: scores[m][-1].file_score for m in models}})
             print(f"[{i + 1}/{len(rows)}] {r['label']:<4} {r['path']:<60} " + " ".join(
                 f"{m}={scores[m][-1].file_score if scores[m][-1].file_score is not None else float('nan'):.3f}" for m in models), flush=True)
     thresholds = {"dfdemo": cfg.threshold, **{r.name: 0.5 for r in refs}}
+    if a.temporal:
+        thresholds.update({"frame-only": cfg.threshold, "combined": tcfg.threshold,
+                           "temporal-only": tcfg.extra.get("calibration", {}).get("temporal_only_threshold", 0.5)})
     summary = summarise(rows, scores, thresholds)
-    print(f"\nmodel: {cfg.model_id} (threshold {cfg.threshold:.3f}); {a.frames} frames per video; references at 0.5")
+    print(f"\nmodel: {cfg.model_id}; {a.frames} frames per video"
+          + (f" + {a.windows or tcfg.windows} windows of {tcfg.window} frames" if a.temporal else "")
+          + "; thresholds " + ", ".join(f"{m} {thresholds[m]:.3f}" for m in models))
     print_table(summary, models)
     if a.json:
         a.json.write_text(json.dumps({"model": cfg.model_id, "frames": a.frames, "thresholds": thresholds,

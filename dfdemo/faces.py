@@ -199,6 +199,20 @@ def link_tracks(per_frame: list[list[Detection]], min_iou: float = 0.2, max_cent
     return tracks
 
 
+def follow(box: tuple[float, ...], per_frame: list[list[Detection]], min_iou: float = 0.3) -> list[Detection] | None:
+    """The same face through consecutive frames: starting from ``box`` (that face in a frame
+    close by), take in each frame the detection that overlaps the previous box most. None when
+    the face is lost (no detection with IoU >= ``min_iou``) in any frame."""
+    out: list[Detection] = []
+    for dets in per_frame:
+        best = max(dets, key=lambda d: iou(box, d.box), default=None)
+        if best is None or iou(box, best.box) < min_iou:
+            return None
+        out.append(best)
+        box = best.box
+    return out
+
+
 def drop_weak_tracks(tracks: list[Track], weak: float = 0.7, strong: float = 0.8) -> tuple[list[Track], int]:
     """Drop the tracks never seen clearly (best detection score < ``weak``) when another track
     is (best score >= ``strong``); return the kept tracks, renumbered in order, and how many went.

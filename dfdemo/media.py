@@ -220,19 +220,43 @@ def sample_frames(path: str | os.PathLike, n: int, info: MediaInfo | None = None
         raise MediaError(f"{path}: no frame of the video could be decoded")
 
 
-def read_consecutive(path: str | os.PathLike, start: int, count: int) -> list[Frame]:
-    """Decode ``count`` consecutive frames from ``start`` (for temporal windows and training)."""
-    info = probe(path)
+def window_starts(frame_count: int, n: int, length: int) -> list[int]:
+    """Start indices of up to ``n`` windows of ``length`` consecutive frames, spread evenly over
+    ``frame_count`` frames without overlapping; [] when the video is shorter than one window."""
+    if length <= 0 or n <= 0 or frame_count < length:
+        return []
+    n = min(n, frame_count // length)
+    return [min(frame_count - length, max(0, int((i + 0.5) * frame_count / n) - length // 2)) for i in range(n)]
+
+
+def read_windows(path: str | os.PathLike, starts: list[int], length: int, info: MediaInfo | None = None) -> Iterator[list[Frame]]:
+    """Yield, for each start (ascending), the ``length`` consecutive frames from it, decoded once
+    (one seek per window, then sequential reads). A window cut short by the end of the stream is
+    yielded shorter; one window is in memory at a time."""
+    info = info or probe(path)
     cap = _open_video(path)
-    frames: list[Frame] = []
     try:
-        if start > 0:
-            cap.set(cv2.CAP_PROP_POS_FRAMES, start)
-        for i in range(start, start + count):
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            frames.append(Frame(i, _frame_time(cap, i, info.fps), cv2.cvtColor(_limit_size(bgr), cv2.COLOR_BGR2RGB)))
+        pos = 0
+        for start in sorted(starts):
+            if start - pos > SEEK_GAP or start < pos:
+                cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+                pos = start
+            ok = True
+            while pos < start and ok:
+                ok = cap.grab()
+                pos += 1
+            frames: list[Frame] = []
+            while ok and len(frames) < length:
+                ok, bgr = cap.read()
+                if not ok or bgr is None:
+                    break
+                frames.append(Frame(pos, _frame_time(cap, pos, info.fps), cv2.cvtColor(_limit_size(bgr), cv2.COLOR_BGR2RGB)))
+                pos += 1
+            yield frames
     finally:
         cap.release()
-    return frames
+
+
+def read_consecutive(path: str | os.PathLike, start: int, count: int) -> list[Frame]:
+    """Decode ``count`` consecutive frames from ``start`` (fewer at the end of the stream)."""
+    return next(read_windows(path, [start], count))

@@ -24,6 +24,18 @@ class FrameScore:
 
 
 @dataclass(frozen=True)
+class WindowScore:
+    """The temporal head's score of one window of consecutive frames of one face."""
+
+    start_index: int
+    end_index: int  # inclusive
+    start_s: float
+    end_s: float
+    fake_probability: float  # temporal head
+    frame_probability: float  # mean frame-detector score of the same frames
+
+
+@dataclass(frozen=True)
 class Heatmap:
     """A Grad-CAM explanation of one face crop. Images are paths (PNG) when written to disk."""
 
@@ -51,6 +63,11 @@ class FaceReport:
     face_size_px: float = 0.0
     score_spread: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    # temporal check (weights with a temporal head, when used): fake_probability is then the
+    # combination of these two, see dfdemo/temporal.py
+    frame_probability: float | None = None
+    temporal_probability: float | None = None
+    windows: list[WindowScore] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,9 @@ class Report:
     media: dict[str, Any]
     heatmaps: list[Heatmap] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # "off" (not asked), "used", "unavailable" (the weights have no temporal head) or
+    # "not_applicable" (a photo, a clip shorter than one window, or no face in any window)
+    temporal: str = "off"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..faces import FaceDetector, square_crop
+from ..faces import Detection, FaceDetector, square_crop
 from ..media import sample_frames, probe
 
 CACHE_MARGIN = 0.6
@@ -73,6 +73,17 @@ class Landmarker:
         return np.array([[p.x, p.y] for p in s.parts()], dtype=np.float32)
 
 
+def cache_crop(rgb: np.ndarray, d: Detection, lm: Landmarker) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cache's crop of one detected face (``square_crop`` at CACHE_MARGIN, CACHE_SIZE), its
+    BlazeFace keypoints and its 68 landmarks, all in crop pixels."""
+    crop, kps = square_crop(rgb, d.box, CACHE_MARGIN, CACHE_SIZE, d.keypoints)
+    # landmarks on the crop itself, inside the box mapped into crop pixels
+    scale = CACHE_SIZE / (d.size * (1 + CACHE_MARGIN))
+    half = (d.box[2] - d.box[0]) * scale / 2, (d.box[3] - d.box[1]) * scale / 2
+    c = CACHE_SIZE / 2
+    return crop, kps, lm(crop, (c - half[0], c - half[1], c + half[0], c + half[1]))
+
+
 def frames_of(src: Source, fps: float, max_frames: int):
     if src.kind == "photo":
         yield from sample_frames(src.path, 1)
@@ -108,12 +119,7 @@ def build(shared: Path, out: Path, fps: float, max_frames: int, lfw_limit: int |
                     misses += 1
                     continue
                 d = dets[0]
-                crop, kps = square_crop(fr.rgb, d.box, CACHE_MARGIN, CACHE_SIZE, d.keypoints)
-                # landmarks on the crop itself, inside the box mapped into crop pixels
-                scale = CACHE_SIZE / (d.size * (1 + CACHE_MARGIN))
-                half = (d.box[2] - d.box[0]) * scale / 2, (d.box[3] - d.box[1]) * scale / 2
-                c = CACHE_SIZE / 2
-                landmarks = lm(crop, (c - half[0], c - half[1], c + half[0], c + half[1]))
+                crop, kps, landmarks = cache_crop(fr.rgb, d, lm)
                 name = f"{stem}__{Path(src.path).stem}.jpg" if src.kind == "photo" else f"{stem}__{fr.index:06d}.jpg"
                 cv2.imwrite(str(crops_dir / name), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
                 for k, v in zip(rows, (name, src.group, src.kind, split_of(src.group), landmarks, kps, d.size)):

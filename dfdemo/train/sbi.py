@@ -77,14 +77,20 @@ def quality_transform(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.2))
 
 
-def random_affine(img: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Shift (up to 3 % of the side) and rescale (±5 %) source and mask together."""
+def affine(img: np.ndarray, mask: np.ndarray, scale: float, shift: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Rescale about the centre by ``scale`` and shift by ``shift`` (fractions of the width),
+    source and mask together."""
     h, w = img.shape[:2]
-    s = rng.uniform(0.95, 1.05)
-    tx, ty = rng.uniform(-0.03, 0.03, 2) * w
-    m = np.array([[s, 0, (1 - s) * w / 2 + tx], [0, s, (1 - s) * h / 2 + ty]], np.float32)
+    tx, ty = shift[0] * w, shift[1] * w
+    m = np.array([[scale, 0, (1 - scale) * w / 2 + tx], [0, scale, (1 - scale) * h / 2 + ty]], np.float32)
     return (cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REFLECT),
             cv2.warpAffine(mask, m, (w, h), borderMode=cv2.BORDER_CONSTANT))
+
+
+def random_affine(img: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Shift (up to 3 % of the side) and rescale (±5 %) source and mask together."""
+    s = rng.uniform(0.95, 1.05)
+    return affine(img, mask, s, tuple(rng.uniform(-0.03, 0.03, 2)))
 
 
 def self_blend(img: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
