@@ -305,7 +305,11 @@ def timeline_figure(report: Report) -> Figure | None:
     else:
         for f in report.faces:
             t = [s.time_s for s in f.frames]
-            ax.plot(t, [s.fake_probability for s in f.frames], marker="o", ms=4, lw=1.5, label=face_label(f.track_id))
+            line, = ax.plot(t, [s.fake_probability for s in f.frames], marker="o", ms=4, lw=1.5, label=face_label(f.track_id))
+            if f.windows:  # the temporal head's score per window of consecutive frames: a bar over its span
+                ax.hlines([w.fake_probability for w in f.windows], [w.start_s for w in f.windows],
+                          [max(w.end_s, w.start_s + 0.1) for w in f.windows], colors=line.get_color(), lw=7, alpha=0.45,
+                          label=f"{face_label(f.track_id)}: temporal windows")
         ax.set_xlabel("time (s)")
         last = max(s.time_s for f in report.faces for s in f.frames)
         ax.set_xlim(0, max(report.media.get("duration_s") or 0, last) or 1)
@@ -316,6 +320,14 @@ def timeline_figure(report: Report) -> Figure | None:
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
+
+
+def bundled_temporal() -> dict | None:
+    """The temporal head settings of the default weights (config.json), or None without one."""
+    try:
+        return load_config(resolve_weights(weights_source("bundled"))).temporal or None
+    except DfdemoError:
+        return None
 
 
 def bundled_faithfulness() -> dict | None:
@@ -350,7 +362,7 @@ def faces_rows(report: Report) -> list[list]:
              "; ".join(f.warnings)] for f in report.faces]
 
 
-def analyze_ui(file, frames, heatmaps, calibrated, threshold, weights, request: gr.Request, progress=gr.Progress()):
+def analyze_ui(file, frames, heatmaps, calibrated, threshold, weights, temporal, request: gr.Request, progress=gr.Progress()):
     """The Analyse button, an upload, or an example: everything the page shows."""
     if not file:
         raise gr.Error("Choose a video or a photo first (or click an example).", print_exception=False)
@@ -365,7 +377,8 @@ def analyze_ui(file, frames, heatmaps, calibrated, threshold, weights, request: 
         source = weights_source(weights)
         out_dir = _new_request_dir(request)
         settings = replace(DEFAULTS, frames=int(frames), heatmaps=int(heatmaps),
-                           threshold=None if calibrated else float(threshold), heatmap_dir=str(out_dir))
+                           threshold=None if calibrated else float(threshold), heatmap_dir=str(out_dir),
+                           temporal=bool(temporal))
         analysis = _analyse(path, settings, source, progress, cancel)
         report = public_report(analysis.report)
         json_path = out_dir / f"{Path(report.file).stem}_report.json"
@@ -444,6 +457,10 @@ with gr.Blocks(title="dfdemo: explainable deepfake detection", delete_cache=(180
                                                  info="used when the box above is unticked")
                         weights_in = gr.Textbox(value="bundled", label="Weights",
                                                 info="'bundled', or a Hugging Face Hub repo id (owner/name[@revision])")
+                        temporal_in = gr.Checkbox(value=bool((bundled_temporal() or {}).get("default_on")), elem_id="temporal",
+                                                  label="Temporal check: also read short runs of consecutive frames",
+                                                  info="for weights with a temporal head; checks whether the face "
+                                                       "flickers or drifts from frame to frame (slower)")
                 with gr.Column(scale=3):
                     verdict_out = gr.HTML(PLACEHOLDER, elem_id="verdict")
                     gr.Markdown("### In plain words")
@@ -465,7 +482,7 @@ with gr.Blocks(title="dfdemo: explainable deepfake detection", delete_cache=(180
     api_btn = gr.Button(visible=False)
     api_btn.click(analyze_api, inputs=api_file, outputs=api_json, api_name="analyze", concurrency_id="analysis")
 
-    ui_inputs = [file_in, frames_in, heatmaps_in, calibrated_in, threshold_in, weights_in]
+    ui_inputs = [file_in, frames_in, heatmaps_in, calibrated_in, threshold_in, weights_in, temporal_in]
     ui_outputs = [verdict_out, words_out, timeline_out, heat_out, faces_table, faces_gallery, download_out, file_in]
     runs = [
         trigger(analyze_ui, ui_inputs, ui_outputs, api_visibility="private", concurrency_id="analysis",

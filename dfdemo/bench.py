@@ -33,17 +33,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-STAGES = ("probe", "decode", "detect", "crop", "classify", "report", "explain", "total")
+STAGES = ("probe", "decode", "detect", "crop", "classify", "temporal", "report", "explain", "total")
 TARGETS = {  # name: (limit, "<=" or ">=")
     "ratio_to_floor": (2.0, "<="),
     "total_s": (5.0, "<="),
     "hd_over_720p": (1.5, "<="),
     "mtcnn_over_ours": (5.0, ">="),
     "long_over_short_peak_rss": (1.2, "<="),
+    "temporal_over_frame_only": (1.3, "<="),
 }
 
 
@@ -255,7 +257,7 @@ def time_analyses(analyzer, path, settings, repeats: int, floor: bool = True) ->
             stage_runs[k].append(float(report.timings_s.get(k, 0.0)))
     out = {
         "first_call_s": first_s,
-        "stages_s": {k: _median(v) for k, v in stage_runs.items() if k != "total"},
+        "stages_s": {k: _median(v) for k, v in stage_runs.items() if k != "total" and k in report.timings_s},
         "total_s": _median(stage_runs["total"]),
         "totals_s": stage_runs["total"],
         "frames_analyzed": report.frames_analyzed,
@@ -305,6 +307,7 @@ def check_targets(result: dict) -> dict:
         "hd_over_720p": (result.get("hd") or {}).get("hd_over_720p"),
         "mtcnn_over_ours": (result.get("peer") or {}).get("mtcnn_over_ours"),
         "long_over_short_peak_rss": (result.get("memory_flatness") or {}).get("long_over_short_peak_rss"),
+        "temporal_over_frame_only": (result.get("temporal") or {}).get("temporal_over_frame_only"),
     }
     out = {}
     for name, value in values.items():
@@ -364,6 +367,10 @@ def print_result(r: dict) -> None:
         h = r["hd"]
         p(f"1080p clip: total {_fmt_ms(h['total_s']).strip()} (floor {_fmt_ms(h['floor_s']).strip()}), "
           f"{h['hd_over_720p']:.2f}x the 720p total; stages " + ", ".join(f"{k} {v * 1000:.0f}" for k, v in h["stages_s"].items()) + " ms")
+    if r.get("temporal"):
+        tm = r["temporal"]
+        p(f"temporal check ({tm['windows']} windows of {tm['window']} frames): total {_fmt_ms(tm['total_s']).strip()}, "
+          f"{tm['temporal_over_frame_only']:.2f}x the frame-only total; temporal stage {_fmt_ms(tm['temporal_stage_s']).strip()}")
     if r.get("memory_flatness"):
         mf = r["memory_flatness"]
         for k in ("short", "long"):
@@ -391,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--long", action="store_true", help="also compare peak memory of a 10 s and a 10 min clip, each in a fresh process")
     ap.add_argument("--long-minutes", type=float, default=10.0, help=argparse.SUPPRESS)
     ap.add_argument("--no-peer", action="store_true", help="skip MTCNN even where facenet-pytorch is installed")
+    ap.add_argument("--temporal", action="store_true", help="also time the analysis with the temporal check (weights with a temporal head)")
     ap.add_argument("--json", metavar="OUT", help="write the numbers as JSON to OUT ('-' = stdout)")
     ap.add_argument("--memory-child", metavar="VIDEO", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -424,6 +432,14 @@ def main(argv: list[str] | None = None) -> int:
                 "classifier": classifier_rates(analyzer.detector, crops, a.repeats),
             }
             result["peer"] = None if a.no_peer else peer_mtcnn(analyzer.faces, path, a.frames, a.repeats)
+            tcfg = analyzer.detector.temporal_config
+            if a.temporal and tcfg is None:
+                ap.error("--temporal: these weights have no temporal head")
+            if a.temporal:
+                tm = time_analyses(analyzer, path, replace(settings, temporal=True), a.repeats, floor=False)
+                result["temporal"] = {"total_s": tm["total_s"], "temporal_stage_s": tm["stages_s"]["temporal"],
+                                      "windows": tcfg.windows, "window": tcfg.window,
+                                      "temporal_over_frame_only": tm["total_s"] / result["total_s"]}
             if a.hd:
                 hd = time_analyses(analyzer, write_clip(tmp / "clip_1080p.mp4", 1920, 1080), settings, a.repeats)
                 result["hd"] = {"total_s": hd["total_s"], "floor_s": hd["floor_s"], "stages_s": hd["stages_s"],

@@ -18,6 +18,7 @@ REGION_NAMES = {"eyes": "the eyes", "nose": "the nose", "mouth": "the mouth", "f
 MIN_SHARE = 0.2  # a region is named when it holds at least this share of the heat
 CONSISTENT_SPREAD = 0.08
 VARIED_SPREAD = 0.2
+TEMPORAL_GAP = 0.1  # temporal score this far from the frame score: the temporal check moved the verdict
 
 CAVEAT = ("**Keep in mind:** a detector can be wrong. This one learned the traces that blending a face into a "
           "frame leaves; it can miss fakes made another way (for example whole images made by a generator) and "
@@ -77,6 +78,23 @@ def _consistency_sentence(face: FaceReport, report: Report) -> str | None:
     return f"Its frames disagree a lot (scores from {min(scores):.2f} to {max(scores):.2f}; {counted}), {so}."
 
 
+def _temporal_sentence(face: FaceReport) -> str | None:
+    """What the temporal check added, when it ran on this face."""
+    tp, fp = face.temporal_probability, face.frame_probability
+    if tp is None or fp is None:
+        return None
+    n = len(face.windows)
+    runs = f"{n} run{'s' if n != 1 else ''} of consecutive frames"
+    if tp >= fp + TEMPORAL_GAP:
+        return (f"The temporal check raised the score: over {runs}, the face changes from frame to frame in a way a "
+                f"single frame does not show (temporal score {tp:.2f}, frames alone {fp:.2f}), as a flickering "
+                f"or drifting blend would.")
+    if tp <= fp - TEMPORAL_GAP:
+        return (f"The temporal check lowered the score: over {runs}, the face moves consistently from frame to "
+                f"frame (temporal score {tp:.2f}, frames alone {fp:.2f}).")
+    return f"The temporal check over {runs} agrees with the frames (temporal score {tp:.2f}, frames alone {fp:.2f})."
+
+
 def _regions_sentence(face: FaceReport, report: Report) -> str | None:
     shares = mean_shares(report, face.track_id)
     if shares is None:
@@ -104,7 +122,8 @@ def _warnings_sentence(face: FaceReport) -> str | None:
 def face_words(face: FaceReport, report: Report) -> str:
     """2–4 sentences about one face, from its numbers only."""
     parts = [_verdict_sentence(face, report)]
-    optional = [_consistency_sentence(face, report), _regions_sentence(face, report), _warnings_sentence(face)]
+    optional = [_temporal_sentence(face), _consistency_sentence(face, report), _regions_sentence(face, report),
+                _warnings_sentence(face)]
     parts += [s for s in optional if s]
     if len(parts) == 1:
         parts.append("This is a single photo, so no other frame can confirm the score." if report.kind == "image"

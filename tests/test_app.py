@@ -345,3 +345,26 @@ def test_examples_are_built_once_offline(examples_dir, analyzer):
     for p in (paths[1], paths[3]):
         r = analyzer.analyze(p, Settings(frames=4, heatmaps=0)).report
         assert len(r.faces) == 1, p.name
+
+
+def test_words_say_what_the_temporal_check_added():
+    from dataclasses import replace
+
+    from dfdemo.report import WindowScore
+    from dfdemo.words import plain_words
+
+    def with_temporal(frame_p, temporal_p, n=4):
+        r = _report(scores=[0.3, 0.35, 0.32], verdict="real")
+        wins = [WindowScore(i * 8, i * 8 + 7, i * 0.3, i * 0.3 + 0.28, temporal_p, frame_p) for i in range(n)]
+        return replace(r, faces=[replace(r.faces[0], frame_probability=frame_p, temporal_probability=temporal_p, windows=wins)],
+                       temporal="used")
+
+    raised = face_paragraphs(plain_words(with_temporal(0.3, 0.8)))[0]
+    assert "raised the score" in raised and "over 4 runs of consecutive frames" in raised and "0.80" in raised
+    lowered = face_paragraphs(plain_words(with_temporal(0.6, 0.2, n=1)))[0]
+    assert "lowered the score" in lowered and "1 run of" in lowered
+    same = face_paragraphs(plain_words(with_temporal(0.3, 0.35)))[0]
+    assert "agrees with the frames" in same
+    for para in (raised, lowered, same):
+        assert 2 <= len(sentences(para)) <= 4
+    assert "temporal" not in face_paragraphs(plain_words(_report()))[0]  # not run: not mentioned

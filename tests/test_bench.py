@@ -153,3 +153,17 @@ def test_folded_scorer_gives_the_same_scores_and_leaves_the_model_alone(tiny_wei
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in det.scorer.modules())
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in det.model.modules())
     assert all(p.requires_grad for p in det.model.parameters())
+
+
+def test_bench_times_the_temporal_check(tmp_path, capsys, tiny_clip, tiny_weights):
+    from dfdemo.temporal import TemporalConfig, TemporalHead
+    from dfdemo.train.temporal import write_weights
+
+    weights = write_weights(tiny_weights, tmp_path / "temporal", TemporalHead(1280, 8), TemporalConfig(hidden=8, windows=2))
+    printed, r = _run(tmp_path, capsys, tiny_clip, weights, "--no-peer", "--temporal")
+    t = r["temporal"]
+    assert "temporal check (2 windows of 8 frames)" in printed
+    assert t["temporal_stage_s"] > 0 and t["total_s"] > t["temporal_stage_s"]
+    assert t["temporal_over_frame_only"] == pytest.approx(t["total_s"] / r["total_s"])
+    assert r["targets"]["temporal_over_frame_only"]["met"] == (t["temporal_over_frame_only"] <= 1.3)
+    assert "temporal" not in r["stages_s"]  # the frame-only run has no temporal stage
