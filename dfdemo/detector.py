@@ -111,40 +111,55 @@ def create_model(architecture: str, pretrained_path: str | os.PathLike | None = 
 
 class MaskHead(torch.nn.Module):
     """Learned manipulation map (Face X-ray-style): predicts the self-blend mask from the
-    backbone's stride-16 features. 3x3 conv → ReLU → 1x1 conv; logits at 1/16 of the input."""
+    backbone's stride-16 features, optionally joined by its last (stride-32) features, the ones
+    the fake score is computed from, projected to ``hidden`` channels and upsampled.
+    3x3 conv → ReLU → 1x1 conv; logits at 1/16 of the input."""
 
-    def __init__(self, channels: int, hidden: int = 64):
+    def __init__(self, channels: int, hidden: int = 64, deep_channels: int = 0):
         super().__init__()
-        self.net = torch.nn.Sequential(torch.nn.Conv2d(channels, hidden, 3, padding=1), torch.nn.ReLU(inplace=True),
-                                       torch.nn.Conv2d(hidden, 1, 1))
+        self.deep = torch.nn.Conv2d(deep_channels, hidden, 1) if deep_channels else None
+        self.net = torch.nn.Sequential(torch.nn.Conv2d(channels + (hidden if deep_channels else 0), hidden, 3, padding=1),
+                                       torch.nn.ReLU(inplace=True), torch.nn.Conv2d(hidden, 1, 1))
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
+    def forward(self, features: torch.Tensor, deep: torch.Tensor | None = None) -> torch.Tensor:
+        if self.deep is not None:
+            d = torch.nn.functional.interpolate(self.deep(deep), size=features.shape[-2:], mode="bilinear", align_corners=False)
+            features = torch.cat([features, d], dim=1)
         return self.net(features)
 
 
-def add_mask_head(model: torch.nn.Module, layer: str = "blocks.4") -> dict:
-    """Attach a ``MaskHead`` as ``model.mask_head`` reading ``layer``; returns its config entry."""
-    with torch.no_grad():
-        feats = {}
-        h = model.get_submodule(layer).register_forward_hook(lambda m, i, o: feats.setdefault("f", o))
-        try:
-            model.eval()(torch.zeros(1, 3, 64, 64))
-        finally:
-            h.remove()
-    channels = int(feats["f"].shape[1])
-    model.mask_head = MaskHead(channels)
-    return {"layer": layer, "channels": channels}
-
-
-def forward_with_mask(model: torch.nn.Module, layer: str, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """One forward pass giving (fake logits (N,), mask logits (N, 1, h, w)) for a model with a head."""
-    feats = {}
-    h = model.get_submodule(layer).register_forward_hook(lambda m, i, o: feats.__setitem__("f", o))
+def _layer_outputs(model: torch.nn.Module, layers: list[str], x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """(model(x), the outputs of ``layers``) from one forward pass."""
+    feats: dict[str, torch.Tensor] = {}
+    hooks = [model.get_submodule(name).register_forward_hook(lambda m, i, o, name=name: feats.__setitem__(name, o))
+             for name in layers]
     try:
-        logits = model(x).view(-1)
+        out = model(x)
     finally:
-        h.remove()
-    return logits, model.mask_head(feats["f"])
+        for h in hooks:
+            h.remove()
+    return out, [feats[name] for name in layers]
+
+
+def add_mask_head(model: torch.nn.Module, layer: str = "blocks.4", deep_layer: str | None = None) -> dict:
+    """Attach a ``MaskHead`` as ``model.mask_head`` reading ``layer`` (and ``deep_layer``);
+    returns its config entry."""
+    layers = [layer] + ([deep_layer] if deep_layer else [])
+    with torch.no_grad():
+        _, feats = _layer_outputs(model.eval(), layers, torch.zeros(1, 3, 64, 64))
+    entry = {"layer": layer, "channels": int(feats[0].shape[1])}
+    if deep_layer:
+        entry.update(deep_layer=deep_layer, deep_channels=int(feats[1].shape[1]))
+    model.mask_head = MaskHead(entry["channels"], deep_channels=entry.get("deep_channels", 0))
+    return entry
+
+
+def forward_with_mask(model: torch.nn.Module, head: dict, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One forward pass giving (fake logits (N,), mask logits (N, 1, h, w)) for a model with a
+    head; ``head`` is its config entry (``add_mask_head``)."""
+    layers = [head["layer"]] + ([head["deep_layer"]] if head.get("deep_layer") else [])
+    logits, feats = _layer_outputs(model, layers, x)
+    return logits.view(-1), model.mask_head(*feats)
 
 
 def default_target_layer(architecture: str, model: torch.nn.Module) -> str:
@@ -256,7 +271,7 @@ class Detector:
         out = []
         with torch.inference_mode():
             for i in range(0, len(crops), batch_size):
-                _, m = forward_with_mask(self.model, self.config.mask_head["layer"], self.preprocess(crops[i : i + batch_size]))
+                _, m = forward_with_mask(self.model, self.config.mask_head, self.preprocess(crops[i : i + batch_size]))
                 s = self.config.input_size
                 out.append(torch.sigmoid(torch.nn.functional.interpolate(m.float(), size=(s, s), mode="bilinear", align_corners=False))[:, 0])
         return torch.cat(out).numpy()
@@ -314,7 +329,7 @@ def load_detector(source: str | os.PathLike | None = None) -> Detector:
         config = DetectorConfig(**{**asdict(config), "model_id": str(source or os.environ.get(ENV_WEIGHTS) or "bundled:weights/detector")})
     model = create_model(config.architecture)
     if config.mask_head:
-        add_mask_head(model, config.mask_head["layer"])
+        add_mask_head(model, config.mask_head["layer"], config.mask_head.get("deep_layer"))
     try:
         state = load_file(str(st_path))
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)

@@ -57,10 +57,12 @@ def test_sanity_copy_changes_the_last_layers_only(tiny_weights):
     assert not torch.equal(before["conv_head.weight"], after["conv_head.weight"])
 
 
-def test_mask_head_output_has_the_crop_shape_and_round_trips(tmp_path):
+@pytest.mark.parametrize("deep_layer", [None, "bn2"])
+def test_mask_head_output_has_the_crop_shape_and_round_trips(tmp_path, deep_layer):
     torch.manual_seed(0)
     model = create_model("tf_efficientnet_lite0")
-    head = add_mask_head(model)
+    head = add_mask_head(model, deep_layer=deep_layer)
+    assert head.get("deep_channels") == (1280 if deep_layer else None)
     save_detector(model, tmp_path / "w", DetectorConfig(mask_head=head))
     det = load_detector(tmp_path / "w")
     crops = np.stack([np.zeros((224, 224, 3), np.uint8), astronaut()[100:324, 100:324]])

@@ -101,13 +101,13 @@ def mask_targets(masks: torch.Tensor, n_real: int, size: tuple[int, int]) -> tor
 
 
 @torch.inference_mode()
-def evaluate(model, reals, fakes, is_video, masks, mean, std, mask_layer: str | None = None, bs: int = 64) -> dict:
+def evaluate(model, reals, fakes, is_video, masks, mean, std, mask_head: dict | None = None, bs: int = 64) -> dict:
     model.eval()
     scores, ious, real_act = [], [], []
     for i in range(0, len(reals), bs):
         x, _ = to_batch(torch.from_numpy(reals[i:i + bs]), torch.from_numpy(fakes[i:i + bs]), mean, std)
-        if mask_layer:
-            logits, mlog = forward_with_mask(model, mask_layer, x)
+        if mask_head:
+            logits, mlog = forward_with_mask(model, mask_head, x)
             pm = torch.sigmoid(torch.nn.functional.interpolate(mlog.float(), size=x.shape[-2:], mode="bilinear"))[:, 0]
             n = len(pm) // 2
             real_act += pm[:n].mean((1, 2)).tolist()
@@ -164,6 +164,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--init", default=None, help="start from this weights folder instead of ImageNet (fine-tuning)")
     ap.add_argument("--mask-weight", type=float, default=0.0,
                     help="> 0 adds the learned manipulation map head, trained on the SBI blend masks with this loss weight")
+    ap.add_argument("--mask-deep-layer", default=None,
+                    help="the mask head also reads this (stride-32) layer, e.g. bn2: the features the fake score is made of")
     ap.add_argument("--head-only", action="store_true",
                     help="with --init and --mask-weight: train the mask head alone on the frozen detector "
                          "(the classifier, hence its scores and threshold, stay exactly as they were)")
@@ -189,9 +191,9 @@ def main(argv: list[str] | None = None) -> None:
         config = DetectorConfig(architecture=a.arch, input_size=a.size, mean=tuple(cfg["mean"]), std=tuple(cfg["std"]),
                                 crop_margin=a.margin, target_layer=default_target_layer(a.arch, model))
     if a.mask_weight > 0 and not config.mask_head:
-        config = replace(config, mask_head=add_mask_head(model))
-    mask_layer = config.mask_head.get("layer") if a.mask_weight > 0 else None
-    if a.head_only and not (a.init and mask_layer):
+        config = replace(config, mask_head=add_mask_head(model, deep_layer=a.mask_deep_layer))
+    mask_head = config.mask_head if a.mask_weight > 0 else None
+    if a.head_only and not (a.init and mask_head):
         raise SystemExit("--head-only needs --init (the detector to keep) and --mask-weight > 0")
     model = model.to(memory_format=torch.channels_last)
     set_train_mode(model, a.head_only)
@@ -226,8 +228,8 @@ def main(argv: list[str] | None = None) -> None:
 
     for reals, fakes, masks in loader:
         x, y = to_batch(reals, fakes, config.mean, config.std)
-        if mask_layer:
-            logits, mlog = forward_with_mask(model, mask_layer, x)
+        if mask_head:
+            logits, mlog = forward_with_mask(model, mask_head, x)
             loss = lossf(logits, y) + a.mask_weight * lossf(mlog.float(), mask_targets(masks, len(reals), mlog.shape[-2:]))
         else:
             loss = lossf(model(x).view(-1), y)
@@ -244,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"[train] step {step}/{a.steps} loss {np.mean(run_loss[-25:]):.4f} lr {sched.get_last_lr()[0]:.2e} "
                   f"{seen / el:.1f} img/s elapsed {el / 60:.1f} min", flush=True)
         if step % a.eval_every == 0 or step >= a.steps or out_of_time:
-            m = evaluate(model, *val, config.mean, config.std, mask_layer)
+            m = evaluate(model, *val, config.mean, config.std, mask_head)
             set_train_mode(model, a.head_only)
             m.update(step=step, minutes=round((time.time() - t0) / 60, 2), loss=float(np.mean(run_loss[-a.eval_every:])))
             history.append(m)
