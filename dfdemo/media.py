@@ -183,6 +183,20 @@ def sample_indices(frame_count: int, n: int) -> list[int]:
     return sorted({int((i + 0.5) * frame_count / n) for i in range(n)})
 
 
+def _advance(cap: cv2.VideoCapture, pos: int, target: int) -> tuple[int, bool]:
+    """Make frame ``target`` the next one the decoder returns, ``pos`` being the next one now:
+    seek when it is far (or behind), else grab the frames in between (cheaper than a seek).
+    Returns the new position and whether the stream still had frames."""
+    if target - pos > SEEK_GAP or target < pos:
+        cap.set(cv2.CAP_PROP_POS_FRAMES, target)
+        return target, True
+    ok = True
+    while pos < target and ok:
+        ok = cap.grab()
+        pos += 1
+    return pos, ok
+
+
 def sample_frames(path: str | os.PathLike, n: int, info: MediaInfo | None = None) -> Iterator[Frame]:
     """Yield up to ``n`` evenly spaced frames, one at a time (never the whole video).
 
@@ -199,13 +213,7 @@ def sample_frames(path: str | os.PathLike, n: int, info: MediaInfo | None = None
     try:
         pos = 0  # index of the next frame the decoder returns
         for idx in wanted:
-            if idx - pos > SEEK_GAP:
-                cap.set(cv2.CAP_PROP_POS_FRAMES, idx)
-                pos = idx
-            ok = True
-            while pos < idx and ok:
-                ok = cap.grab()
-                pos += 1
+            pos, ok = _advance(cap, pos, idx)
             if not ok:
                 break
             ok, bgr = cap.read()
@@ -238,13 +246,7 @@ def read_windows(path: str | os.PathLike, starts: list[int], length: int, info: 
     try:
         pos = 0
         for start in sorted(starts):
-            if start - pos > SEEK_GAP or start < pos:
-                cap.set(cv2.CAP_PROP_POS_FRAMES, start)
-                pos = start
-            ok = True
-            while pos < start and ok:
-                ok = cap.grab()
-                pos += 1
+            pos, ok = _advance(cap, pos, start)
             frames: list[Frame] = []
             while ok and len(frames) < length:
                 ok, bgr = cap.read()

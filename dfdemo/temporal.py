@@ -32,7 +32,7 @@ class TemporalConfig:
     window: int = 8  # consecutive frames per window
     windows: int = 4  # windows read per video by default
     embed_dim: int = 1280
-    hidden: int = 64
+    hidden: int = 32
     frame_weight: float = 0.5  # combined = w * frame score + (1 - w) * temporal score
     threshold: float = 0.5  # threshold of the combined score
     uncertain_band: tuple[float, float] = (0.4, 0.6)
@@ -55,14 +55,15 @@ class TemporalConfig:
 class TemporalHead(torch.nn.Module):
     """(N, T, D) frame embeddings → (N,) window logits.
 
-    Each embedding is normalised and projected to ``hidden``; its difference to the previous
+    Each embedding is normalised and projected to ``hidden`` (with dropout while training: a few
+    hundred training windows are easily memorised); its difference to the previous
     frame's projection is appended (zero for the first frame); a bidirectional GRU reads the
     sequence; the mean of its outputs goes to one logit.
     """
 
-    def __init__(self, embed_dim: int = 1280, hidden: int = 64):
+    def __init__(self, embed_dim: int = 1280, hidden: int = 32, dropout: float = 0.3):
         super().__init__()
-        self.proj = torch.nn.Sequential(torch.nn.LayerNorm(embed_dim), torch.nn.Linear(embed_dim, hidden))
+        self.proj = torch.nn.Sequential(torch.nn.LayerNorm(embed_dim), torch.nn.Dropout(dropout), torch.nn.Linear(embed_dim, hidden))
         self.gru = torch.nn.GRU(2 * hidden, hidden, batch_first=True, bidirectional=True)
         self.out = torch.nn.Linear(2 * hidden, 1)
 

@@ -160,7 +160,7 @@ def test_temporal_weights_load_strictly(temporal_weights, tmp_path):
 
 
 def test_head_maps_windows_to_one_logit_each():
-    head = TemporalHead(32, 8)
+    head = TemporalHead(32, 8).eval()
     x = torch.randn(5, 8, 32)
     out = head(x)
     assert out.shape == (5,)
