@@ -18,7 +18,9 @@ def _summary(r) -> str:
     lines = [f"{r.file}: {r.verdict.upper()} (fake probability {p}, threshold {r.threshold:.3f}; "
              f"{len(r.faces)} face(s) in {r.frames_with_face}/{r.frames_analyzed} frames; {r.timings_s.get('total', 0):.2f} s)"]
     for f in r.faces:
-        lines.append(f"  face {f.track_id}: {f.verdict} {f.fake_probability:.3f} over {len(f.frames)} frame(s)"
+        temporal = (f" (frames {f.frame_probability:.3f}, temporal {f.temporal_probability:.3f} over {len(f.windows)} window(s))"
+                    if f.temporal_probability is not None else "")
+        lines.append(f"  face {f.track_id}: {f.verdict} {f.fake_probability:.3f} over {len(f.frames)} frame(s){temporal}"
                      + (f" [{'; '.join(f.warnings)}]" if f.warnings else ""))
     lines += [f"  note: {n}" for n in r.notes]
     return "\n".join(lines)
@@ -29,7 +31,7 @@ def cmd_scan(a: argparse.Namespace) -> int:
     from .report import reports_to_json
 
     settings = Settings(frames=a.frames, heatmaps=a.heatmaps_k if a.heatmaps else 0, heatmap_dir=a.heatmaps,
-                        threshold=a.threshold)
+                        threshold=a.threshold, temporal=a.temporal, windows=a.windows)
     reports, failed = [], 0
     with Analyzer.load(a.weights) as analyzer:
         for path in a.paths:
@@ -73,11 +75,16 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--heatmaps", metavar="DIR", help="write Grad-CAM overlays of the most suspicious faces to DIR")
     s.add_argument("--heatmaps-k", type=int, default=4, help="how many heatmaps per file (default 4)")
     s.add_argument("--threshold", type=float, default=None, help="decision threshold (default: the calibrated one)")
+    s.add_argument("--temporal", action=argparse.BooleanOptionalAction, default=None,
+                   help="temporal check over windows of consecutive frames (weights with a temporal head; default: the weights' choice)")
+    s.add_argument("--windows", type=int, default=None, help="windows per video for the temporal check (default: the weights')")
     for name in ("train", "eval", "calibrate", "bench", "explain-eval", "train-temporal"):
         sub.add_parser(name, help=f"see python -m dfdemo {name} --help", add_help=False)
     a = ap.parse_args(argv)
     if a.frames < 1:
         ap.error("--frames must be at least 1")
+    if a.windows is not None and a.windows < 1:
+        ap.error("--windows must be at least 1")
     try:
         return cmd_scan(a)
     except DfdemoError as e:  # weights that cannot be loaded

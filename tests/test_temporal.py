@@ -257,3 +257,18 @@ def test_calibrate_sets_the_frame_and_the_combined_thresholds(temporal_weights, 
     assert cfg.temporal["threshold"] == pytest.approx(min(max(combined + 1e-3, 0.5), 0.999), abs=1e-4)
     assert cfg.threshold == pytest.approx(min(max(frame + 1e-3, 0.5), 0.999), abs=1e-4)
     assert cfg.temporal["extra"]["calibration"]["clips"] == 2 and "temporal_only_threshold" in cfg.temporal["extra"]["calibration"]
+
+
+def test_scan_temporal_option(temporal_weights, clip, photo, tmp_path, capsys):
+    from dfdemo.cli import main
+
+    out = tmp_path / "r.json"
+    assert main(["scan", str(clip), str(photo), "--frames", "4", "--temporal", "--weights", str(temporal_weights), "--json", str(out)]) == 0
+    video, image = json.loads(out.read_text())
+    assert video["temporal"] == "used" and video["faces"][0]["windows"]
+    assert image["temporal"] == "not_applicable"
+    capsys.readouterr()
+    assert main(["scan", str(clip), "--frames", "4", "--weights", str(temporal_weights)]) == 0
+    assert "temporal" not in capsys.readouterr().out.split("face 0:")[1].split("\n")[0]  # off: the weights' default
+    assert main(["scan", str(clip), "--frames", "4", "--temporal", "--windows", "2", "--weights", str(temporal_weights)]) == 0
+    assert "over 2 window(s)" in capsys.readouterr().out
