@@ -33,6 +33,7 @@ class TemporalConfig:
     windows: int = 4  # windows read per video by default
     embed_dim: int = 1280
     hidden: int = 32
+    differences_only: bool = False  # the GRU reads only frame-to-frame changes (no per-frame appearance)
     frame_weight: float = 0.5  # combined = w * frame score + (1 - w) * temporal score
     threshold: float = 0.5  # threshold of the combined score
     uncertain_band: tuple[float, float] = (0.4, 0.6)
@@ -57,20 +58,22 @@ class TemporalHead(torch.nn.Module):
 
     Each embedding is normalised and projected to ``hidden`` (with dropout while training: a few
     hundred training windows are easily memorised); its difference to the previous
-    frame's projection is appended (zero for the first frame); a bidirectional GRU reads the
+    frame's projection is appended (zero for the first frame), or with ``differences_only`` used
+    alone, so that the head sees nothing but change over time; a bidirectional GRU reads the
     sequence; the mean of its outputs goes to one logit.
     """
 
-    def __init__(self, embed_dim: int = 1280, hidden: int = 32, dropout: float = 0.3):
+    def __init__(self, embed_dim: int = 1280, hidden: int = 32, dropout: float = 0.3, differences_only: bool = False):
         super().__init__()
+        self.differences_only = differences_only
         self.proj = torch.nn.Sequential(torch.nn.LayerNorm(embed_dim), torch.nn.Dropout(dropout), torch.nn.Linear(embed_dim, hidden))
-        self.gru = torch.nn.GRU(2 * hidden, hidden, batch_first=True, bidirectional=True)
+        self.gru = torch.nn.GRU(hidden if differences_only else 2 * hidden, hidden, batch_first=True, bidirectional=True)
         self.out = torch.nn.Linear(2 * hidden, 1)
 
     def forward(self, emb: torch.Tensor) -> torch.Tensor:
         z = self.proj(emb)
         dz = torch.diff(z, dim=1, prepend=z[:, :1])
-        h, _ = self.gru(torch.cat([z, dz], dim=-1))
+        h, _ = self.gru(dz if self.differences_only else torch.cat([z, dz], dim=-1))
         return self.out(h.mean(dim=1)).squeeze(-1)
 
 
@@ -86,7 +89,7 @@ def load_temporal(folder: str | Path, cfg: TemporalConfig) -> TemporalHead:
     path = Path(folder) / TEMPORAL_FILE
     if not path.is_file():
         raise WeightsError(f"config.json describes a temporal head but {path} is missing")
-    head = TemporalHead(cfg.embed_dim, cfg.hidden)
+    head = TemporalHead(cfg.embed_dim, cfg.hidden, differences_only=cfg.differences_only)
     try:
         head.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()}, strict=True)
     except Exception as e:

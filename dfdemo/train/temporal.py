@@ -200,7 +200,7 @@ def train_head(train: dict, val: dict, cfg: TemporalConfig, epochs: int, seed: i
     """Train on the training clips' windows; keep the epoch with the best window AUC on the
     held-out clips (the head memorises a few hundred windows within a few epochs)."""
     torch.manual_seed(seed)
-    head = TemporalHead(cfg.embed_dim, cfg.hidden)
+    head = TemporalHead(cfg.embed_dim, cfg.hidden, differences_only=cfg.differences_only)
     opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=1e-2)
     x, y = torch.from_numpy(train["emb"].astype(np.float32)), torch.from_numpy(train["label"])
     lossf = torch.nn.BCEWithLogitsLoss()
@@ -265,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--val-rounds", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=12, help="epochs over the training windows (the best on held-out clips is kept)")
     ap.add_argument("--hidden", type=int, default=32)
+    ap.add_argument("--differences-only", action="store_true", help="the head sees only frame-to-frame changes of the embeddings")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--default-on", action="store_true", help="make the temporal check the default of these weights")
     a = ap.parse_args(argv)
@@ -278,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     detector = load_detector(a.weights)
     train = embeddings(detector, windows, a.run_dir, "train", a.rounds, a.seed)
     val = embeddings(detector, windows, a.run_dir, "val", a.val_rounds, a.seed)
-    cfg = TemporalConfig(window=a.window, embed_dim=int(train["emb"].shape[-1]), hidden=a.hidden)
+    cfg = TemporalConfig(window=a.window, embed_dim=int(train["emb"].shape[-1]), hidden=a.hidden, differences_only=a.differences_only)
     head, history = train_head(train, val, cfg, a.epochs, a.seed)
     metrics = evaluate_head(head, val)
     print("[val] " + json.dumps(metrics), flush=True)
