@@ -466,7 +466,7 @@ with gr.Blocks(title="dfdemo: explainable deepfake detection", delete_cache=(180
                     gr.Markdown("### In plain words")
                     words_out = gr.Markdown(elem_id="words")
                     timeline_out = gr.Plot(label="Timeline", show_label=False, elem_id="timeline")
-                    heat_out = gr.Gallery(label="Grad-CAM heatmaps: where the evidence for 'fake' is",
+                    heat_out = gr.Gallery(label="Heatmaps: Grad-CAM (what drove the score) and, with a mask head, the learned map",
                                           elem_id="heatmaps", columns=3, height="auto", object_fit="contain")
                     faces_table = gr.Dataframe(headers=FACE_COLUMNS, label="Faces", visible=False, interactive=False,
                                                elem_id="faces")

@@ -131,6 +131,19 @@ def face_words(face: FaceReport, report: Report) -> str:
     return " ".join(parts[:4])
 
 
+def maps_words(report: Report) -> str | None:
+    """One plain sentence per kind of map shown: what it means and what it does not."""
+    if not report.heatmaps:
+        return None
+    text = ("**Heatmaps.** Grad-CAM shows *what drove the score*: the parts of the face whose pixels pushed the "
+            "fake probability up; it does not show that those parts were edited.")
+    if any(h.learned_map_mean is not None for h in report.heatmaps):
+        text += (" The learned map shows *where the model thinks blending happened*: a second output trained to "
+                 "outline the pasted region of self-blended faces; it is the same model's guess, not a proof, "
+                 "and a dark map means it sees no blended region.")
+    return text
+
+
 def plain_words(report: Report) -> str:
     """Markdown: one paragraph per face (2–4 sentences), the analysis notes, and the caveat."""
     paras = []
@@ -142,6 +155,8 @@ def plain_words(report: Report) -> str:
         paras.append(f"**{face_label(face.track_id).capitalize()}.** " + face_words(face, report))
     if len(report.faces) > 1:
         paras.append(f"The file as a whole is judged by its most suspicious face ({report.verdict.replace('_', ' ')}).")
+    maps = maps_words(report)
+    paras += [maps] if maps else []
     paras += [f"Note: {n}." for n in report.notes]
     paras.append(CAVEAT)
     return "\n\n".join(paras)

@@ -368,3 +368,17 @@ def test_words_say_what_the_temporal_check_added():
     for para in (raised, lowered, same):
         assert 2 <= len(sentences(para)) <= 4
     assert "temporal" not in face_paragraphs(plain_words(_report()))[0]  # not run: not mentioned
+
+
+def test_words_explain_each_kind_of_map_shown():
+    from dataclasses import replace
+
+    from dfdemo.words import plain_words
+
+    gradcam_only = plain_words(_report(shares={"eyes": 0.6, "mouth": 0.4}))
+    assert "what drove the score" in gradcam_only and "does not show that those parts were edited" in gradcam_only
+    assert "learned map" not in gradcam_only
+    r = _report(shares={"eyes": 0.6, "mouth": 0.4})
+    with_map = plain_words(replace(r, heatmaps=[replace(h, learned_map_mean=0.3) for h in r.heatmaps]))
+    assert "where the model thinks blending happened" in with_map and "not a proof" in with_map
+    assert "Heatmaps" not in plain_words(_report())  # no heatmap computed: nothing to explain
