@@ -32,6 +32,7 @@ SMALL_FACE_PX = 64
 DARK_LUMA = 50
 BLURRY_LAPLACIAN = 30.0
 TURNED_YAW = 0.35
+SEVERITY = {"real": 0, "uncertain": 1, "fake": 2}
 
 
 @dataclass(frozen=True)
@@ -222,8 +223,10 @@ class Analyzer:
                 temporal = "not_applicable"
         notes += self._temporal_notes(temporal, info)
         tcfg = self.detector.temporal_config
+        # a combined score has its own calibrated threshold; a face without windows keeps the frame one
+        frame_cut = combined_cut = (threshold, band)
         if temporal == "used" and settings.threshold is None:
-            threshold, band = tcfg.threshold, tcfg.uncertain_band
+            combined_cut = (tcfg.threshold, tuple(tcfg.uncertain_band))
 
         t = time.perf_counter()
         faces, thumbs = [], {}
@@ -233,12 +236,13 @@ class Analyzer:
             p = frame_p = aggregate(sc)
             wins = windows.get(tr.track_id, [])
             temporal_p = aggregate(np.array([w.fake_probability for w in wins])) if wins else None
+            cut = frame_cut
             if temporal_p is not None:
-                p = combine(frame_p, temporal_p, tcfg.frame_weight)
+                p, cut = combine(frame_p, temporal_p, tcfg.frame_weight), combined_cut
             elif temporal == "used":
                 notes.append(f"face {tr.track_id + 1} was not seen through any whole window: frame score only")
             faces.append(FaceReport(
-                track_id=tr.track_id, fake_probability=p, verdict=verdict_for(p, threshold, band),
+                track_id=tr.track_id, fake_probability=p, verdict=verdict_for(p, *cut),
                 frames=[FrameScore(s.index, round(s.time_s, 3), tuple(round(v, 1) for v in s.box), s.score,
                                    round(tr.detections[k].score, 3)) for k, s in enumerate(ss)],
                 face_size_px=float(np.median([s.quality["size_px"] for s in ss])),
@@ -252,7 +256,10 @@ class Analyzer:
         heatmaps, overlays, learned = self._explain(track_samples, settings, path)
         timings["explain"] = time.perf_counter() - t
 
-        prob = max((f.fake_probability for f in faces), default=None)
+        # the file is judged by its most suspicious face: its score, its verdict and the threshold it met
+        worst = max(faces, key=lambda f: (SEVERITY[f.verdict], f.fake_probability), default=None)
+        prob = None if worst is None else worst.fake_probability
+        threshold, band = combined_cut if worst is not None and worst.temporal_probability is not None else frame_cut
         timings["total"] = time.perf_counter() - t_all
         report_progress(1.0, "done")
         report = Report(
