@@ -22,6 +22,7 @@ Three steps, each resumable (what is on disk is reused):
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -182,15 +183,30 @@ def embed_round(detector, windows: dict, split: str, round_: int, seed: int) -> 
             "mode": np.array(modes), "group": np.array(groups)}
 
 
+def fingerprint(detector) -> str:
+    """What the embeddings depend on: the frame detector's own weights (a mask head, which does
+    not change them, is left out)."""
+    h = hashlib.sha256()
+    for k, v in sorted(detector.model.state_dict().items()):
+        if not k.startswith("mask_head."):
+            h.update(k.encode())
+            h.update(v.detach().half().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def embeddings(detector, windows: dict, run_dir: Path, split: str, rounds: int, seed: int) -> dict[str, np.ndarray]:
-    parts = []
+    """Cached per round in ``run_dir``; a round embedded by other detector weights is redone."""
+    parts, fp = [], fingerprint(detector)
     for r in range(rounds):
         path = run_dir / f"emb_{split}_r{r}.npz"
+        if path.exists() and str(np.load(path).get("fingerprint", "")) != fp:
+            print(f"[embed] {path} was made by other detector weights: embedding again", flush=True)
+            path.unlink()
         if not path.exists():
             d = embed_round(detector, windows, split, r, seed)
-            np.savez(path.with_suffix(".tmp.npz"), **d)
+            np.savez(path.with_suffix(".tmp.npz"), fingerprint=fp, **d)
             os.replace(path.with_suffix(".tmp.npz"), path)
-        parts.append(dict(np.load(path)))
+        parts.append({k: v for k, v in np.load(path).items() if k != "fingerprint"})
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
@@ -268,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--differences-only", action="store_true", help="the head sees only frame-to-frame changes of the embeddings")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--default-on", action="store_true", help="make the temporal check the default of these weights")
+    ap.add_argument("--model-id", default=None, help="model id written into --out (default: the detector's + ' + temporal')")
     a = ap.parse_args(argv)
     t0 = time.time()
     a.run_dir.mkdir(parents=True, exist_ok=True)
@@ -286,12 +303,12 @@ def main(argv: list[str] | None = None) -> int:
     cfg = replace(cfg, frame_weight=metrics["frame_weight"], default_on=a.default_on,
                   extra={"validation": metrics, "epochs": history, "train_samples": int(len(train["label"])), "minutes": round((time.time() - t0) / 60, 1),
                          "command": "python -m dfdemo train-temporal " + " ".join(argv if argv is not None else [])})
-    write_weights(a.weights, a.out, head, cfg)
+    write_weights(a.weights, a.out, head, cfg, a.model_id)
     print(f"[temporal] saved {a.out} (frame detector + temporal head) in {(time.time() - t0) / 60:.1f} min", flush=True)
     return 0
 
 
-def write_weights(source, out: Path, head: TemporalHead, cfg: TemporalConfig) -> Path:
+def write_weights(source, out: Path, head: TemporalHead, cfg: TemporalConfig, model_id: str | None = None) -> Path:
     """Copy the frame detector's weights folder to ``out`` and add the temporal head to it."""
     from ..detector import resolve_weights
 
@@ -301,7 +318,8 @@ def write_weights(source, out: Path, head: TemporalHead, cfg: TemporalConfig) ->
         if (folder / name).is_file() and (folder / name).resolve() != (out / name).resolve():
             shutil.copy2(folder / name, out / name)
     config = load_config(folder)
-    model_id = config.model_id if config.model_id.endswith("+ temporal") else f"{config.model_id} + temporal".strip()
+    if model_id is None:
+        model_id = config.model_id if config.model_id.endswith("+ temporal") else f"{config.model_id} + temporal".strip()
     config = replace(config, temporal=cfg.to_dict(), model_id=model_id)
     save_temporal(head, out)
     (out / "config.json").write_text(json.dumps(config.to_json_dict(), indent=2, sort_keys=True) + "\n")
