@@ -112,12 +112,19 @@ def sbi_eval(det: Detector, cache: Path, n: int, deletion_n: int, seed: int = 7,
         maps_rand = gradcam(rand_det.model, rand_det.target_layer, x)
         res["p_fake"] += list(det.predict(fakes))
         learned = det.predict_masks(fakes)
-        if learned is not None:
+        if learned is not None:  # the same measures for the learned map, plus its overlap and its real-face activation
             real_maps = det.predict_masks(np.stack([p[0] for p in pairs]))
+            learned_rand = rand_det.predict_masks(fakes)
             res["learned_real_mean"] += list(real_maps.mean((1, 2)))
-            for lm, m in zip(learned, masks):
+            for j, (lm, m) in enumerate(zip(learned, masks)):
                 pred, tgt = lm > 0.5, binary(m)
+                kps = keypoints_to_crop(kp_all[ids[j]], CACHE_SIZE, CACHE_MARGIN, margin, size)
                 res["learned_iou"].append(float((pred & tgt).sum() / max(1, (pred | tgt).sum())))
+                res["learned_ratio"].append(heat_in_mask_ratio(lm, m))
+                res["learned_pointing"].append(pointing_hit(lm, m))
+                res["learned_words"].append(top_region(region_shares(lm, kps)) == boundary_region(m, kps))
+                if lm.std() > 0 and learned_rand[j].std() > 0:
+                    res["learned_sanity_rho"].append(float(spearmanr(lm.ravel(), learned_rand[j].ravel())[0]))
         for j, (h, m) in enumerate(zip(maps, masks)):
             kps = keypoints_to_crop(kp_all[ids[j]], CACHE_SIZE, CACHE_MARGIN, margin, size)
             res["ratio"].append(heat_in_mask_ratio(h, m))
@@ -142,6 +149,10 @@ def sbi_eval(det: Detector, cache: Path, n: int, deletion_n: int, seed: int = 7,
     if "learned_iou" in r:
         out["learned_map_iou"] = float(r["learned_iou"].mean())
         out["learned_map_real_mean"] = float(r["learned_real_mean"].mean())
+        out["learned_map_heat_in_mask_ratio"] = float(np.nanmean(r["learned_ratio"]))
+        out["learned_map_pointing_game"] = float(r["learned_pointing"].mean())
+        out["learned_map_region_words_agree"] = float(r["learned_words"].mean())
+        out["learned_map_sanity_spearman"] = float(np.mean(r["learned_sanity_rho"])) if len(r.get("learned_sanity_rho", [])) else float("nan")
     for pct in (10, 20) if "del10" in r else ():
         drop, drop_r = -r[f"del{pct}"].mean(), -r[f"del{pct}_random"].mean()
         out[f"deletion_drop_{pct}"] = float(drop)
@@ -199,8 +210,10 @@ def main(argv: list[str] | None = None) -> int:
         if k in s:
             print(f"  {k:<26} {s[k]:8.3f}  {('target ' + target) if target else ''}")
     if "learned_map_iou" in s:
-        print(f"Learned manipulation map: IoU with the blend mask {s['learned_map_iou']:.3f} (target >= 0.5), "
-              f"mean activation on real faces {s['learned_map_real_mean']:.3f} (target <= 0.05)")
+        print("Learned manipulation map (same fakes; deletion not run for it):")
+        for k, target in (("iou", ">= 0.5"), ("real_mean", "<= 0.05"), ("heat_in_mask_ratio", ""), ("pointing_game", ""),
+                          ("sanity_spearman", "< 0.2"), ("region_words_agree", "")):
+            print(f"  {'learned_map_' + k:<32} {s['learned_map_' + k]:8.3f}  {('target ' + target) if target else ''}")
     for sl, d in out.get("dev_eval", {}).items():
         shares = ", ".join(f"{k} {d[k]:.2f}" for k in ("eyes", "nose", "mouth", "forehead", "cheeks_jaw", "background") if k in d)
         print(f"  dev-eval {sl:<16} {shares}; deletion20 drop {-d.get('del20', float('nan')):.3f} vs random {-d.get('del20_random', float('nan')):.3f}")

@@ -179,6 +179,9 @@ def faithfulness_words(f: dict) -> str:
     lines = ["### How far to trust these heatmaps (measured for this model)",
              f"On {f['n']:.0f} self-blended test faces, never seen in training, where the blended region is known exactly:",
              "", "| measure | value |", "|---|---|"]
+    rows += [("Learned map: overlap with the blended region (IoU, 1 = exact)", "learned_map_iou", "{:.2f}"),
+             ("Learned map: brightest pixel inside the blended region", "learned_map_pointing_game", "{:.0%}"),
+             ("Learned map: mean brightness on real faces (0 = dark)", "learned_map_real_mean", "{:.2f}")]
     lines += [f"| {label} | {fmt.format(f[key])} |" for label, key, fmt in rows if key in f]
     lines += ["", "A value near chance means the heatmap often points elsewhere than the manipulation: read it as "
               "*what the score depends on*, not as proof of where a face was edited."]

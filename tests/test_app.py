@@ -316,8 +316,14 @@ def test_how_it_works_covers_the_brief():
     from dfdemo.words import how_it_works
 
     text = how_it_works().lower()
-    for words in ("alignment", "shared encoder", "decoder", "blending", "grad-cam", "does **not**"):
+    for words in ("alignment", "shared encoder", "decoder", "blending", "grad-cam", "does **not**", "temporal check"):
         assert words in text, words
+    f = {"n": 512, "heat_in_mask_ratio": 1.1, "pointing_game": 0.65, "learned_map_iou": 0.54, "learned_map_real_mean": 0.08}
+    measured = how_it_works(f)
+    assert "| Heat inside the blended region, relative to chance (1 = chance) | 1.10 |" in measured
+    assert "| Learned map: overlap with the blended region (IoU, 1 = exact) | 0.54 |" in measured
+    assert "| Learned map: mean brightness on real faces (0 = dark) | 0.08 |" in measured
+    assert "Learned map" not in how_it_works({"n": 512, "pointing_game": 0.65})  # weights without a map head
 
 
 # ---------------------------------------------------------------- dfdemo.examples
