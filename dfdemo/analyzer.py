@@ -368,9 +368,9 @@ class Analyzer:
         chosen += rest[: k - len(chosen)]
         chosen.sort(key=lambda p: (p[0], -p[1].score))
         x = self.detector.preprocess(np.stack([s.crop for _, s in chosen]))
-        crops = np.stack([s.crop for _, s in chosen])
-        maps = gradcam(self.detector.model, self.detector.target_layer, x)
-        masks = self.detector.predict_masks(crops)
+        with self.detector.capturing_mask_features() as learned_maps:  # one forward pass for both maps
+            maps = gradcam(self.detector.model, self.detector.target_layer, x)
+        masks = learned_maps() if learned_maps else None
         heatmaps, overlays, learned = [], [], []
         out_dir = Path(settings.heatmap_dir) if settings.heatmap_dir else None
         if out_dir:

@@ -8,6 +8,7 @@ No mediapipe here: the detector takes RGB uint8 crops of shape (N, S, S, 3).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -272,9 +273,36 @@ class Detector:
         with torch.inference_mode():
             for i in range(0, len(crops), batch_size):
                 _, m = forward_with_mask(self.model, self.config.mask_head, self.preprocess(crops[i : i + batch_size]))
-                s = self.config.input_size
-                out.append(torch.sigmoid(torch.nn.functional.interpolate(m.float(), size=(s, s), mode="bilinear", align_corners=False))[:, 0])
+                out.append(self._mask_probabilities(m))
         return torch.cat(out).numpy()
+
+    @contextlib.contextmanager
+    def capturing_mask_features(self):
+        """Within this block, forward passes of ``model`` (e.g. Grad-CAM's) keep the features the
+        mask head reads; ``masks_from_captured()`` then gives the learned maps of those crops
+        without a second forward pass. Yields a callable; None when the weights have no head."""
+        if not self.has_mask_head:
+            yield None
+            return
+        head = self.config.mask_head
+        layers = [head["layer"]] + ([head["deep_layer"]] if head.get("deep_layer") else [])
+        feats: dict[str, torch.Tensor] = {}
+        hooks = [self.model.get_submodule(name).register_forward_hook(
+            lambda m, i, o, name=name: feats.__setitem__(name, o.detach())) for name in layers]
+
+        def masks_from_captured() -> np.ndarray:
+            with torch.inference_mode():
+                return self._mask_probabilities(self.model.mask_head(*[feats[name] for name in layers])).numpy()
+
+        try:
+            yield masks_from_captured
+        finally:
+            for h in hooks:
+                h.remove()
+
+    def _mask_probabilities(self, mask_logits: torch.Tensor) -> torch.Tensor:
+        s = self.config.input_size
+        return torch.sigmoid(torch.nn.functional.interpolate(mask_logits.float(), size=(s, s), mode="bilinear", align_corners=False))[:, 0]
 
     def logits(self, crops: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
         out = []
