@@ -28,7 +28,7 @@ import torch
 from scipy.stats import spearmanr
 
 from .detector import Detector, load_detector
-from .explain import gradcam, region_masks, region_shares, top_region
+from .explain import REGIONS, gradcam, region_shares, top_region
 
 
 def binary(mask: np.ndarray) -> np.ndarray:
@@ -177,11 +177,19 @@ def deveval_eval(det: Detector, index: Path, frames: int) -> dict:
             for hm in an.report.heatmaps:
                 for k, v in hm.region_shares.items():
                     per[r["slice"]][k].append(v)
+                for k, v in (hm.learned_map_shares or {}).items():
+                    per[r["slice"]]["learned_" + k].append(v)
+                if hm.learned_map_mean is not None:
+                    per[r["slice"]]["learned_mean"].append(hm.learned_map_mean)
             if an.face_thumbnails:
-                x = det.preprocess(np.stack(list(an.face_thumbnails.values())))
+                thumbs = np.stack(list(an.face_thumbnails.values()))
+                x = det.preprocess(thumbs)
                 maps = gradcam(det.model, det.target_layer, x)
                 per[r["slice"]]["del20"] += list(deletion(det, x, maps, 20))
                 per[r["slice"]]["del20_random"] += list(deletion(det, x, smooth_random_maps(len(x), x.shape[-1], rng), 20))
+                learned = det.predict_masks(thumbs)
+                if learned is not None:
+                    per[r["slice"]]["learned_del20"] += list(deletion(det, x, learned, 20))
     return {s: {k: float(np.mean(v)) for k, v in d.items()} for s, d in per.items()}
 
 
@@ -215,8 +223,12 @@ def main(argv: list[str] | None = None) -> int:
                           ("sanity_spearman", "< 0.2"), ("region_words_agree", "")):
             print(f"  {'learned_map_' + k:<32} {s['learned_map_' + k]:8.3f}  {('target ' + target) if target else ''}")
     for sl, d in out.get("dev_eval", {}).items():
-        shares = ", ".join(f"{k} {d[k]:.2f}" for k in ("eyes", "nose", "mouth", "forehead", "cheeks_jaw", "background") if k in d)
-        print(f"  dev-eval {sl:<16} {shares}; deletion20 drop {-d.get('del20', float('nan')):.3f} vs random {-d.get('del20_random', float('nan')):.3f}")
+        for prefix, name in (("", "Grad-CAM"), ("learned_", "learned map")):
+            shares = ", ".join(f"{k} {d[prefix + k]:.2f}" for k in REGIONS if prefix + k in d)
+            if shares:
+                extra = f", mean {d['learned_mean']:.2f}" if prefix and "learned_mean" in d else ""
+                print(f"  dev-eval {sl:<16} {name:<12} {shares}{extra}; deletion20 drop "
+                      f"{-d.get(prefix + 'del20', float('nan')):.3f} vs random {-d.get('del20_random', float('nan')):.3f}")
     if a.json:
         a.json.write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
     if a.record:
