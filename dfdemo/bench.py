@@ -399,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--long-minutes", type=float, default=10.0, help=argparse.SUPPRESS)
     ap.add_argument("--no-peer", action="store_true", help="skip MTCNN even where facenet-pytorch is installed")
     ap.add_argument("--temporal", action="store_true", help="also time the analysis with the temporal check (weights with a temporal head)")
+    ap.add_argument("--windows", type=int, default=None, help="windows for --temporal (default: the weights')")
     ap.add_argument("--json", metavar="OUT", help="write the numbers as JSON to OUT ('-' = stdout)")
     ap.add_argument("--memory-child", metavar="VIDEO", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -436,9 +437,9 @@ def main(argv: list[str] | None = None) -> int:
             if a.temporal and tcfg is None:
                 ap.error("--temporal: these weights have no temporal head")
             if a.temporal:
-                tm = time_analyses(analyzer, path, replace(settings, temporal=True), a.repeats, floor=False)
+                tm = time_analyses(analyzer, path, replace(settings, temporal=True, windows=a.windows), a.repeats, floor=False)
                 result["temporal"] = {"total_s": tm["total_s"], "temporal_stage_s": tm["stages_s"]["temporal"],
-                                      "windows": tcfg.windows, "window": tcfg.window,
+                                      "windows": a.windows or tcfg.windows, "window": tcfg.window,
                                       "temporal_over_frame_only": tm["total_s"] / result["total_s"]}
             if a.hd:
                 hd = time_analyses(analyzer, write_clip(tmp / "clip_1080p.mp4", 1920, 1080), settings, a.repeats)
