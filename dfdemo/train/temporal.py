@@ -58,8 +58,12 @@ def build_windows(shared: Path, out: Path, per_clip: int, length: int) -> None:
     if index_path.exists():
         old = np.load(index_path, allow_pickle=False)
         rows = {k: list(old[k]) for k in rows}
+        if rows["names"] and len(rows["names"][0]) != length:
+            raise SystemExit(f"{out} holds windows of {len(rows['names'][0])} frames, not {length}: use another --windows-cache")
     done = set(rows["group"])
     clips = sorted((shared / "data" / "real-videos").glob("*/*.mp4"))
+    if not clips:
+        raise SystemExit(f"no real clips found in {shared / 'data' / 'real-videos'} (--shared)")
     lm = Landmarker()
     t0, lost = time.time(), 0
     with FaceDetector(max_faces=2) as fd:
