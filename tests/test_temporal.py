@@ -173,6 +173,7 @@ def _static_window(n: int = 8):
     """The astronaut's face, cut as the training cache cuts it, repeated: a window with no motion."""
     from dfdemo.train.cache import DLIB_MODEL, Landmarker, cache_crop
 
+    pytest.importorskip("dlib", reason="dlib (requirements-dev.txt) is needed for the training landmarks")
     if not Path(DLIB_MODEL).is_file():
         pytest.skip(f"{DLIB_MODEL} missing (apt-get install libdlib-data)")
     with FaceDetector() as fd:
