@@ -303,16 +303,20 @@ def timeline_figure(report: Report) -> Figure | None:
         ax.bar(names, [f.fake_probability for f in report.faces], color="#4a6fa5", width=0.5)
         ax.set_xlabel("face")
     else:
+        last = max(s.time_s for f in report.faces for s in f.frames)
+        span = max(report.media.get("duration_s") or 0, last) or 1
         for f in report.faces:
             t = [s.time_s for s in f.frames]
             line, = ax.plot(t, [s.fake_probability for s in f.frames], marker="o", ms=4, lw=1.5, label=face_label(f.track_id))
-            if f.windows:  # the temporal head's score per window of consecutive frames: a bar over its span
-                ax.hlines([w.fake_probability for w in f.windows], [w.start_s for w in f.windows],
-                          [max(w.end_s, w.start_s + 0.1) for w in f.windows], colors=line.get_color(), lw=7, alpha=0.45,
+            if f.windows:  # the temporal head's score per window of consecutive frames: a bar over its span,
+                # at least 1/50 of the axis wide so that a third of a second stays visible on a long clip
+                half = [max(w.end_s - w.start_s, span / 50) / 2 for w in f.windows]
+                mid = [(w.start_s + w.end_s) / 2 for w in f.windows]
+                ax.hlines([w.fake_probability for w in f.windows], [m - h for m, h in zip(mid, half)],
+                          [m + h for m, h in zip(mid, half)], colors=line.get_color(), lw=7, alpha=0.45,
                           label=f"{face_label(f.track_id)}: temporal windows")
         ax.set_xlabel("time (s)")
-        last = max(s.time_s for f in report.faces for s in f.frames)
-        ax.set_xlim(0, max(report.media.get("duration_s") or 0, last) or 1)
+        ax.set_xlim(0, span)
     ax.set_ylim(-0.03, 1.03)
     ax.set_title("Fake probability per face" + ("" if report.kind == "image" else " over time"), fontsize=10)
     ax.set_ylabel("fake probability")
