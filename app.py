@@ -357,7 +357,7 @@ def heatmap_items(report: Report, overlay_dir: Path) -> list[tuple[str, str]]:
         items.append((str(overlay_dir / Path(h.overlay_path).name), " · ".join(parts)))
         if h.learned_map_path:  # weights with a mask head: the learned map right after its Grad-CAM
             items.append((str(overlay_dir / Path(h.learned_map_path).name),
-                          f"learned map: where the model thinks blending happened (mean {h.learned_map_mean:.2f})"))
+                          f"learned map · mean {h.learned_map_mean:.2f} · where the model thinks blending happened"))
     return items
 
 

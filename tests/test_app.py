@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -221,6 +222,9 @@ def test_report_helpers(app_module, tmp_path):
     ax = fig.axes[0]
     assert [round(y, 3) for y in ax.lines[-1].get_ydata()] == [0.9, 0.8, 0.7]
     assert any(list(line.get_ydata()) == [0.5, 0.5] for line in ax.lines)  # the threshold line
+    learned = replace(pub, heatmaps=[replace(pub.heatmaps[0], learned_map_mean=0.31, learned_map_path="x_face0_frame3_learned.png")])
+    assert app_module.heatmap_items(learned, tmp_path)[1] == (
+        str(tmp_path / "x_face0_frame3_learned.png"), "learned map · mean 0.31 · where the model thinks blending happened")
     (path, caption), = app_module.heatmap_items(pub, tmp_path)
     assert path == str(tmp_path / "x_face0_frame3.png") and caption == "0.1 s · p 0.90 · eyes 60 %, mouth 40 %"
     two = app_module.heatmap_items(_report("image", [0.7], shares={"nose": 1.0}, overlay="o.png", n_faces=2), tmp_path)
@@ -246,8 +250,6 @@ def _report(kind="video", scores=(0.9, 0.85, 0.8), verdict="fake", shares=None, 
 
 
 def replace_faces(r: Report, faces) -> Report:
-    from dataclasses import replace
-
     return replace(r, faces=faces)
 
 
@@ -354,8 +356,6 @@ def test_examples_are_built_once_offline(examples_dir, analyzer):
 
 
 def test_words_say_what_the_temporal_check_added():
-    from dataclasses import replace
-
     from dfdemo.report import WindowScore
     from dfdemo.words import plain_words
 
@@ -377,8 +377,6 @@ def test_words_say_what_the_temporal_check_added():
 
 
 def test_words_explain_each_kind_of_map_shown():
-    from dataclasses import replace
-
     from dfdemo.words import plain_words
 
     gradcam_only = plain_words(_report(shares={"eyes": 0.6, "mouth": 0.4}))
@@ -391,8 +389,6 @@ def test_words_explain_each_kind_of_map_shown():
 
 
 def test_timeline_draws_a_bar_per_temporal_window(app_module):
-    from dataclasses import replace
-
     from dfdemo.report import WindowScore
 
     r = _report("video", [0.2, 0.3, 0.25], verdict="real")
