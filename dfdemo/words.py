@@ -122,9 +122,14 @@ def _warnings_sentence(face: FaceReport) -> str | None:
 def face_words(face: FaceReport, report: Report) -> str:
     """2–4 sentences about one face, from its numbers only."""
     parts = [_verdict_sentence(face, report)]
-    optional = [_temporal_sentence(face), _consistency_sentence(face, report), _regions_sentence(face, report),
-                _warnings_sentence(face)]
-    parts += [s for s in optional if s]
+    # in reading order; when more than three apply, the frame-consistency sentence goes first
+    # (warnings say how far to trust the score, and the temporal check already speaks of time)
+    consistency = _consistency_sentence(face, report)
+    optional = [s for s in (_temporal_sentence(face), consistency, _regions_sentence(face, report),
+                            _warnings_sentence(face)) if s]
+    if len(optional) > 3:
+        optional.remove(consistency)
+    parts += optional
     if len(parts) == 1:
         parts.append("This is a single photo, so no other frame can confirm the score." if report.kind == "image"
                      else "It was seen in too few frames to check how stable the score is.")

@@ -374,6 +374,13 @@ def test_words_say_what_the_temporal_check_added():
     for para in (raised, lowered, same):
         assert 2 <= len(sentences(para)) <= 4
     assert "temporal" not in face_paragraphs(plain_words(_report()))[0]  # not run: not mentioned
+    # with everything to say, the warning is kept and the frame-consistency sentence gives way
+    r = _report(scores=[0.1, 0.9, 0.5], verdict="uncertain", shares={"eyes": 1.0}, warnings=["dark face: low light hides detail"])
+    busy = replace(r, faces=[replace(r.faces[0], frame_probability=0.5, temporal_probability=0.9,
+                                     windows=[WindowScore(0, 7, 0.0, 0.28, 0.9, 0.5)])], temporal="used")
+    para = face_paragraphs(plain_words(busy))[0]
+    assert "dark face" in para and "raised the score" in para and "disagree" not in para
+    assert len(sentences(para)) == 4
 
 
 def test_words_explain_each_kind_of_map_shown():
