@@ -213,15 +213,15 @@ class Analyzer:
         track_samples = {tr.track_id: [by_det[(slot, d.box)] for slot, d in zip(tr.frame_slots, tr.detections)]
                          for tr in tracks}
 
-        temporal, windows = self._temporal_state(settings, info), {}
+        (temporal, why), windows = self._temporal_state(settings, info), {}
         if temporal == "used":
             t = time.perf_counter()
             report_progress(0.8, "temporal check: reading windows of consecutive frames")
             windows = self._windows(path, info, track_samples, settings)
             timings["temporal"] = time.perf_counter() - t
             if not any(windows.values()):
-                temporal = "not_applicable"
-        notes += self._temporal_notes(temporal, info)
+                temporal, why = "not_applicable", "no face was seen through a whole window of consecutive frames: frame score only"
+        notes += [why] if why else []
         tcfg = self.detector.temporal_config
         # a combined score has its own calibrated threshold; a face without windows keeps the frame one
         frame_cut = combined_cut = (threshold, band)
@@ -272,29 +272,21 @@ class Analyzer:
             heatmaps=heatmaps, notes=notes, temporal=temporal)
         return Analysis(report, thumbs, overlays, learned)
 
-    def _temporal_state(self, settings: Settings, info) -> str:
+    def _temporal_state(self, settings: Settings, info) -> tuple[str, str | None]:
+        """Whether the temporal check runs on this file (``Report.temporal``), and the note that
+        says why not when it was asked for."""
         tcfg = self.detector.temporal_config
         wanted = settings.temporal if settings.temporal is not None else bool(tcfg and tcfg.default_on)
         if not wanted:
-            return "off"
+            return "off", None
         if tcfg is None:
-            return "unavailable"
-        if info.kind != "video" or info.frame_count < tcfg.window:
-            return "not_applicable"
-        return "used"
-
-    def _temporal_notes(self, temporal: str, info) -> list[str]:
-        tcfg = self.detector.temporal_config
-        if temporal == "unavailable":
-            return ["these weights have no temporal head: frame scores only"]
-        if temporal != "not_applicable":
-            return []
+            return "unavailable", "these weights have no temporal head: frame scores only"
         if info.kind != "video":
-            return ["a photo has no motion: the temporal check was skipped, frame score only"]
+            return "not_applicable", "a photo has no motion: the temporal check was skipped, frame score only"
         if info.frame_count < tcfg.window:
-            return [f"the clip has {info.frame_count} frame(s), fewer than one {tcfg.window}-frame window: "
-                    "the temporal check was skipped, frame score only"]
-        return ["no face was seen through a whole window of consecutive frames: frame score only"]
+            return "not_applicable", (f"the clip has {info.frame_count} frame(s), fewer than one {tcfg.window}-frame "
+                                      "window: the temporal check was skipped, frame score only")
+        return "used", None
 
     def _windows(self, path, info, track_samples: dict[int, list[_FaceSample]], settings: Settings) -> dict[int, list[WindowScore]]:
         """Read windows of consecutive frames, follow each face through them, score each window."""
