@@ -163,6 +163,12 @@ def forward_with_mask(model: torch.nn.Module, head: dict, x: torch.Tensor) -> tu
     return logits.view(-1), model.mask_head(*feats)
 
 
+def mask_probabilities(mask_logits: torch.Tensor, size: int) -> torch.Tensor:
+    """The mask head's (N, 1, h, w) logits → (N, size, size) maps in [0, 1] over the crop."""
+    return torch.sigmoid(torch.nn.functional.interpolate(mask_logits.float(), size=(size, size), mode="bilinear",
+                                                         align_corners=False))[:, 0]
+
+
 def default_target_layer(architecture: str, model: torch.nn.Module) -> str:
     for prefix, layer in TARGET_LAYERS.items():
         if architecture.startswith(prefix):
@@ -301,8 +307,7 @@ class Detector:
                 h.remove()
 
     def _mask_probabilities(self, mask_logits: torch.Tensor) -> torch.Tensor:
-        s = self.config.input_size
-        return torch.sigmoid(torch.nn.functional.interpolate(mask_logits.float(), size=(s, s), mode="bilinear", align_corners=False))[:, 0]
+        return mask_probabilities(mask_logits, self.config.input_size)
 
     def logits(self, crops: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
         out = []

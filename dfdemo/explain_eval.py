@@ -51,6 +51,32 @@ def pointing_hit(heat: np.ndarray, mask: np.ndarray) -> bool:
     return bool(binary(mask)[y, x])
 
 
+def mask_iou(pred_map: np.ndarray, mask: np.ndarray) -> float:
+    """Overlap of a learned map (above 0.5) with a blend mask (above its half maximum)."""
+    pred, tgt = pred_map > 0.5, binary(mask)
+    return float((pred & tgt).sum() / max(1, (pred | tgt).sum()))
+
+
+def map_measures(res: dict, prefix: str, maps, maps_rand, masks, keypoints) -> None:
+    """Append to ``res`` (keys ``prefix`` + ratio/pointing/words/sanity_rho) the measures of one
+    kind of map against the blend masks: heat in mask, pointing, region words, and the rank
+    correlation with the same kind of map from the re-initialised model (when both vary)."""
+    for h, hr, m, kps in zip(maps, maps_rand, masks, keypoints):
+        res[prefix + "ratio"].append(heat_in_mask_ratio(h, m))
+        res[prefix + "pointing"].append(pointing_hit(h, m))
+        res[prefix + "words"].append(top_region(region_shares(h, kps)) == boundary_region(m, kps))
+        if h.std() > 0 and hr.std() > 0:
+            res[prefix + "sanity_rho"].append(float(spearmanr(h.ravel(), hr.ravel())[0]))
+
+
+def map_summary(r: dict, prefix: str, out_prefix: str) -> dict:
+    rho = r.get(prefix + "sanity_rho", np.zeros(0))
+    return {out_prefix + "heat_in_mask_ratio": float(np.nanmean(r[prefix + "ratio"])),
+            out_prefix + "pointing_game": float(r[prefix + "pointing"].mean()),
+            out_prefix + "sanity_spearman": float(np.mean(rho)) if len(rho) else float("nan"),
+            out_prefix + "region_words_agree": float(r[prefix + "words"].mean())}
+
+
 def boundary_region(mask: np.ndarray, keypoints: np.ndarray) -> str:
     """The named region holding most of the mask's boundary."""
     m = binary(mask).astype(np.uint8)
@@ -111,28 +137,14 @@ def sbi_eval(det: Detector, cache: Path, n: int, deletion_n: int, seed: int = 7,
         maps = gradcam(det.model, det.target_layer, x)
         maps_rand = gradcam(rand_det.model, rand_det.target_layer, x)
         res["p_fake"] += list(det.predict(fakes))
+        kps = [keypoints_to_crop(kp_all[i], CACHE_SIZE, CACHE_MARGIN, margin, size) for i in ids]
+        map_measures(res, "", maps, maps_rand, masks, kps)
+        res["zero_map"] += [bool(h.max() <= 0) for h in maps]
         learned = det.predict_masks(fakes)
         if learned is not None:  # the same measures for the learned map, plus its overlap and its real-face activation
-            real_maps = det.predict_masks(np.stack([p[0] for p in pairs]))
-            learned_rand = rand_det.predict_masks(fakes)
-            res["learned_real_mean"] += list(real_maps.mean((1, 2)))
-            for j, (lm, m) in enumerate(zip(learned, masks)):
-                pred, tgt = lm > 0.5, binary(m)
-                kps = keypoints_to_crop(kp_all[ids[j]], CACHE_SIZE, CACHE_MARGIN, margin, size)
-                res["learned_iou"].append(float((pred & tgt).sum() / max(1, (pred | tgt).sum())))
-                res["learned_ratio"].append(heat_in_mask_ratio(lm, m))
-                res["learned_pointing"].append(pointing_hit(lm, m))
-                res["learned_words"].append(top_region(region_shares(lm, kps)) == boundary_region(m, kps))
-                if lm.std() > 0 and learned_rand[j].std() > 0:
-                    res["learned_sanity_rho"].append(float(spearmanr(lm.ravel(), learned_rand[j].ravel())[0]))
-        for j, (h, m) in enumerate(zip(maps, masks)):
-            kps = keypoints_to_crop(kp_all[ids[j]], CACHE_SIZE, CACHE_MARGIN, margin, size)
-            res["ratio"].append(heat_in_mask_ratio(h, m))
-            res["pointing"].append(pointing_hit(h, m))
-            res["zero_map"].append(bool(h.max() <= 0))
-            if h.max() > 0 and maps_rand[j].std() > 0:
-                res["sanity_rho"].append(float(spearmanr(h.ravel(), maps_rand[j].ravel())[0]))
-            res["words"].append(top_region(region_shares(h, kps)) == boundary_region(m, kps))
+            map_measures(res, "learned_", learned, rand_det.predict_masks(fakes), masks, kps)
+            res["learned_iou"] += [mask_iou(lm, m) for lm, m in zip(learned, masks)]
+            res["learned_real_mean"] += list(det.predict_masks(np.stack([p[0] for p in pairs])).mean((1, 2)))
         if start < deletion_n:
             rand_maps = smooth_random_maps(len(ids), size, rng)
             for pct in (10, 20):
@@ -140,19 +152,11 @@ def sbi_eval(det: Detector, cache: Path, n: int, deletion_n: int, seed: int = 7,
                 res[f"del{pct}_random"] += list(deletion(det, x, rand_maps, pct))
         print(f"[explain-eval] {min(start + bs, len(pick))}/{len(pick)} held-out SBI fakes", flush=True)
     r = {k: np.asarray(v, np.float64) for k, v in res.items()}
-    out = {
-        "n": int(len(pick)), "mean_p_fake": float(r["p_fake"].mean()),
-        "heat_in_mask_ratio": float(np.nanmean(r["ratio"])), "pointing_game": float(r["pointing"].mean()),
-        "zero_maps": float(r["zero_map"].mean()), "sanity_spearman": float(np.mean(r["sanity_rho"])),
-        "region_words_agree": float(r["words"].mean()), "deletion_n": int(len(r.get("del10", []))),
-    }
+    out = {"n": int(len(pick)), "mean_p_fake": float(r["p_fake"].mean()), **map_summary(r, "", ""),
+           "zero_maps": float(r["zero_map"].mean()), "deletion_n": int(len(r.get("del10", [])))}
     if "learned_iou" in r:
-        out["learned_map_iou"] = float(r["learned_iou"].mean())
-        out["learned_map_real_mean"] = float(r["learned_real_mean"].mean())
-        out["learned_map_heat_in_mask_ratio"] = float(np.nanmean(r["learned_ratio"]))
-        out["learned_map_pointing_game"] = float(r["learned_pointing"].mean())
-        out["learned_map_region_words_agree"] = float(r["learned_words"].mean())
-        out["learned_map_sanity_spearman"] = float(np.mean(r["learned_sanity_rho"])) if len(r.get("learned_sanity_rho", [])) else float("nan")
+        out.update(learned_map_iou=float(r["learned_iou"].mean()), learned_map_real_mean=float(r["learned_real_mean"].mean()),
+                   **map_summary(r, "learned_", "learned_map_"))
     for pct in (10, 20) if "del10" in r else ():
         drop, drop_r = -r[f"del{pct}"].mean(), -r[f"del{pct}_random"].mean()
         out[f"deletion_drop_{pct}"] = float(drop)

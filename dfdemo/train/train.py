@@ -20,7 +20,8 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from ..detector import (DetectorConfig, add_mask_head, create_model, default_target_layer, forward_with_mask,
-                        load_detector, save_detector)
+                        load_detector, mask_probabilities, save_detector)
+from ..explain_eval import mask_iou
 from .cache import CACHE_MARGIN
 from .metrics import roc_auc
 from .sbi import reframe, self_blend, video_degrade
@@ -108,12 +109,10 @@ def evaluate(model, reals, fakes, is_video, masks, mean, std, mask_head: dict | 
         x, _ = to_batch(torch.from_numpy(reals[i:i + bs]), torch.from_numpy(fakes[i:i + bs]), mean, std)
         if mask_head:
             logits, mlog = forward_with_mask(model, mask_head, x)
-            pm = torch.sigmoid(torch.nn.functional.interpolate(mlog.float(), size=x.shape[-2:], mode="bilinear"))[:, 0]
+            pm = mask_probabilities(mlog, x.shape[-1])
             n = len(pm) // 2
             real_act += pm[:n].mean((1, 2)).tolist()
-            tgt = torch.from_numpy(masks[i:i + bs]) > 0.5 * torch.from_numpy(masks[i:i + bs]).amax((1, 2), keepdim=True).clamp(min=1e-6)
-            pred = pm[n:] > 0.5
-            ious += ((pred & tgt).sum((1, 2)) / (pred | tgt).sum((1, 2)).clamp(min=1)).tolist()
+            ious += [mask_iou(p, m) for p, m in zip(pm[n:].numpy(), masks[i:i + bs])]
         else:
             logits = model(x)
         scores.append(torch.sigmoid(logits.float().view(-1)).view(2, -1))
@@ -197,11 +196,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("--head-only needs --init (the detector to keep) and --mask-weight > 0")
     model = model.to(memory_format=torch.channels_last)
     set_train_mode(model, a.head_only)
-    params = model.mask_head.parameters() if a.head_only else model.parameters()
     if a.head_only:
         model.requires_grad_(False)
         model.mask_head.requires_grad_(True)
-    opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=1e-4)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=a.lr, weight_decay=1e-4)
     warm = max(1, min(200, a.steps // 10))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / a.steps))))
