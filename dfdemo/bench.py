@@ -419,6 +419,9 @@ def main(argv: list[str] | None = None) -> int:
         path = Path(a.video) if a.video else write_clip(tmp / "clip_720p.mp4")
         weights, how = resolve_bench_weights(a.weights, tmp)
         with Analyzer.load(weights) as analyzer:
+            tcfg = analyzer.detector.temporal_config
+            if a.temporal and tcfg is None:
+                ap.error("--temporal: these weights have no temporal head")
             run = time_analyses(analyzer, path, settings, a.repeats)
             crops = run.pop("crops")
             media = run.pop("media")
@@ -433,9 +436,6 @@ def main(argv: list[str] | None = None) -> int:
                 "classifier": classifier_rates(analyzer.detector, crops, a.repeats),
             }
             result["peer"] = None if a.no_peer else peer_mtcnn(analyzer.faces, path, a.frames, a.repeats)
-            tcfg = analyzer.detector.temporal_config
-            if a.temporal and tcfg is None:
-                ap.error("--temporal: these weights have no temporal head")
             if a.temporal:
                 tm = time_analyses(analyzer, path, replace(settings, temporal=True, windows=a.windows), a.repeats, floor=False)
                 result["temporal"] = {"total_s": tm["total_s"], "temporal_stage_s": tm["stages_s"]["temporal"],
