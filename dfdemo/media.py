@@ -83,6 +83,11 @@ def _limit_size(rgb: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
     return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
 
+def _to_rgb(bgr: np.ndarray) -> np.ndarray:
+    """A decoded OpenCV image as RGB, downscaled first (less memory) to at most MAX_SIDE."""
+    return cv2.cvtColor(_limit_size(bgr), cv2.COLOR_BGR2RGB)
+
+
 def _image_size(path: str | os.PathLike) -> tuple[int, int] | None:
     """(width, height) from the file header without decoding the pixels, or None if unknown.
 
@@ -127,7 +132,7 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     bgr = cv2.imdecode(data, flags)
     if bgr is None or bgr.size == 0:
         raise MediaError(f"{path}: not a readable image (corrupt or not really {Path(path).suffix})")
-    return cv2.cvtColor(_limit_size(bgr), cv2.COLOR_BGR2RGB)  # downscale first: less memory
+    return _to_rgb(bgr)
 
 
 def _open_video(path: str | os.PathLike) -> cv2.VideoCapture:
@@ -221,7 +226,7 @@ def sample_frames(path: str | os.PathLike, n: int, info: MediaInfo | None = None
             if not ok or bgr is None:
                 break  # frame count in the header was larger than the stream
             yielded += 1
-            yield Frame(idx, _frame_time(cap, idx, info.fps), cv2.cvtColor(_limit_size(bgr), cv2.COLOR_BGR2RGB))
+            yield Frame(idx, _frame_time(cap, idx, info.fps), _to_rgb(bgr))
     finally:
         cap.release()
     if yielded == 0:
@@ -252,7 +257,7 @@ def read_windows(path: str | os.PathLike, starts: list[int], length: int, info: 
                 ok, bgr = cap.read()
                 if not ok or bgr is None:
                     break
-                frames.append(Frame(pos, _frame_time(cap, pos, info.fps), cv2.cvtColor(_limit_size(bgr), cv2.COLOR_BGR2RGB)))
+                frames.append(Frame(pos, _frame_time(cap, pos, info.fps), _to_rgb(bgr)))
                 pos += 1
             yield frames
     finally:
