@@ -38,7 +38,7 @@ matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 
 from dfdemo import Analysis, Analyzer, DfdemoError, Report, Settings  # noqa: E402
-from dfdemo.detector import load_config, resolve_weights  # noqa: E402
+from dfdemo.detector import DetectorConfig, load_config, resolve_weights  # noqa: E402
 from dfdemo.examples import build_examples  # noqa: E402
 from dfdemo.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS  # noqa: E402
 from dfdemo.words import face_label, how_it_works, plain_words  # noqa: E402
@@ -326,18 +326,10 @@ def timeline_figure(report: Report) -> Figure | None:
     return fig
 
 
-def bundled_temporal() -> dict | None:
-    """The temporal head settings of the default weights (config.json), or None without one."""
+def bundled_config() -> DetectorConfig | None:
+    """The default weights' config.json (read without loading the weights), or None if unreadable."""
     try:
-        return load_config(resolve_weights(weights_source("bundled"))).temporal or None
-    except DfdemoError:
-        return None
-
-
-def bundled_faithfulness() -> dict | None:
-    """The heatmap faithfulness numbers recorded in the default weights' config.json, if any."""
-    try:
-        return load_config(resolve_weights(weights_source("bundled"))).extra.get("faithfulness")
+        return load_config(resolve_weights(weights_source("bundled")))
     except DfdemoError:
         return None
 
@@ -437,6 +429,8 @@ CANCELLED = '<div class="verdict-card" style="padding:14px 18px;opacity:0.7">Ana
 FILE_TYPES = list(VIDEO_EXTENSIONS + IMAGE_EXTENSIONS)
 FACE_COLUMNS = ["face", "frames seen", "fake probability", "verdict", "warnings"]
 
+BUNDLED = bundled_config()  # read once: the Settings default and the How it works numbers
+
 with gr.Blocks(title="dfdemo: explainable deepfake detection", delete_cache=(1800, 3600),
                analytics_enabled=False) as demo:  # no calls home: the app runs offline
     gr.Markdown(INTRO)
@@ -461,7 +455,7 @@ with gr.Blocks(title="dfdemo: explainable deepfake detection", delete_cache=(180
                                                  info="used when the box above is unticked")
                         weights_in = gr.Textbox(value="bundled", label="Weights",
                                                 info="'bundled', or a Hugging Face Hub repo id (owner/name[@revision])")
-                        temporal_in = gr.Checkbox(value=bool((bundled_temporal() or {}).get("default_on")), elem_id="temporal",
+                        temporal_in = gr.Checkbox(value=bool(BUNDLED and BUNDLED.temporal.get("default_on")), elem_id="temporal",
                                                   label="Temporal check: also read short runs of consecutive frames",
                                                   info="for weights with a temporal head; checks whether the face "
                                                        "flickers or drifts from frame to frame (slower)")
@@ -478,7 +472,7 @@ with gr.Blocks(title="dfdemo: explainable deepfake detection", delete_cache=(180
                                                elem_id="face-crops")
                     download_out = gr.DownloadButton("Download the JSON report", visible=False, elem_id="download")
         with gr.Tab("How it works"):
-            gr.Markdown(how_it_works(bundled_faithfulness()))
+            gr.Markdown(how_it_works(BUNDLED.extra.get("faithfulness") if BUNDLED else None))
 
     # the API: one file in, the JSON report out (hidden components, named endpoint)
     api_file = without_stray_temp_file(gr.File(visible=False))
