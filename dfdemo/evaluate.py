@@ -32,6 +32,65 @@ from .media import sample_frames
 from .train.metrics import bootstrap_auc, roc_auc
 
 REFERENCE_SIZE = 256
+DEV_HELD_OUT_SLICES = ("synthesis",)  # generated faces: not what the blending check looks for
+
+
+@dataclass(frozen=True)
+class DevCrops:
+    """The detector-framed face crops of an eval run (``eval --save-crops``), so that other weights
+    (with the same crop margin and input size) can be scored on the very same faces in seconds:
+    the dev-eval curve of a training run. ``file`` and ``track`` say whose crop each row is."""
+
+    crops: np.ndarray  # (N, S, S, 3) uint8
+    file: np.ndarray  # (N,) row of ``labels`` / ``slices``
+    track: np.ndarray  # (N,)
+    labels: np.ndarray  # (F,) 1 = fake
+    slices: np.ndarray  # (F,) slice name
+
+    @classmethod
+    def load(cls, path: Path) -> "DevCrops":
+        if not Path(path).is_file():
+            raise DfdemoError(f"{path}: no dev-eval crops (python -m dfdemo eval INDEX --save-crops {path})")
+        d = np.load(path, allow_pickle=False)
+        return cls(d["crops"], d["file"], d["track"], d["labels"], d["slices"])
+
+    def save(self, path: Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, crops=self.crops, file=self.file, track=self.track, labels=self.labels, slices=self.slices)
+
+    def file_scores(self, frame_scores: np.ndarray) -> np.ndarray:
+        """Each file's score as the product makes it: the top-half mean per track, max over tracks
+        (0 for a file without a face)."""
+        out = np.zeros(len(self.labels))
+        for f in range(len(self.labels)):
+            rows = self.file == f
+            if rows.any():
+                out[f] = max(aggregate(frame_scores[rows & (self.track == t)]) for t in np.unique(self.track[rows]))
+        return out
+
+    @torch.inference_mode()
+    def evaluate(self, model: torch.nn.Module, config, bf16: bool = False, bs: int = 64) -> dict:
+        """Frame and video AUC of a model in training, over the slices not in DEV_HELD_OUT_SLICES
+        (``dev_*``) and over those (``dev_synthesis_*``)."""
+        model.eval()
+        m = torch.tensor(config.mean).view(1, 3, 1, 1)
+        sd = torch.tensor(config.std).view(1, 3, 1, 1)
+        scores = []
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            for i in range(0, len(self.crops), bs):
+                x = torch.from_numpy(self.crops[i:i + bs]).permute(0, 3, 1, 2).float().div_(255)
+                x = ((x - m) / sd).contiguous(memory_format=torch.channels_last)
+                scores.append(torch.sigmoid(model(x).float().view(-1)))
+        fs = torch.cat(scores).numpy().astype(np.float64)
+        vs = self.file_scores(fs)
+        out = {}
+        for name, keep in (("dev", ~np.isin(self.slices, DEV_HELD_OUT_SLICES)), ("dev_synthesis", np.isin(self.slices, DEV_HELD_OUT_SLICES))):
+            if keep.sum() == 0:
+                continue
+            rows = keep[self.file]
+            out[f"{name}_video_auc"] = roc_auc(vs[keep], self.labels[keep])
+            out[f"{name}_frame_auc"] = roc_auc(fs[rows], self.labels[self.file[rows]])
+        return out
 
 
 @dataclass
@@ -70,17 +129,20 @@ def read_index(index: Path) -> list[dict]:
     return rows
 
 
-def reference_scores(refs: list[Reference], report, path: str, frames: int, margin: float) -> dict[str, Scored]:
-    """Score the boxes of ``report`` with each reference: the same sampled frames, same faces."""
+def face_crops(report, path: str, frames: int, margin: float, size: int) -> list[tuple[int, np.ndarray]]:
+    """(track id, square crop) of every face box of ``report``, re-cut from the same sampled frames."""
     boxes = defaultdict(list)  # frame index -> [(track, box)]
     for face in report.faces:
         for fr in face.frames:
             boxes[fr.index].append((face.track_id, fr.box))
-    crops, tracks = [], []
-    for frame in sample_frames(path, frames):
-        for tid, box in boxes.get(frame.index, []):
-            crops.append(square_crop(frame.rgb, box, margin, REFERENCE_SIZE)[0])
-            tracks.append(tid)
+    return [(tid, square_crop(frame.rgb, box, margin, size)[0])
+            for frame in sample_frames(path, frames) for tid, box in boxes.get(frame.index, [])]
+
+
+def reference_scores(refs: list[Reference], report, path: str, frames: int, margin: float) -> dict[str, Scored]:
+    """Score the boxes of ``report`` with each reference: the same sampled frames, same faces."""
+    pairs = face_crops(report, path, frames, margin, REFERENCE_SIZE)
+    crops, tracks = [c for _, c in pairs], [t for t, _ in pairs]
     out = {}
     for ref in refs:
         s = ref.fake_probability(np.stack(crops)) if crops else np.zeros(0)
@@ -160,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--temporal", action="store_true",
                     help="also read windows of consecutive frames: frame-only, temporal-only and combined side by side")
     ap.add_argument("--windows", type=int, default=None, help="windows per video with --temporal (default: the weights')")
+    ap.add_argument("--save-crops", type=Path, default=None,
+                    help="also save the detector-framed face crops of every file here (.npz), for train --dev-crops")
     a = ap.parse_args(argv)
     if not a.index.is_file():
         raise DfdemoError(f"{a.index}: index CSV not found")
@@ -175,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         models = own + [r.name for r in refs]
         scores: dict[str, list[Scored]] = {m: [] for m in models}
         per_file = []
+        saved: dict[str, list] = {"crops": [], "file": [], "track": []}
         for i, r in enumerate(rows):
             try:
                 rep = analyzer.analyze(r["abs"], settings).report
@@ -187,6 +252,11 @@ def main(argv: list[str] | None = None) -> int:
             for name, scored in own_scores(rep, a.temporal).items():
                 scores[name].append(scored)
             ref_scores = reference_scores(refs, rep, r["abs"], a.frames, cfg.crop_margin) if refs else {}
+            if a.save_crops:
+                for tid, crop in face_crops(rep, r["abs"], a.frames, cfg.crop_margin, cfg.input_size):
+                    saved["crops"].append(crop)
+                    saved["file"].append(i)
+                    saved["track"].append(tid)
             for name, s in ref_scores.items():
                 scores[name].append(s)
             per_file.append({"path": r["path"], "label": r["label"], "method": r["method"], "slice": r["slice"],
@@ -200,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
         thresholds.update({"frame-only": cfg.threshold, "combined": tcfg.threshold,
                            "temporal-only": tcfg.extra.get("calibration", {}).get("temporal_only_threshold", 0.5)})
     summary = summarise(rows, scores, thresholds)
+    if a.save_crops:
+        DevCrops(np.stack(saved["crops"]), np.array(saved["file"]), np.array(saved["track"]),
+                 np.array([r["label"] == "fake" for r in rows], dtype=np.int64), np.array([r["slice"] for r in rows])).save(a.save_crops)
     print(f"\nmodel: {cfg.model_id}; {a.frames} frames per video"
           + (f" + {a.windows or tcfg.windows} windows of {tcfg.window} frames" if a.temporal else "")
           + "; thresholds " + ", ".join(f"{m} {thresholds[m]:.3f}" for m in models))

@@ -22,9 +22,10 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from ..detector import (DetectorConfig, add_mask_head, create_model, default_target_layer, forward_with_mask,
                         load_detector, mask_probabilities, save_detector)
 from ..explain_eval import mask_iou
+from ..evaluate import DevCrops
 from .cache import CACHE_MARGIN
 from .metrics import roc_auc
-from .sbi import reframe, self_blend, video_degrade
+from .sbi import BLEND_KINDS, align_to, reframe, self_blend, video_degrade
 
 
 @dataclass(frozen=True)
@@ -35,23 +36,65 @@ class CropSet:
     names: np.ndarray
     landmarks: np.ndarray
     is_video: np.ndarray
+    groups: np.ndarray  # clip or LFW person of each crop
 
     @classmethod
     def load(cls, cache: Path, split: str) -> "CropSet":
         d = np.load(cache / "index.npz")
         keep = d["split"] == split
-        return cls(cache / "crops", d["name"][keep], d["landmarks"][keep], d["kind"][keep] == "video")
+        return cls(cache / "crops", d["name"][keep], d["landmarks"][keep], d["kind"][keep] == "video", d["group"][keep])
+
+    def neighbours(self, i: int, within: int = 3) -> np.ndarray:
+        """Other crops of the same clip at most ``within`` cache frames away (names sort by frame)."""
+        same = np.flatnonzero(self.groups == self.groups[i])
+        pos = int(np.searchsorted(same, i))
+        near = same[max(0, pos - within): pos + within + 1]
+        return near[near != i]
 
     def image(self, i: int) -> np.ndarray:
         return cv2.cvtColor(cv2.imread(str(self.folder / self.names[i])), cv2.COLOR_BGR2RGB)
 
 
+@dataclass(frozen=True)
+class BlendMix:
+    """Which self-blends training draws: a probability per region (``BLEND_KINDS``) and the
+    share of video pairs whose source is another, landmark-aligned frame of the same clip."""
+
+    kinds: tuple[tuple[str, float], ...] = (("face", 1.0),)
+    cross_frame: float = 0.0
+
+    @classmethod
+    def parse(cls, kinds: str, cross_frame: float) -> "BlendMix":
+        """``"face:0.5,lower:0.2,eyes:0.15,inner:0.15"`` → BlendMix (weights normalised)."""
+        pairs = []
+        for part in filter(None, kinds.split(",")):
+            name, _, w = part.partition(":")
+            if name not in BLEND_KINDS:
+                raise SystemExit(f"--blend-kinds: unknown kind {name!r} (known: {', '.join(BLEND_KINDS)})")
+            pairs.append((name, float(w or 1)))
+        total = sum(w for _, w in pairs)
+        return cls(tuple((n, w / total) for n, w in pairs), cross_frame)
+
+    def draw(self, rng: np.random.Generator) -> str:
+        names, weights = zip(*self.kinds)
+        return names[int(rng.choice(len(names), p=np.asarray(weights)))]
+
+
 def make_pair(crops: CropSet, i: int, rng: np.random.Generator, size: int, margin: float,
-              train: bool, strong_degrade: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              train: bool, strong_degrade: bool | str = False, mix: BlendMix = BlendMix(),
+              kind: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(real, fake, mask) at the inference framing: both sides get the same framing, flip and
-    independent video degradations, so the only systematic difference is the blend."""
+    independent video degradations, so the only systematic difference is the blend.
+    ``kind`` fixes the blended region; otherwise it is drawn from ``mix``."""
     img = crops.image(i)
-    fake, mask = self_blend(img, crops.landmarks[i], rng)
+    kind = kind or mix.draw(rng)
+    source = None
+    if mix.cross_frame and crops.is_video[i] and rng.random() < mix.cross_frame:
+        near = crops.neighbours(i)
+        if len(near):
+            j = int(rng.choice(near))
+            source = align_to(crops.image(j), crops.landmarks[j], crops.landmarks[i])
+    fake, mask = self_blend(img, crops.landmarks[i], rng, kind, source)
     if train and rng.random() < 0.5:
         img, fake, mask = img[:, ::-1], fake[:, ::-1], mask[:, ::-1]
     state = rng.bit_generator.state
@@ -66,9 +109,10 @@ def make_pair(crops: CropSet, i: int, rng: np.random.Generator, size: int, margi
 class PairStream(IterableDataset):
     """Endless stream of (real, fake) pairs; ``video_share`` of them from video frames."""
 
-    def __init__(self, crops: CropSet, size: int, margin: float, seed: int, video_share: float, strong_degrade: bool = False):
+    def __init__(self, crops: CropSet, size: int, margin: float, seed: int, video_share: float, strong_degrade: bool | str = False,
+                 mix: BlendMix = BlendMix(), weights: np.ndarray | None = None):
         self.crops, self.size, self.margin, self.seed, self.video_share = crops, size, margin, seed, video_share
-        self.strong_degrade = strong_degrade
+        self.strong_degrade, self.mix, self.weights = strong_degrade, mix, weights
 
     def __iter__(self):
         wi = get_worker_info()
@@ -77,8 +121,23 @@ class PairStream(IterableDataset):
         pho = np.flatnonzero(~self.crops.is_video)
         while True:
             pool = vid if (len(pho) == 0 or (len(vid) and rng.random() < self.video_share)) else pho
-            i = int(rng.choice(pool))
-            yield make_pair(self.crops, i, rng, self.size, self.margin, train=True, strong_degrade=self.strong_degrade)
+            p = None if self.weights is None else self.weights[pool] / self.weights[pool].sum()
+            i = int(rng.choice(pool, p=p))
+            yield make_pair(self.crops, i, rng, self.size, self.margin, train=True, strong_degrade=self.strong_degrade, mix=self.mix)
+
+
+@torch.inference_mode()
+def real_scores(model: torch.nn.Module, crops: CropSet, size: int, margin: float, mean, std, bf16: bool, bs: int = 64) -> np.ndarray:
+    """P(fake) of every (untouched) crop at the inference framing: which real faces the model
+    finds suspicious."""
+    model.eval()
+    out = []
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        for i in range(0, len(crops.names), bs):
+            imgs = np.stack([reframe(crops.image(j), CACHE_MARGIN, margin, size) for j in range(i, min(i + bs, len(crops.names)))])
+            x, _ = to_batch(torch.from_numpy(imgs), torch.from_numpy(imgs[:0]), mean, std)
+            out.append(torch.sigmoid(model(x).float().view(-1)).numpy())
+    return np.concatenate(out)
 
 
 def to_batch(reals: torch.Tensor, fakes: torch.Tensor, mean, std) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,10 +147,15 @@ def to_batch(reals: torch.Tensor, fakes: torch.Tensor, mean, std) -> tuple[torch
     return ((x - m) / s).contiguous(memory_format=torch.channels_last), y
 
 
-def validation_set(crops: CropSet, n: int, size: int, margin: float, seed: int = 1234):
+def validation_set(crops: CropSet, n: int, size: int, margin: float, seed: int = 1234, kind: str = "face",
+                   cross_frame: bool = False):
+    """Fixed held-out pairs of one blend kind (``cross_frame``: sources from other frames of the
+    clip, video crops only); the default (whole face, seed 1234) is the v1/v2 validation set."""
     rng = np.random.default_rng(seed)
-    idx = rng.choice(len(crops.names), min(n, len(crops.names)), replace=False)
-    pairs = [make_pair(crops, int(i), rng, size, margin, train=False) for i in idx]
+    pool = np.flatnonzero(crops.is_video) if cross_frame else np.arange(len(crops.names))
+    idx = rng.choice(pool, min(n, len(pool)), replace=False)
+    mix = BlendMix(((kind, 1.0),), 1.0 if cross_frame else 0.0)
+    pairs = [make_pair(crops, int(i), rng, size, margin, train=False, mix=mix, kind=kind) for i in idx]
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]), crops.is_video[idx], np.stack([p[2] for p in pairs])
 
 
@@ -102,8 +166,14 @@ def mask_targets(masks: torch.Tensor, n_real: int, size: tuple[int, int]) -> tor
 
 
 @torch.inference_mode()
-def evaluate(model, reals, fakes, is_video, masks, mean, std, mask_head: dict | None = None, bs: int = 64) -> dict:
+def evaluate(model, reals, fakes, is_video, masks, mean, std, mask_head: dict | None = None, bs: int = 64,
+             bf16: bool = False) -> dict:
     model.eval()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        return _evaluate(model, reals, fakes, is_video, masks, mean, std, mask_head, bs)
+
+
+def _evaluate(model, reals, fakes, is_video, masks, mean, std, mask_head, bs) -> dict:
     scores, ious, real_act = [], [], []
     for i in range(0, len(reals), bs):
         x, _ = to_batch(torch.from_numpy(reals[i:i + bs]), torch.from_numpy(fakes[i:i + bs]), mean, std)
@@ -112,7 +182,7 @@ def evaluate(model, reals, fakes, is_video, masks, mean, std, mask_head: dict | 
             pm = mask_probabilities(mlog, x.shape[-1])
             n = len(pm) // 2
             real_act += pm[:n].mean((1, 2)).tolist()
-            ious += [mask_iou(p, m) for p, m in zip(pm[n:].numpy(), masks[i:i + bs])]
+            ious += [mask_iou(p, m) for p, m in zip(pm[n:].float().numpy(), masks[i:i + bs])]
         else:
             logits = model(x)
         scores.append(torch.sigmoid(logits.float().view(-1)).view(2, -1))
@@ -158,8 +228,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--degrade", choices=("standard", "strong"), default="standard",
-                    help="video degradations of both classes; strong adds heavy whole-face blur half of the time")
+    ap.add_argument("--degrade", choices=("standard", "strong", "varied"), default="standard",
+                    help="video degradations of both classes; strong adds heavy whole-face blur half of the time, "
+                         "varied adds upscaling, beauty smoothing, over-sharpening or studio contrast half of the time")
     ap.add_argument("--init", default=None, help="start from this weights folder instead of ImageNet (fine-tuning)")
     ap.add_argument("--mask-weight", type=float, default=0.0,
                     help="> 0 adds the learned manipulation map head, trained on the SBI blend masks with this loss weight")
@@ -168,6 +239,21 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--head-only", action="store_true",
                     help="with --init and --mask-weight: train the mask head alone on the frozen detector "
                          "(the classifier, hence its scores and threshold, stay exactly as they were)")
+    ap.add_argument("--precision", choices=("bf16", "fp32"), default="bf16",
+                    help="bf16: torch.autocast to bfloat16 on the CPU (AVX-512 BF16 / AMX); fp32: plain float32")
+    ap.add_argument("--blend-kinds", default="face:1",
+                    help="self-blend regions and their weights, e.g. face:0.5,lower:0.2,eyes:0.15,inner:0.15 "
+                         f"(kinds: {', '.join(BLEND_KINDS)})")
+    ap.add_argument("--cross-frame", type=float, default=0.0,
+                    help="share of video pairs blended from another, landmark-aligned frame of the same clip")
+    ap.add_argument("--val-kinds", default="face",
+                    help="held-out SBI pairs are also scored per kind (comma list; 'cross' = cross-frame whole face)")
+    ap.add_argument("--hard-reals", type=float, default=0.0,
+                    help="oversample real crops the starting model scores high: a crop is drawn with weight 1 + this x P(fake) "
+                         "(scores cached in --run-dir); 0 = uniform")
+    ap.add_argument("--dev-crops", type=Path, default=None,
+                    help="face crops of the dev-eval (python -m dfdemo eval --save-crops): its AUC is printed at every "
+                         "evaluation (measurement only: never trained on, never used to pick the weights)")
     a = ap.parse_args(argv)
 
     torch.manual_seed(a.seed)
@@ -181,8 +267,10 @@ def main(argv: list[str] | None = None) -> None:
         if a.head_only:  # the classifier is kept as it is: so are its calibration and history
             model, config = start.model, replace(start.config, model_id="", extra={**start.config.extra, "mask_head_init": str(a.init)})
         else:
+            # the backbone will change: a temporal head (trained on its embeddings) and the calibration no longer apply
             model, config = start.model, replace(start.config, model_id="", threshold=0.5, uncertain_band=(0.4, 0.6),
-                                                          extra={"init": str(a.init)})
+                                                 photo_threshold=None, photo_uncertain_band=None, temporal={},
+                                                 extra={"init": str(a.init)})
         a.arch, a.size, a.margin = config.architecture, config.input_size, config.crop_margin
     else:
         model = create_model(a.arch, a.pretrained if a.pretrained and a.pretrained.is_file() else None)
@@ -212,12 +300,33 @@ def main(argv: list[str] | None = None) -> None:
         sched.load_state_dict(state["sched"])
         step, history = int(state["step"]), json.loads(state["history"])
         print(f"[train] resumed at step {step}", flush=True)
+    state_seen = step * 2 * a.batch
 
+    bf16 = a.precision == "bf16"
+    mix = BlendMix.parse(a.blend_kinds, a.cross_frame)
+    print(f"[train] blends {dict(mix.kinds)}, cross-frame {mix.cross_frame:.2f}, precision {a.precision}", flush=True)
     val = validation_set(val_set, a.val_pairs, a.size, a.margin)
-    loader = DataLoader(PairStream(train_set, a.size, a.margin, a.seed + step, a.video_share, a.degrade == "strong"),
+    extra_val = {k: validation_set(val_set, a.val_pairs // 2, a.size, a.margin, seed=4321, kind="face" if k == "cross" else k,
+                                   cross_frame=k == "cross")
+                 for k in filter(None, a.val_kinds.split(",")) if k != "face"}
+    dev = None  # loaded at the first evaluation where the file exists (it may still be being written)
+    weights = None
+    if a.hard_reals > 0:
+        cached = a.run_dir / "real_scores.npy"
+        if not cached.is_file():
+            tq = time.time()
+            np.save(cached, real_scores(model, train_set, a.size, a.margin, config.mean, config.std, bf16))
+            print(f"[train] scored {len(train_set.names)} real training crops with the starting model in {time.time() - tq:.0f} s", flush=True)
+        rs = np.load(cached)
+        weights = 1.0 + a.hard_reals * rs
+        print(f"[train] hard reals: {(rs >= 0.5).mean():.1%} of real crops score >= 0.5; drawn with weight 1 + {a.hard_reals} x P(fake)", flush=True)
+        set_train_mode(model, a.head_only)
+    loader = DataLoader(PairStream(train_set, a.size, a.margin, a.seed + step, a.video_share,
+                                   a.degrade if a.degrade != "standard" else False, mix, weights),
                         batch_size=a.batch, num_workers=a.workers, persistent_workers=a.workers > 0)
     lossf = torch.nn.BCEWithLogitsLoss()
-    t0, seen, run_loss = time.time(), 0, []
+    t0, seen, run_loss, waited = time.time(), 0, [], 0.0
+    t_wait = time.time()
 
     def save_checkpoint():
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
@@ -225,12 +334,14 @@ def main(argv: list[str] | None = None) -> None:
         (a.run_dir / "tmp.pt").replace(ckpt)
 
     for reals, fakes, masks in loader:
+        waited += time.time() - t_wait
         x, y = to_batch(reals, fakes, config.mean, config.std)
-        if mask_head:
-            logits, mlog = forward_with_mask(model, mask_head, x)
-            loss = lossf(logits, y) + a.mask_weight * lossf(mlog.float(), mask_targets(masks, len(reals), mlog.shape[-2:]))
-        else:
-            loss = lossf(model(x).view(-1), y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            if mask_head:
+                logits, mlog = forward_with_mask(model, mask_head, x)
+                loss = lossf(logits.float(), y) + a.mask_weight * lossf(mlog.float(), mask_targets(masks, len(reals), mlog.shape[-2:]))
+            else:
+                loss = lossf(model(x).float().view(-1), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -242,17 +353,25 @@ def main(argv: list[str] | None = None) -> None:
         if step % 25 == 0:
             el = time.time() - t0
             print(f"[train] step {step}/{a.steps} loss {np.mean(run_loss[-25:]):.4f} lr {sched.get_last_lr()[0]:.2e} "
-                  f"{seen / el:.1f} img/s elapsed {el / 60:.1f} min", flush=True)
+                  f"{seen / el:.1f} img/s (waiting for data {waited / el:.0%}) elapsed {el / 60:.1f} min", flush=True)
         if step % a.eval_every == 0 or step >= a.steps or out_of_time:
-            m = evaluate(model, *val, config.mean, config.std, mask_head)
+            m = evaluate(model, *val, config.mean, config.std, mask_head, bf16=bf16)
+            for k, v in extra_val.items():
+                m[f"sbi_auc_{k}"] = evaluate(model, *v, config.mean, config.std, None, bf16=bf16)["sbi_auc"]
+            if dev is None and a.dev_crops and a.dev_crops.is_file():
+                dev = DevCrops.load(a.dev_crops)
+            if dev is not None:
+                m.update(dev.evaluate(model, config, bf16))
             set_train_mode(model, a.head_only)
-            m.update(step=step, minutes=round((time.time() - t0) / 60, 2), loss=float(np.mean(run_loss[-a.eval_every:])))
+            m.update(step=step, minutes=round((time.time() - t0) / 60, 2), loss=float(np.mean(run_loss[-a.eval_every:])),
+                     images_per_s=round(seen / (time.time() - t0), 2), images_seen=int(state_seen + seen))
             history.append(m)
             print("[val] " + json.dumps(m), flush=True)
             save_checkpoint()
             save_detector(model, a.run_dir / "export", replace(config, extra={**config.extra, steps_key: step, history_key: history}))
         if step >= a.steps or out_of_time:
             break
+        t_wait = time.time()
     save_detector(model, a.out, replace(config, extra={**config.extra, steps_key: step, history_key: history}))
     (a.run_dir / "history.json").write_text(json.dumps(history, indent=2))
     print(f"[train] saved {a.out} after {step} steps", flush=True)
