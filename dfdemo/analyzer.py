@@ -183,9 +183,6 @@ class Analyzer:
         """Analyse one video or image. Raises MediaError for input that cannot be analysed."""
         report_progress = progress or (lambda f, m: None)
         cfg = self.detector.config
-        threshold = cfg.threshold if settings.threshold is None else float(settings.threshold)
-        band = (cfg.uncertain_band if settings.threshold is None else
-                (max(0.0, threshold - 0.05), min(1.0, threshold + 0.05)))
         timings: dict[str, float] = {}
         t_all = time.perf_counter()
 
@@ -193,6 +190,10 @@ class Analyzer:
         report_progress(0.0, "reading the file")
         info = probe(path)
         timings["probe"] = time.perf_counter() - t
+        threshold, band = cfg.cut_for(info.kind)
+        if settings.threshold is not None:
+            threshold = float(settings.threshold)
+            band = (max(0.0, threshold - 0.05), min(1.0, threshold + 0.05))
         if settings.max_duration_s and info.kind == "video" and info.duration_s > settings.max_duration_s:
             raise MediaError(f"{path}: the video lasts {info.duration_s:.0f} s, longer than the {settings.max_duration_s:.0f} s limit")
 

@@ -1,11 +1,15 @@
-"""``python -m dfdemo calibrate``: set the decision threshold on real videos held out from training.
+"""``python -m dfdemo calibrate``: set the decision thresholds on real media held out from training.
 
 Runs the full pipeline (same as ``scan``) on the held-out real clips (the clips the crop cache
-marks as validation, never trained on), and writes into the weights' ``config.json`` the
-threshold at which at most ``--target-fpr`` of those clips would be called fake, and an
-"uncertain" band around it. Also prints a 2-fold cross-check: the threshold set on one half
-of the clips, applied to the other half, so the printed false-positive rate is not by
-construction.
+marks as validation, never trained on; those of ``real-videos/more/`` are held out by source
+repository) and on the held-out real photos (LFW people held out from training), and writes
+into the weights' ``config.json`` the threshold at which at most ``--target-fpr`` of those
+clips would be called fake, an "uncertain" band around it, and the same for photos (a photo
+is another domain: no video compression, often studio quality). Also prints a cross-validated
+false-positive rate: the threshold set without one group of sources (clips: source
+repositories; photos: people), applied to that group, so the printed rate is not by
+construction. With the crop cache, it also measures what the band means on self-blended fake
+clips made from the same held-out clips.
 
 Weights with a temporal head get the same treatment for the combined score (frame + temporal,
 ``dfdemo.temporal.threshold``) and for the temporal head alone, from the same analyses.
@@ -20,15 +24,30 @@ from pathlib import Path
 
 import numpy as np
 
-from .analyzer import Analyzer, Settings
+from .analyzer import Analyzer, Settings, aggregate
 from .detector import DetectorConfig, load_config, resolve_weights
+from .errors import DfdemoError
 from .evaluate import own_scores
 from .train.cache import split_of
+
+CV_FOLDS = 10
 
 
 def held_out_clips(shared: Path) -> list[Path]:
     vids = sorted((shared / "data" / "real-videos").glob("*/*.mp4"))
     return [p for p in vids if split_of(f"{p.parent.name}/{p.stem}") == "val"]
+
+
+def held_out_photos(shared: Path) -> list[Path]:
+    """Photos of the LFW people held out from training (``split_of``)."""
+    people = sorted((shared / "data" / "real-faces" / "lfw").glob("*/"))
+    return [p for d in people if split_of(f"lfw/{d.name}") == "val" for p in sorted(d.glob("*.jpg"))]
+
+
+def clip_source(path: Path) -> str:
+    """The repository a clip came from (``owner__repo__name.mp4``), else its folder."""
+    parts = path.stem.split("__")
+    return "__".join(parts[:2]) if len(parts) >= 3 else path.parent.name
 
 
 def threshold_for(scores: np.ndarray, target_fpr: float, floor: float = 0.5) -> float:
@@ -45,15 +64,24 @@ def band_for(t: float) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m dfdemo calibrate", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m dfdemo calibrate", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", required=True, help="weights folder to calibrate (config.json is rewritten)")
-    ap.add_argument("--shared", type=Path, default=Path("../shared"))
-    ap.add_argument("--frames", type=int, default=32)
-    ap.add_argument("--target-fpr", type=float, default=0.05)
-    ap.add_argument("--floor", type=float, default=0.5, help="never set the threshold below this")
+    ap.add_argument("--shared", type=Path, default=Path("../shared"), help="the shared data folder (default: ../shared)")
+    ap.add_argument("--frames", type=int, default=32, help="frames sampled per clip (default: 32, as the app)")
+    ap.add_argument("--target-fpr", type=float, default=0.05, help="largest share of held-out real media called fake (default: 0.05)")
+    ap.add_argument("--floor", type=float, default=0.5, help="never set a threshold below this (default: 0.5)")
+    ap.add_argument("--photos", type=int, default=400, help="at most this many held-out real photos (default: 400; 0 = no photo threshold)")
+    ap.add_argument("--cache", type=Path, default=Path("cache/faces"),
+                    help="crop cache (python -m dfdemo.train.cache): self-blended fake clips of the held-out clips "
+                         "measure what the band means; skipped when absent (default: cache/faces)")
     a = ap.parse_args(argv)
     clips = held_out_clips(a.shared)
+    if not clips:
+        raise DfdemoError(f"no held-out real clips under {a.shared / 'data' / 'real-videos'} (is --shared right?)")
+    photos = held_out_photos(a.shared)[: a.photos] if a.photos else []
     scores: dict[str, list] = {}
+    photo_scores = []
     with Analyzer.load(a.weights) as analyzer:
         temporal = analyzer.detector.temporal_config is not None
         for p in clips:
@@ -62,16 +90,28 @@ def main(argv: list[str] | None = None) -> int:
                 scores.setdefault(name, []).append(sc)
             print(f"[calibrate] {p.parent.name}/{p.name}: " + ", ".join(
                 f"{n} {v[-1].file_score or 0.0:.3f}" for n, v in scores.items()), flush=True)
+        for i, p in enumerate(photos):
+            photo_scores.append(own_scores(analyzer.analyze(p, Settings(frames=1, heatmaps=0)).report, False)["dfdemo"])
+            if (i + 1) % 100 == 0 or i + 1 == len(photos):
+                print(f"[calibrate] {i + 1}/{len(photos)} held-out photos", flush=True)
+        sbi_clips = sbi_clip_scores(analyzer.detector, a.cache) if a.cache.is_dir() else None
     folder = resolve_weights(a.weights)
     cfg = load_config(folder)
     frame_key = "frame-only" if temporal else "dfdemo"
-    t, calib = calibration(scores[frame_key], a.target_fpr, a.floor)
+    sources = [clip_source(p) for p in clips]
+    t, calib = calibration(scores[frame_key], a.target_fpr, a.floor, sources, sbi_clips)
     cfg = DetectorConfig(**{**asdict(cfg), "threshold": round(t, 4), "uncertain_band": band_for(t),
                             "extra": {**cfg.extra, "calibration": calib}})
     say(frame_key, t, calib)
+    if photo_scores:
+        people = [p.parent.name for p in photos]
+        tp, pcal = calibration(photo_scores, a.target_fpr, a.floor, people)
+        cfg = replace(cfg, photo_threshold=round(tp, 4), photo_uncertain_band=band_for(tp),
+                      extra={**cfg.extra, "photo_calibration": pcal})
+        say("photos", tp, pcal, unit="photos")
     if temporal:
-        tc, tcal = calibration(scores["combined"], a.target_fpr, a.floor)
-        to, ocal = calibration(scores["temporal-only"], a.target_fpr, a.floor)
+        tc, tcal = calibration(scores["combined"], a.target_fpr, a.floor, sources)
+        to, ocal = calibration(scores["temporal-only"], a.target_fpr, a.floor, sources)
         tcal["temporal_only_threshold"], tcal["temporal_only"] = round(to, 4), ocal
         extra = {**cfg.temporal.get("extra", {}), "calibration": tcal}
         cfg = replace(cfg, temporal={**cfg.temporal, "threshold": round(tc, 4), "uncertain_band": band_for(tc), "extra": extra})
@@ -81,19 +121,65 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def calibration(scored: list, target_fpr: float, floor: float) -> tuple[float, dict]:
-    """The threshold for one score over the held-out clips, and what it does there."""
+def group_folds(groups: list[str], k: int = CV_FOLDS) -> np.ndarray:
+    """Fold of each item, whole groups per fold (groups dealt round-robin in sorted order)."""
+    names = sorted(set(groups))
+    fold_of = {g: i % min(k, len(names)) for i, g in enumerate(names)}
+    return np.array([fold_of[g] for g in groups])
+
+
+def cross_validated_fpr(cs: np.ndarray, groups: list[str], target_fpr: float, floor: float) -> float:
+    """Share of items called fake by a threshold set without their group's fold."""
+    folds = group_folds(groups) if len(set(groups)) > 1 else np.arange(len(cs)) % 2
+    hits = [(cs[folds == f] >= threshold_for(cs[folds != f], target_fpr, floor)).sum() for f in np.unique(folds)
+            if (folds != f).any()]
+    return float(np.sum(hits) / len(cs)) if hits else float("nan")
+
+
+def calibration(scored: list, target_fpr: float, floor: float, groups: list[str] | None = None,
+                sbi_clips: np.ndarray | None = None) -> tuple[float, dict]:
+    """The threshold for one score over the held-out media, and what it does there: the share
+    called fake, cross-validated by group (source repository or person), and the shares of real
+    (and, given, self-blended fake) media inside the uncertain band."""
     cs = np.array([s.file_score if s.file_score is not None else 0.0 for s in scored])
     fs = np.array([v for s in scored for v in s.frame_scores])
+    groups = groups or [str(i) for i in range(len(cs))]
     t = threshold_for(cs, target_fpr, floor)
-    halves = [np.arange(len(cs)) % 2 == 0, np.arange(len(cs)) % 2 == 1]
-    cross = [float((cs[~h] >= threshold_for(cs[h], target_fpr, floor)).mean()) for h in halves]
-    return t, {"clips": len(cs), "frames": int(len(fs)), "target_fpr": target_fpr,
-               "clip_fpr": float((cs >= t).mean()), "frame_fpr": float((fs >= t).mean()) if len(fs) else 0.0,
-               "cross_fold_clip_fpr": float(np.mean(cross)), "clip_score_median": float(np.median(cs)),
-               "clip_score_max": float(cs.max())}
+    lo, hi = band_for(t)
+    out = {"clips": len(cs), "sources": len(set(groups)), "frames": int(len(fs)), "target_fpr": target_fpr,
+           "clip_fpr": float((cs >= t).mean()), "frame_fpr": float((fs >= t).mean()) if len(fs) else 0.0,
+           "cross_fold_clip_fpr": cross_validated_fpr(cs, groups, target_fpr, floor),
+           "cross_validation": f"{min(CV_FOLDS, len(set(groups)))}-fold by source" if len(set(groups)) > 1 else "2-fold",
+           "clip_score_median": float(np.median(cs)), "clip_score_max": float(cs.max()),
+           "real_in_band": float(((cs >= lo) & (cs < hi)).mean())}
+    if sbi_clips is not None and len(sbi_clips):
+        out.update(sbi_clips=int(len(sbi_clips)), sbi_clip_tpr=float((sbi_clips >= t).mean()),
+                   sbi_in_band=float(((sbi_clips >= lo) & (sbi_clips < hi)).mean()))
+    return t, out
 
 
-def say(name: str, t: float, calib: dict) -> None:
-    print(f"[calibrate] {name}: threshold {t:.3f}, uncertain band {band_for(t)}; held-out real clips called fake: "
-          f"{calib['clip_fpr']:.1%} (cross-fold {calib['cross_fold_clip_fpr']:.1%}), real frames above: {calib['frame_fpr']:.1%}")
+def sbi_clip_scores(detector, cache: Path, per_clip: int = 16, seed: int = 7) -> np.ndarray:
+    """Self-blended fake clips of the held-out clips of the crop cache: ``per_clip`` frames of
+    each, each blended (whole face), scored at the inference framing and aggregated as the
+    product aggregates a face track. Measures what the threshold and band do to known fakes."""
+    from .train.train import CropSet, make_pair
+
+    crops = CropSet.load(cache, "val")
+    rng = np.random.default_rng(seed)
+    cfg = detector.config
+    out = []
+    for g in np.unique(crops.groups[crops.is_video]):
+        idx = np.flatnonzero(crops.groups == g)
+        idx = idx[np.linspace(0, len(idx) - 1, min(per_clip, len(idx))).astype(int)]
+        fakes = np.stack([make_pair(crops, int(i), rng, cfg.input_size, cfg.crop_margin, train=False)[1] for i in idx])
+        out.append(aggregate(detector.predict(fakes)))
+    return np.array(out)
+
+
+def say(name: str, t: float, calib: dict, unit: str = "clips") -> None:
+    print(f"[calibrate] {name}: threshold {t:.3f}, uncertain band {band_for(t)}; held-out real {unit} called fake: "
+          f"{calib['clip_fpr']:.1%} (cross-validated, {calib['cross_validation']}: {calib['cross_fold_clip_fpr']:.1%}, "
+          f"{calib['clips']} {unit} from {calib['sources']} groups), real frames above: {calib['frame_fpr']:.1%}; "
+          f"real {unit} in the band: {calib['real_in_band']:.1%}"
+          + (f"; self-blended fake clips called fake: {calib['sbi_clip_tpr']:.1%}, in the band: {calib['sbi_in_band']:.1%}"
+             if "sbi_clip_tpr" in calib else ""))

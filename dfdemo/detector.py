@@ -48,15 +48,27 @@ class DetectorConfig:
     crop_margin: float = 0.3
     threshold: float = 0.5
     uncertain_band: tuple[float, float] = (0.4, 0.6)
+    # photos are another domain (no video compression, often studio quality): their own cut
+    photo_threshold: float | None = None
+    photo_uncertain_band: tuple[float, float] | None = None
     target_layer: str = ""
     model_id: str = ""
     mask_head: dict = field(default_factory=dict)  # {"layer": ..., "channels": ...} when the weights have one
     temporal: dict = field(default_factory=dict)  # TemporalConfig fields when the weights have a temporal head
     extra: dict = field(default_factory=dict)
 
+    def cut_for(self, kind: str) -> tuple[float, tuple[float, float]]:
+        """(threshold, uncertain band) calibrated for a media kind: photos have their own where
+        the weights were calibrated on photos, videos (and older weights) the clip one."""
+        if kind == "image" and self.photo_threshold is not None:
+            return self.photo_threshold, tuple(self.photo_uncertain_band or (self.photo_threshold, self.photo_threshold))
+        return self.threshold, tuple(self.uncertain_band)
+
     def to_json_dict(self) -> dict:
         d = asdict(self)
         dfdemo = {k: d.pop(k) for k in ("crop_margin", "threshold", "uncertain_band", "target_layer", "model_id", "mask_head", "temporal", "extra")}
+        if self.photo_threshold is not None:
+            dfdemo["photo_threshold"], dfdemo["photo_uncertain_band"] = self.photo_threshold, list(self.photo_uncertain_band or ())
         return {
             "architecture": d["architecture"],
             "num_classes": 1,
@@ -77,6 +89,8 @@ class DetectorConfig:
                 crop_margin=float(own.get("crop_margin", 0.3)),
                 threshold=float(own.get("threshold", 0.5)),
                 uncertain_band=tuple(own.get("uncertain_band", (0.4, 0.6))),
+                photo_threshold=None if own.get("photo_threshold") is None else float(own["photo_threshold"]),
+                photo_uncertain_band=tuple(own["photo_uncertain_band"]) if own.get("photo_uncertain_band") else None,
                 target_layer=str(own.get("target_layer", "")),
                 model_id=str(own.get("model_id", "")),
                 mask_head=dict(own.get("mask_head") or {}),
