@@ -180,3 +180,25 @@ def test_dev_crops_aggregate_as_the_product_does():
     assert files[0] == pytest.approx(max(aggregate(frame[:2]), aggregate(frame[2:4])))
     assert files[1] == pytest.approx(aggregate(frame[4:]))
     assert files[2] == 0.0  # no face found: scored as real, as eval does
+
+
+def test_eval_from_saved_crops_scores_every_file_like_the_detector(tiny_weights, tmp_path):
+    import json
+
+    from dfdemo.analyzer import aggregate
+    from dfdemo.detector import load_detector
+    from dfdemo.evaluate import DevCrops, main
+
+    img = cv2.resize(astronaut()[60:316, 100:356], (224, 224))
+    crops = np.stack([img, img[::-1], np.ascontiguousarray(img[:, ::-1]), 255 - img, img // 2, img])
+    dc = DevCrops(crops, np.array([0, 0, 1, 1, 2, 3]), np.zeros(6, int), np.array([1, 0, 1, 0]),
+                  np.array(["x", "x", "synthesis", "synthesis"]))
+    dc.save(tmp_path / "c.npz")
+    out = tmp_path / "e.json"
+    assert main(["unused.csv", "--from-crops", str(tmp_path / "c.npz"), "--weights", str(tiny_weights), "--json", str(out)]) == 0
+    summary = json.loads(out.read_text())["summary"]
+    s = load_detector(tiny_weights).predict(crops)
+    files = [aggregate(s[:2]), aggregate(s[2:4]), s[4], s[5]]
+    expect = float(files[0] > files[1]) + 0.5 * (files[0] == files[1])
+    assert summary["x"]["dfdemo"]["video_auc"] == pytest.approx(expect)
+    assert summary["overall"]["n_fake"] == 2 and summary["no-synthesis"]["n_fake"] == 1
