@@ -251,6 +251,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--hard-reals", type=float, default=0.0,
                     help="oversample real crops the starting model scores high: a crop is drawn with weight 1 + this x P(fake) "
                          "(scores cached in --run-dir); 0 = uniform")
+    ap.add_argument("--model-id", default="", help="the name reports show for these weights (default: the folder they are loaded from)")
+    ap.add_argument("--eval-only", action="store_true",
+                    help="score the starting model (--init) on the held-out SBI pairs (and --dev-crops), print, and stop")
     ap.add_argument("--dev-crops", type=Path, default=None,
                     help="face crops of the dev-eval (python -m dfdemo eval --save-crops): its AUC is printed at every "
                          "evaluation (measurement only: never trained on, never used to pick the weights)")
@@ -265,10 +268,10 @@ def main(argv: list[str] | None = None) -> None:
     if a.init:
         start = load_detector(a.init)
         if a.head_only:  # the classifier is kept as it is: so are its calibration and history
-            model, config = start.model, replace(start.config, model_id="", extra={**start.config.extra, "mask_head_init": str(a.init)})
+            model, config = start.model, replace(start.config, model_id=a.model_id, extra={**start.config.extra, "mask_head_init": str(a.init)})
         else:
             # the backbone will change: a temporal head (trained on its embeddings) and the calibration no longer apply
-            model, config = start.model, replace(start.config, model_id="", threshold=0.5, uncertain_band=(0.4, 0.6),
+            model, config = start.model, replace(start.config, model_id=a.model_id, threshold=0.5, uncertain_band=(0.4, 0.6),
                                                  photo_threshold=None, photo_uncertain_band=None, temporal={},
                                                  extra={"init": str(a.init)})
         a.arch, a.size, a.margin = config.architecture, config.input_size, config.crop_margin
@@ -276,7 +279,7 @@ def main(argv: list[str] | None = None) -> None:
         model = create_model(a.arch, a.pretrained if a.pretrained and a.pretrained.is_file() else None)
         cfg = model.pretrained_cfg
         config = DetectorConfig(architecture=a.arch, input_size=a.size, mean=tuple(cfg["mean"]), std=tuple(cfg["std"]),
-                                crop_margin=a.margin, target_layer=default_target_layer(a.arch, model))
+                                crop_margin=a.margin, target_layer=default_target_layer(a.arch, model), model_id=a.model_id)
     if a.mask_weight > 0 and not config.mask_head:
         config = replace(config, mask_head=add_mask_head(model, deep_layer=a.mask_deep_layer))
     mask_head = config.mask_head if a.mask_weight > 0 else None
@@ -310,6 +313,13 @@ def main(argv: list[str] | None = None) -> None:
                                    cross_frame=k == "cross")
                  for k in filter(None, a.val_kinds.split(",")) if k != "face"}
     dev = None  # loaded at the first evaluation where the file exists (it may still be being written)
+    if a.eval_only:
+        m = evaluate(model, *val, config.mean, config.std, mask_head, bf16=bf16)
+        m.update({f"sbi_auc_{k}": evaluate(model, *v, config.mean, config.std, None, bf16=bf16)["sbi_auc"] for k, v in extra_val.items()})
+        if a.dev_crops:
+            m.update(DevCrops.load(a.dev_crops).evaluate(model, config, bf16))
+        print("[val] " + json.dumps(m), flush=True)
+        return
     weights = None
     if a.hard_reals > 0:
         cached = a.run_dir / "real_scores.npy"
