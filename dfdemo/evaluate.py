@@ -214,6 +214,25 @@ def print_table(summary: dict, models: list[str]) -> None:
             print(f"{head}  {m:<20}{f(s['video_auc']):>7} {ci:>13} {f(s['frame_auc']):>7} {f(s['accuracy']):>6} {f(s['fpr']):>6} {f(s['tpr']):>6}")
 
 
+def record_accuracy(weights, summary: dict, model: str) -> dict:
+    """Write the evaluation's headline row into the weights' config (``extra.accuracy``)."""
+    from dataclasses import replace
+
+    from .detector import load_config, resolve_weights
+
+    row_name = "no-synthesis" if "no-synthesis" in summary else "overall"
+    row, s = summary[row_name], summary[row_name][model]
+    acc = {"fakes": row["n_fake"], "reals": row["n_real"], "auc": round(s["video_auc"], 3),
+           "auc_ci95": [round(v, 3) for v in s["video_auc_ci95"]], "tpr": round(s["tpr"], 3), "fpr": round(s["fpr"], 3),
+           "unit": "file", "data": f"dfdemo dev-eval ({row_name}): face swaps, reenactment and lip-sync by tools nobody here wrote"}
+    folder = resolve_weights(weights)
+    cfg = load_config(folder)
+    cfg = replace(cfg, extra={**cfg.extra, "accuracy": acc})
+    (folder / "config.json").write_text(json.dumps(cfg.to_json_dict(), indent=2, sort_keys=True) + "\n")
+    print(f"[eval] recorded in {folder / 'config.json'}: {acc}")
+    return acc
+
+
 def eval_from_crops(a) -> int:
     """``eval --from-crops``: dfdemo's numbers per slice from saved face crops."""
     from .detector import load_detector
@@ -253,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--from-crops", type=Path, default=None,
                     help="score the crops saved by --save-crops instead of running the pipeline (same faces, seconds "
                          "instead of minutes; weights with the same crop margin and input size)")
+    ap.add_argument("--record-accuracy", action="store_true",
+                    help="store dfdemo's row (no-synthesis if present, else overall: fakes, reals, AUC, TPR/FPR at the "
+                         "calibrated threshold) in the weights' config.json as extra.accuracy, the line the app's card shows")
     ap.add_argument("--flip", action="store_true", help="with --from-crops: average each crop's score with its mirror's")
     ap.add_argument("--bf16", action="store_true", help="with --from-crops: score in bfloat16")
     a = ap.parse_args(argv)
@@ -310,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
           + (f" + {a.windows or tcfg.windows} windows of {tcfg.window} frames" if a.temporal else "")
           + "; thresholds " + ", ".join(f"{m} {thresholds[m]:.3f}" for m in models))
     print_table(summary, models)
+    if a.record_accuracy:
+        record_accuracy(a.weights, summary, "dfdemo" if not a.temporal else "combined")
     if a.json:
         a.json.write_text(json.dumps({"model": cfg.model_id, "frames": a.frames, "thresholds": thresholds,
                                       "summary": summary, "files": per_file}, indent=2, sort_keys=True) + "\n")

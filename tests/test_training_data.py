@@ -202,3 +202,20 @@ def test_eval_from_saved_crops_scores_every_file_like_the_detector(tiny_weights,
     expect = float(files[0] > files[1]) + 0.5 * (files[0] == files[1])
     assert summary["x"]["dfdemo"]["video_auc"] == pytest.approx(expect)
     assert summary["overall"]["n_fake"] == 2 and summary["no-synthesis"]["n_fake"] == 1
+
+
+def test_record_accuracy_writes_the_headline_row_the_card_reads(tiny_weights, tmp_path):
+    import shutil
+
+    from dfdemo.detector import load_config
+    from dfdemo.evaluate import record_accuracy
+
+    w = tmp_path / "w"
+    shutil.copytree(tiny_weights, w)
+    row = {"video_auc": 0.8123, "video_auc_ci95": [0.7, 0.9], "tpr": 0.61, "fpr": 0.09}
+    summary = {"overall": {"n_fake": 10, "n_real": 5, "dfdemo": {**row, "tpr": 0.1}},
+               "no-synthesis": {"n_fake": 6, "n_real": 4, "dfdemo": row}}
+    record_accuracy(w, summary, "dfdemo")
+    acc = load_config(w).extra["accuracy"]
+    assert (acc["fakes"], acc["reals"], acc["auc"], acc["tpr"], acc["fpr"]) == (6, 4, 0.812, 0.61, 0.09)
+    assert load_config(w).threshold == load_config(tiny_weights).threshold  # nothing else changed
