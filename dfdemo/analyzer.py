@@ -374,7 +374,7 @@ class Analyzer:
             ov = overlay(s.crop, m, s.score)  # one scale: heat × the crop's P(fake)
             ov_path = None
             if out_dir:
-                ov_path = str(out_dir / f"{Path(path).stem}_face{tid}_frame{s.index}.png")
+                ov_path = str(out_dir / f"{Path(path).stem}_face{tid + 1}_frame{s.index}.png")  # "face 1" = track 0
                 cv2.imwrite(ov_path, cv2.cvtColor(ov, cv2.COLOR_RGB2BGR))
             lm = {}
             if masks is not None:
