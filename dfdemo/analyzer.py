@@ -20,7 +20,7 @@ import numpy as np
 from .detector import Detector, load_detector
 from .errors import MediaError
 from .explain import gradcam, overlay, region_shares, top_region
-from .faces import FaceDetector, drop_weak_tracks, follow, link_tracks, square_crop
+from .faces import FaceDetector, appearance, drop_weak_tracks, follow, link_tracks, square_crop
 from .media import probe, read_windows, sample_frames, window_starts
 from .report import FaceReport, FrameScore, Heatmap, Report, WindowScore, blending_check, verdict_for
 from .temporal import combine, window_probabilities
@@ -197,7 +197,9 @@ class Analyzer:
             raise MediaError(f"{path}: the video lasts {info.duration_s:.0f} s, longer than the {settings.max_duration_s:.0f} s limit")
 
         samples, per_frame, n_frames, notes = self._faces(path, info, settings, timings, report_progress)
-        tracks, weak = drop_weak_tracks(link_tracks(per_frame))
+        look = {(s.slot, s.box): appearance(s.crop) for s in samples}  # tells people apart across cuts
+        looks = [[look[(slot, d.box)] for d in dets] for slot, dets in enumerate(per_frame)]
+        tracks, weak = drop_weak_tracks(link_tracks(per_frame, looks))
         if weak:
             notes.append(f"{weak} faint face detection(s) beside a clear face were ignored (most likely not faces)")
 
