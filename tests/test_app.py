@@ -92,6 +92,14 @@ def test_api_photo_matches_cli(client, photo, cli_reports):
     assert_same_report(got, cli_reports[photo.name])
 
 
+def test_warm_start_runs_before_the_app_accepts_visitors(server):
+    """The weights are loaded and one small analysis has run before the server listens, so the
+    first visitor does not pay for the first forward and Grad-CAM passes."""
+    log = server.log.read_text(errors="replace")
+    assert "warm-up failed" not in log and "warm-up took" in log
+    assert log.index("warm-up took") < log.index("Running on local URL")
+
+
 def test_api_is_documented_as_analyze(client):
     api = client.view_api(print_info=False, return_format="dict")
     assert list(api["named_endpoints"]) == ["/analyze"]
