@@ -23,6 +23,7 @@ REGION_NAMES = {"eyes": "the eyes", "nose": "the nose", "mouth": "the mouth", "f
                 "cheeks_jaw": "the cheeks and jaw", "background": "the outline and background"}
 MIN_SHARE = 0.2  # a region is named when it holds at least this share of the heat
 OFF_FACE = 0.5  # "most of the heat is off the face" only above this background share
+FAINT_SCORE = 0.3  # maps of crops scored below this are drawn faint (overlay = map x score) and said so
 CONSISTENT_SPREAD = 0.08
 VARIED_SPREAD = 0.2
 TEMPORAL_GAP = 0.1  # temporal score this far from the frame score: the temporal check moved the verdict
@@ -161,8 +162,10 @@ def _temporal_sentence(face: FaceReport) -> str | None:
 
 
 def _regions_sentence(face: FaceReport, report: Report) -> str | None:
-    """Where the Grad-CAM heat lies. A low score's map is drawn faint and said to explain a low
-    score; "off the face" only when most of the heat (over half) is outside the inner face."""
+    """Where the Grad-CAM heat lies. Maps of crops that scored low are drawn faint and said to
+    explain a low score; "off the face" only when most of the heat (over half) is outside the
+    inner face; the maps of a face judged as a whole below the threshold whose explained crops
+    scored high are said to explain those frames, not the face."""
     shares = mean_shares(report, face.track_id)
     if shares is None:
         return None
@@ -170,11 +173,14 @@ def _regions_sentence(face: FaceReport, report: Report) -> str | None:
         return "Its heatmaps show no face region that pushes the score towards fake."
     ranked = sorted(shares.items(), key=lambda kv: -kv[1])
     off = shares.get("background", 0.0)
+    where = f"most of it ({percent(off)}) lies off the face" if off > OFF_FACE else "it sits mostly on " + _places(ranked)
+    top_p = max(h.fake_probability for h in report.heatmaps if h.track_id == face.track_id)
+    if top_p < FAINT_SCORE:
+        return (f"Its heatmaps are drawn faint because the crops they explain scored low (at most {top_p:.2f}): they "
+                f"show the little that pushed the score up ({where}), not evidence of a swap.")
     if face.verdict == "real":
-        where = (f"most of it ({percent(off)}) lies off the face" if off > OFF_FACE else
-                 "it sits mostly on " + _places(ranked))
-        return (f"Its heatmaps are drawn faint because its score is low: they show the little that pushed the score "
-                f"up ({where}), not evidence of a swap.")
+        return (f"Its heatmaps explain its most suspicious frames (scores up to {top_p:.2f}), not the face as a whole, "
+                f"which stays below the threshold: in those frames {where}.")
     if off > OFF_FACE:
         return (f"Most of what pushed the score towards fake ({percent(off)}) lies off the face (hair, outline, "
                 f"background): the blending edge of a swap can sit on the outline, but heat away from the face is "

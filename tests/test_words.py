@@ -103,7 +103,8 @@ def test_faces_table_says_what_each_face_showed():
 # ---------------------------------------------------------------- heat: said when true, and only then
 def test_low_score_with_some_heat_off_the_face():
     text = words(report([0.05, 0.1, 0.02], shares={"background": 0.4, "eyes": 0.35, "mouth": 0.25}))
-    assert "drawn faint because its score is low" in text and "not evidence of a swap" in text
+    assert "drawn faint because the crops they explain scored low (at most 0.10)" in text
+    assert "not evidence of a swap" in text
     assert "off the face" not in text  # 40 % is not most of it
     assert "before trusting" not in text  # nothing to distrust in a low score
 
@@ -111,6 +112,15 @@ def test_low_score_with_some_heat_off_the_face():
 def test_low_score_with_most_heat_off_the_face():
     text = words(report([0.05, 0.1, 0.02], shares={"background": 0.7, "eyes": 0.3}))
     assert "most of it (70 %) lies off the face" in text and "drawn faint" in text
+
+
+def test_a_low_face_whose_explained_frames_scored_high_is_not_called_faint():
+    """The maps show the most suspicious crops: a face judged below the threshold can have
+    bright maps of frames that scored high (a real FF++ clip: face 0.78, maps of crops at 0.93-1.00)."""
+    text = words(report([0.98, 0.05, 0.1, 0.02, 0.03, 0.04], shares={"background": 0.37, "cheeks_jaw": 0.31, "eyes": 0.32}))
+    assert "faint" not in text
+    assert "explain its most suspicious frames (scores up to 0.98), not the face as a whole" in text
+    assert "the outline and background (37 %)" in text and "off the face" not in text
 
 
 def test_high_score_most_heat_off_the_face_only_when_it_is():
