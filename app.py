@@ -448,7 +448,7 @@ with gr.Blocks(title="dfdemo: explainable deepfake detection", delete_cache=(180
                                               interactive=False, wrap=True, elem_id="heatmap-details",
                                               column_widths=["12%", "10%", "12%", "33%", "33%"])
                     faces_table = gr.Dataframe(headers=FACE_COLUMNS, label="Faces", visible=False, interactive=False,
-                                               wrap=True, elem_id="faces")
+                                               wrap=True, elem_id="faces", column_widths=["11%", "10%", "12%", "15%", "52%"])
                     faces_gallery = gr.Gallery(label="Face crops", visible=False, columns=4, height="auto",
                                                object_fit="contain", elem_id="face-crops")
                     download_out = gr.DownloadButton("Download the JSON report", visible=False, elem_id="download")
