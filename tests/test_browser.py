@@ -158,6 +158,12 @@ def test_cancel_stops_the_analysis_and_the_file_stays_usable(page, server, tmp_p
     upload(page, _photo(tmp_path))  # another file replaces it: the kept upload is deleted
     assert "after_cancel.png" in wait_verdict(page).inner_text()
     assert not list(server.temp_dir.rglob("long_clip.mp4"))
+    page.locator("#upload button[aria-label=Clear]").first.click()  # clearing the box deletes it and its result
+    page.locator("#verdict .verdict-card[data-verdict]").wait_for(state="detached", timeout=10_000)
+    t = time.monotonic()
+    while list(server.temp_dir.rglob("after_cancel.png")) and time.monotonic() - t < 10:
+        time.sleep(0.1)
+    assert not list(server.temp_dir.rglob("after_cancel.png"))
 
 
 def test_a_bad_file_after_a_good_one_leaves_no_verdict(page, tmp_path, photo):
