@@ -226,6 +226,7 @@ def end_session(request: gr.Request) -> None:
     """Tab closed: remove the session's result folder and its kept upload."""
     shutil.rmtree(_session_dir(request), ignore_errors=True)
     _forget_upload(request.session_hash or "")
+    _last_error.pop(request.session_hash or "", None)
 
 
 # ---------------------------------------------------------------- cancellation
