@@ -223,7 +223,7 @@ def maps_words(report: Report) -> str | None:
         return None
     text = ("**Heatmaps.** Grad-CAM shows *what drove the score*: the parts of the face whose pixels pushed the "
             "fake probability up; it does not show that those parts were edited. Every map is drawn on one scale, "
-            "its heat times the face's fake probability, so a face scored low shows a faint map.")
+            "its heat times the fake probability of the crop it explains, so a crop scored low shows a faint map.")
     if any(h.learned_map_mean is not None for h in report.heatmaps):
         text += (" The learned map shows *where the model thinks blending happened*: a second output trained to "
                  "outline the pasted region of self-blended faces; it is the same model's guess, not a proof, "

@@ -177,5 +177,5 @@ def test_temporal_lowering_to_a_low_score():
 
 def test_whole_text_ends_with_the_caveat_and_says_the_maps_scale():
     text = plain_words(report([0.05, 0.1, 0.02], shares={"eyes": 1.0}))
-    assert "one scale" in text and "a face scored low shows a faint map" in text
+    assert "one scale" in text and "a crop scored low shows a faint map" in text
     assert text.split("\n\n")[-1].startswith("**Keep in mind:**")
