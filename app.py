@@ -12,13 +12,14 @@ DFDEMO_QUEUE_SIZE       requests that may wait in the queue (default 32)
 DFDEMO_EXAMPLES_DIR     where the example files are built on first run (default ~/.cache/dfdemo/examples)
 DFDEMO_HUB_WEIGHTS      1 (default): visitors may name Hub weights in Settings; 0: bundled weights only
 
-Privacy and disk: an upload is deleted as soon as its analysis ends (also on error or cancel);
-the images and the JSON report of a browser session live in one folder, replaced by the
-session's next analysis and removed when the tab is closed.
+Privacy and disk: a page's upload stays on the server while it is selected, so Settings can be
+changed and the file analysed again; it is deleted when the page chooses another file, clears the
+upload box or is closed (an /analyze upload as soon as its analysis ends). The images and the
+JSON report of a browser session live in one folder, replaced by the session's next analysis and
+removed when the tab is closed.
 """
 from __future__ import annotations
 
-import html
 import logging
 import os
 import re
@@ -32,16 +33,14 @@ from pathlib import Path
 
 import cv2
 import gradio as gr
-import matplotlib
 
-matplotlib.use("Agg")
-from matplotlib.figure import Figure  # noqa: E402
-
-from dfdemo import Analysis, Analyzer, DfdemoError, Report, Settings  # noqa: E402
-from dfdemo.detector import DetectorConfig, load_config, resolve_weights  # noqa: E402
-from dfdemo.examples import build_examples  # noqa: E402
-from dfdemo.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS  # noqa: E402
-from dfdemo.words import face_label, how_it_works, plain_words  # noqa: E402
+from dfdemo import Analysis, Analyzer, DfdemoError, Report, Settings
+from dfdemo.detector import DetectorConfig, load_config, resolve_weights
+from dfdemo.examples import build_examples
+from dfdemo.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from dfdemo.page import (FACE_COLUMNS, HEATMAP_COLUMNS, colour_bar, faces_rows, heatmap_items, heatmap_rows,
+                         message_card, timeline_figure, verdict_card)
+from dfdemo.words import face_label, how_it_works, plain_words
 
 log = logging.getLogger("dfdemo.app")
 
@@ -54,12 +53,6 @@ DEFAULTS = Settings(max_duration_s=MAX_DURATION_S)  # frames=32, heatmaps=4, cal
 MAX_LOADED_WEIGHTS = 3  # analyzers kept in memory (one per weights source)
 SESSION_MAX_AGE_S = 3 * 3600  # result folders of sessions that never said goodbye
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
-VERDICT_STYLE = {  # label, background, text colour
-    "fake": ("Likely FAKE", "#fde2e1", "#8a1c14"),
-    "real": ("Likely REAL", "#dff3e4", "#135c2a"),
-    "uncertain": ("UNCERTAIN", "#fff1cc", "#6b4e00"),
-    "no_face": ("NO FACE FOUND", "#e8e8ec", "#33343a"),
-}
 
 
 # ---------------------------------------------------------------- models, loaded once per process
@@ -88,10 +81,18 @@ MODELS = _Models()
 
 
 def warm_up() -> None:
+    """Load the default weights and run one small analysis (an example clip, 2 frames, 1 heatmap),
+    so that the first visitor does not pay for the first forward and Grad-CAM passes."""
+    t = time.perf_counter()
     try:
-        MODELS.get(None)
-    except DfdemoError as e:
-        log.warning("the default weights cannot be loaded: %s", e)
+        analyzer, lock = MODELS.get(None)
+        clip = next((p for p in build_examples() if p.suffix == ".mp4"), None)
+        if clip is not None:
+            with lock:
+                analyzer.analyze(clip, replace(DEFAULTS, frames=2, heatmaps=1, temporal=False))
+    except Exception as e:  # the app still starts; the first visitor waits for the load instead
+        log.warning("warm-up failed: %s", e)
+    log.info("warm-up took %.1f s", time.perf_counter() - t)
 
 
 def weights_source(text: str | None) -> str | None:
@@ -162,6 +163,30 @@ def without_stray_temp_file(component: gr.File) -> gr.File:
     return component
 
 
+_kept_lock = threading.Lock()
+_kept: dict[str, str] = {}  # session → its selected upload, kept for re-runs with other Settings
+
+
+def _keep_upload(session: str, path: str) -> None:
+    """Keep the session's selected upload on the server until it selects another file, clears
+    the box or closes the tab (the file it replaces is released now)."""
+    path = os.path.abspath(path)
+    with _kept_lock:
+        old = _kept.get(session)
+        if old == path:
+            return
+        _kept[session] = _hold_upload(path)
+    if old:
+        _release_upload(old)
+
+
+def _forget_upload(session: str) -> None:
+    with _kept_lock:
+        old = _kept.pop(session, None)
+    if old:
+        _release_upload(old)
+
+
 def _results_root() -> Path:
     # inside Gradio's upload folder, so results are served without a second copy
     return Path(gr.utils.get_upload_folder()) / "dfdemo-results"
@@ -198,8 +223,10 @@ def _keep_only(out_dir: Path) -> None:
 
 
 def end_session(request: gr.Request) -> None:
-    """Tab closed: remove the session's result folder."""
+    """Tab closed: remove the session's result folder and its kept upload."""
     shutil.rmtree(_session_dir(request), ignore_errors=True)
+    _forget_upload(request.session_hash or "")
+    _last_error.pop(request.session_hash or "", None)
 
 
 # ---------------------------------------------------------------- cancellation
@@ -250,7 +277,9 @@ def _analyse(path: str, settings: Settings, weights: str | None, progress, cance
 
 def public_report(report: Report) -> Report:
     """The report without server paths: the file and the heatmap images by name only."""
-    heatmaps = [replace(h, overlay_path=Path(h.overlay_path).name if h.overlay_path else None) for h in report.heatmaps]
+    heatmaps = [replace(h, overlay_path=Path(h.overlay_path).name if h.overlay_path else None,
+                        learned_map_path=Path(h.learned_map_path).name if h.learned_map_path else None)
+                for h in report.heatmaps]
     return replace(report, file=Path(report.file).name, heatmaps=heatmaps)
 
 
@@ -267,65 +296,6 @@ def analyze_api(file: str | None, progress=gr.Progress()) -> dict:
 
 
 # ---------------------------------------------------------------- Report → components
-def verdict_html(report: Report, upload_deleted: bool = False) -> str:
-    label, bg, fg = VERDICT_STYLE.get(report.verdict, (report.verdict.upper(), "#eee", "#222"))
-    p = "n/a" if report.fake_probability is None else f"{report.fake_probability:.2f}"
-    low, high = report.uncertain_band
-    what = "frame" if report.kind == "image" else "frames"
-    faces = len(report.faces)
-    rows = [
-        f"Fake probability <b>{p}</b> &nbsp;·&nbsp; threshold {report.threshold:.2f} "
-        f"(uncertain {low:.2f}–{high:.2f})",
-        f"{report.frames_analyzed} {what} analysed, a face in {report.frames_with_face} &nbsp;·&nbsp; "
-        f"{faces} face{'s' if faces != 1 else ''} followed",
-        f"Model: <code>{html.escape(report.model)}</code> &nbsp;·&nbsp; {html.escape(Path(report.file).name)} "
-        f"&nbsp;·&nbsp; {report.timings_s.get('total', 0):.1f} s",
-    ]
-    if upload_deleted:
-        rows.append('<span style="font-size:0.85em">Your upload has been deleted from the server.</span>')
-    body = "".join(f'<div style="margin-top:4px">{r}</div>' for r in rows)
-    return (f'<div class="verdict-card" data-verdict="{report.verdict}" style="background:{bg};color:{fg};'
-            f'border-radius:10px;padding:14px 18px">'
-            f'<div style="font-size:1.6em;font-weight:700">{label}</div>{body}</div>')
-
-
-def timeline_figure(report: Report) -> Figure | None:
-    """Fake probability per face over time (per face for a photo), threshold and uncertain band."""
-    if not report.faces:
-        return None
-    fig = Figure(figsize=(8, 3.2), dpi=100)
-    ax = fig.add_subplot()
-    low, high = report.uncertain_band
-    ax.axhspan(low, high, color="#f5c542", alpha=0.25, label="uncertain", lw=0)
-    ax.axhline(report.threshold, color="#c0392b", ls="--", lw=1.5, label=f"threshold {report.threshold:.2f}")
-    if report.kind == "image":
-        names = [face_label(f.track_id) for f in report.faces]
-        ax.bar(names, [f.fake_probability for f in report.faces], color="#4a6fa5", width=0.5)
-        ax.set_xlabel("face")
-    else:
-        last = max(s.time_s for f in report.faces for s in f.frames)
-        span = max(report.media.get("duration_s") or 0, last) or 1
-        for f in report.faces:
-            t = [s.time_s for s in f.frames]
-            line, = ax.plot(t, [s.fake_probability for s in f.frames], marker="o", ms=4, lw=1.5, label=face_label(f.track_id))
-            if f.windows:  # the temporal head's score per window of consecutive frames: a bar over its span,
-                # at least 1/50 of the axis wide so that a third of a second stays visible on a long clip
-                half = [max(w.end_s - w.start_s, span / 50) / 2 for w in f.windows]
-                mid = [(w.start_s + w.end_s) / 2 for w in f.windows]
-                ax.hlines([w.fake_probability for w in f.windows], [m - h for m, h in zip(mid, half)],
-                          [m + h for m, h in zip(mid, half)], colors=line.get_color(), lw=7, alpha=0.45,
-                          label=f"{face_label(f.track_id)}: temporal windows")
-        ax.set_xlabel("time (s)")
-        ax.set_xlim(0, span)
-    ax.set_ylim(-0.03, 1.03)
-    ax.set_title("Fake probability per face" + ("" if report.kind == "image" else " over time"), fontsize=10)
-    ax.set_ylabel("fake probability")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
-    fig.tight_layout()
-    return fig
-
-
 def bundled_config() -> DetectorConfig | None:
     """The default weights' config.json (read without loading the weights), or None if unreadable."""
     try:
@@ -334,38 +304,40 @@ def bundled_config() -> DetectorConfig | None:
         return None
 
 
-def heatmap_items(report: Report, overlay_dir: Path) -> list[tuple[str, str]]:
-    """(image path, caption) per heatmap; the caption starts with what matters most, as the
-    gallery cuts long captions: the face (when several), time, score, then the hottest regions."""
-    items = []
-    for h in report.heatmaps:
-        if not h.overlay_path:
-            continue
-        top = sorted(h.region_shares.items(), key=lambda kv: -kv[1])[:2]
-        heat = ", ".join(f"{r.replace('_', '/')} {100 * s:.0f} %" for r, s in top) if top else "no evidence for fake"
-        parts = [face_label(h.track_id)] if len(report.faces) > 1 else []
-        parts += [f"{h.time_s:.1f} s"] if report.kind == "video" else []
-        parts += [f"p {h.fake_probability:.2f}", heat]
-        items.append((str(overlay_dir / Path(h.overlay_path).name), " · ".join(parts)))
-        if h.learned_map_path:  # weights with a mask head: the learned map right after its Grad-CAM
-            items.append((str(overlay_dir / Path(h.learned_map_path).name),
-                          f"learned map · mean {h.learned_map_mean:.2f} · where the model thinks blending happened"))
-    return items
+def cleared() -> tuple:
+    """The result area emptied (a new file, a new run, or an error: never a stale verdict)."""
+    hidden = dict(value=None, visible=False)
+    return (PLACEHOLDER, "", gr.Plot(value=None, visible=False), gr.HTML(visible=False), gr.Gallery(**hidden), gr.Dataframe(**hidden),
+            gr.Dataframe(**hidden), gr.Gallery(**hidden), gr.DownloadButton(visible=False))
 
 
-def faces_rows(report: Report) -> list[list]:
-    return [[face_label(f.track_id), len(f.frames), f"{f.fake_probability:.3f}", f.verdict.replace("_", " "),
-             "; ".join(f.warnings)] for f in report.faces]
+_last_error: dict[str, str] = {}  # session → the message of its failed analysis, for the card
+
+
+def show_failure(request: gr.Request) -> str:
+    """After a failed analysis: the error stays in the card (the toast fades)."""
+    message = _last_error.pop((request.session_hash if request else None) or "", None)
+    return message_card(message, "error") if message else gr.skip()
+
+
+def forget_upload(request: gr.Request) -> tuple:
+    """The upload box was cleared: delete the kept upload and the result shown for it."""
+    _forget_upload((request.session_hash if request else None) or "")
+    return cleared()
 
 
 def analyze_ui(file, frames, heatmaps, calibrated, threshold, weights, temporal, request: gr.Request, progress=gr.Progress()):
     """The Analyse button, an upload, or an example: everything the page shows."""
-    if not file:
-        raise gr.Error("Choose a video or a photo first (or click an example).", print_exception=False)
-    if not Path(file).is_file():
-        raise gr.Error(f"{Path(file).name} is no longer on the server (uploads are deleted after each analysis): "
-                       "upload it again.", print_exception=False)
     session = (request.session_hash if request else None) or ""
+    try:
+        if not file:
+            raise gr.Error("Choose a video or a photo first (or click an example).", print_exception=False)
+        if not Path(file).is_file():
+            raise gr.Error(f"{Path(file).name} is no longer on the server: upload it again.", print_exception=False)
+    except gr.Error as e:
+        _last_error[session] = e.message
+        raise
+    _keep_upload(session, file)  # stays selected and on the server for re-runs
     cancel = _cancel_flags[session] = threading.Event()
     path = _hold_upload(file)
     out_dir = None
@@ -385,25 +357,30 @@ def analyze_ui(file, frames, heatmaps, calibrated, threshold, weights, temporal,
             if thumb is not None:
                 crop_path = out_dir / f"face{f.track_id + 1}.png"
                 cv2.imwrite(str(crop_path), cv2.cvtColor(thumb, cv2.COLOR_RGB2BGR))
-                crops.append((str(crop_path), f"{face_label(f.track_id)}: {f.verdict} {f.fake_probability:.2f}"))
+                crops.append((str(crop_path), f"{face_label(f.track_id)} · p {f.fake_probability:.2f}"))
         several = len(report.faces) > 1
-        heat = heatmap_items(report, out_dir)
+        heat, timeline = heatmap_items(report, out_dir), timeline_figure(report)
         _keep_only(out_dir)
+        note = ("Your upload stays on this server while it is selected (to re-run with other Settings); it is "
+                "deleted when you choose another file or close the tab.") if _is_upload(path) else None
         return (
-            verdict_html(report, upload_deleted=_is_upload(path)),
+            verdict_card(report, note),
             plain_words(report),
-            timeline_figure(report),
+            gr.Plot(value=timeline, visible=timeline is not None),
+            gr.HTML(visible=bool(heat)),
             gr.Gallery(value=heat, visible=bool(heat)),
+            gr.Dataframe(value=heatmap_rows(report), visible=bool(heat)),
             gr.Dataframe(value=faces_rows(report), visible=several),
             gr.Gallery(value=crops, visible=several),
             gr.DownloadButton(value=str(json_path), visible=True),
-            None,  # clear the input: the upload is gone from the server
         )
     except BaseException as e:
         if out_dir is not None:
             shutil.rmtree(out_dir, ignore_errors=True)
         if isinstance(e, _Cancelled):
             raise gr.Error("Analysis cancelled.", print_exception=False) from None
+        if isinstance(e, gr.Error):
+            _last_error[session] = e.message
         raise
     finally:
         _release_upload(path)
@@ -424,10 +401,9 @@ INTRO = """# dfdemo: is this face a deepfake?
 Upload a short video or a photo. dfdemo finds each face, scores it with a detector trained to spot the traces
 that blending a face into a picture leaves, and shows **where** in the face the evidence is. It runs on a CPU;
 an analysis takes a few seconds."""
-PLACEHOLDER = '<div class="verdict-card" style="padding:14px 18px;opacity:0.7">The verdict appears here.</div>'
-CANCELLED = '<div class="verdict-card" style="padding:14px 18px;opacity:0.7">Analysis cancelled.</div>'
+PLACEHOLDER = message_card("The result appears here.")
+CANCELLED = message_card("Analysis cancelled. The file is still selected: press Analyse to run it again.")
 FILE_TYPES = list(VIDEO_EXTENSIONS + IMAGE_EXTENSIONS)
-FACE_COLUMNS = ["face", "frames seen", "fake probability", "verdict", "warnings"]
 
 BUNDLED = bundled_config()  # read once: the Settings default and the How it works numbers
 
@@ -463,13 +439,19 @@ with gr.Blocks(title="dfdemo: explainable deepfake detection", delete_cache=(180
                     verdict_out = gr.HTML(PLACEHOLDER, elem_id="verdict")
                     gr.Markdown("### In plain words")
                     words_out = gr.Markdown(elem_id="words")
-                    timeline_out = gr.Plot(label="Timeline", show_label=False, elem_id="timeline")
-                    heat_out = gr.Gallery(label="Heatmaps: Grad-CAM (what drove the score) and, with a mask head, the learned map",
-                                          elem_id="heatmaps", columns=3, height="auto", object_fit="contain")
+                    timeline_out = gr.Plot(label="Timeline", show_label=False, elem_id="timeline", visible=False)
+                    bar_out = gr.HTML(colour_bar(), visible=False, elem_id="colour-bar-box")
+                    heat_out = gr.Gallery(label="Heatmaps, a pair per row: Grad-CAM (what drove the score) and the "
+                                                "learned map of the same crop (where the model thinks blending happened)",
+                                          elem_id="heatmaps", columns=2, height="auto", object_fit="contain",
+                                          allow_preview=True, visible=False)
+                    heat_table = gr.Dataframe(headers=HEATMAP_COLUMNS, label="Heatmap details", visible=False,
+                                              interactive=False, wrap=True, elem_id="heatmap-details",
+                                              column_widths=["12%", "10%", "12%", "33%", "33%"])
                     faces_table = gr.Dataframe(headers=FACE_COLUMNS, label="Faces", visible=False, interactive=False,
-                                               elem_id="faces")
-                    faces_gallery = gr.Gallery(label="Face crops", visible=False, columns=6, height="auto",
-                                               elem_id="face-crops")
+                                               wrap=True, elem_id="faces", column_widths=["11%", "10%", "12%", "15%", "52%"])
+                    faces_gallery = gr.Gallery(label="Face crops", visible=False, columns=4, height="auto",
+                                               object_fit="contain", elem_id="face-crops")
                     download_out = gr.DownloadButton("Download the JSON report", visible=False, elem_id="download")
         with gr.Tab("How it works"):
             gr.Markdown(how_it_works(BUNDLED.extra.get("faithfulness") if BUNDLED else None))
@@ -481,19 +463,26 @@ with gr.Blocks(title="dfdemo: explainable deepfake detection", delete_cache=(180
     api_btn.click(analyze_api, inputs=api_file, outputs=api_json, api_name="analyze", concurrency_id="analysis")
 
     ui_inputs = [file_in, frames_in, heatmaps_in, calibrated_in, threshold_in, weights_in, temporal_in]
-    ui_outputs = [verdict_out, words_out, timeline_out, heat_out, faces_table, faces_gallery, download_out, file_in]
-    runs = [
-        trigger(analyze_ui, ui_inputs, ui_outputs, api_visibility="private", concurrency_id="analysis",
-                show_progress_on=[verdict_out])
-        for trigger in (file_in.upload, run_btn.click, examples.load_input_event.then)
-    ]
+    ui_outputs = [verdict_out, words_out, timeline_out, bar_out, heat_out, heat_table, faces_table, faces_gallery,
+                  download_out]
+    runs = []
+    for trigger in (file_in.upload, run_btn.click, examples.load_input_event.then):
+        # the previous result goes at once, before the analysis waits in the queue
+        run = trigger(cleared, None, ui_outputs, queue=False, api_visibility="private").then(
+            analyze_ui, ui_inputs, ui_outputs, api_visibility="private", concurrency_id="analysis",
+            show_progress_on=[verdict_out])
+        run.failure(show_failure, None, verdict_out, queue=False, api_visibility="private")
+        runs.append(run)
+    file_in.clear(forget_upload, None, ui_outputs, queue=False, api_visibility="private")
     cancel_btn.click(request_cancel, None, verdict_out, cancels=runs, queue=False, api_visibility="private")
     demo.unload(end_session)
 
 demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
-LAUNCH = {"max_file_size": f"{MAX_UPLOAD_MB:g}mb", "show_error": False}
+# galleries as tall as their rows (every heatmap pair visible, no inner scrollbar)
+CSS = "#heatmaps .grid-wrap, #face-crops .grid-wrap {max-height: none !important; overflow-y: visible !important}"
+LAUNCH = {"max_file_size": f"{MAX_UPLOAD_MB:g}mb", "show_error": False, "css": CSS}
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    threading.Thread(target=warm_up, daemon=True).start()  # the first visitor need not wait for the load
+    warm_up()  # before the first visitor: load the weights and run one small analysis
     demo.launch(**LAUNCH)

@@ -20,9 +20,9 @@ import numpy as np
 from .detector import Detector, load_detector
 from .errors import MediaError
 from .explain import gradcam, overlay, region_shares, top_region
-from .faces import FaceDetector, drop_weak_tracks, follow, link_tracks, square_crop
+from .faces import FaceDetector, appearance, drop_weak_tracks, follow, link_tracks, square_crop
 from .media import probe, read_windows, sample_frames, window_starts
-from .report import FaceReport, FrameScore, Heatmap, Report, WindowScore, verdict_for
+from .report import FaceReport, FrameScore, Heatmap, Report, WindowScore, blending_check, verdict_for
 from .temporal import combine, window_probabilities
 
 Progress = Callable[[float, str], None]
@@ -198,7 +198,9 @@ class Analyzer:
             raise MediaError(f"{path}: the video lasts {info.duration_s:.0f} s, longer than the {settings.max_duration_s:.0f} s limit")
 
         samples, per_frame, n_frames, notes = self._faces(path, info, settings, timings, report_progress)
-        tracks, weak = drop_weak_tracks(link_tracks(per_frame))
+        look = {(s.slot, s.box): appearance(s.crop) for s in samples}  # tells people apart across cuts
+        looks = [[look[(slot, d.box)] for d in dets] for slot, dets in enumerate(per_frame)]
+        tracks, weak = drop_weak_tracks(link_tracks(per_frame, looks))
         if weak:
             notes.append(f"{weak} faint face detection(s) beside a clear face were ignored (most likely not faces)")
 
@@ -263,14 +265,16 @@ class Analyzer:
         threshold, band = combined_cut if worst is not None and worst.temporal_probability is not None else frame_cut
         timings["total"] = time.perf_counter() - t_all
         report_progress(1.0, "done")
+        verdict = verdict_for(prob, threshold, band)
         report = Report(
-            file=str(path), kind=info.kind, verdict=verdict_for(prob, threshold, band), fake_probability=prob,
+            file=str(path), kind=info.kind, verdict=verdict, fake_probability=prob,
             frames_analyzed=n_frames, frames_with_face=sum(1 for d in per_frame if d), faces=faces,
             timings_s={k: round(v, 4) for k, v in timings.items()}, model=self.model_id, threshold=threshold,
             uncertain_band=tuple(band),
             media={"width": info.width, "height": info.height, "fps": round(info.fps, 3),
                    "duration_s": round(info.duration_s, 3), "frame_count": info.frame_count, "rotation": info.rotation},
-            heatmaps=heatmaps, notes=notes, temporal=temporal)
+            heatmaps=heatmaps, notes=notes, temporal=temporal, checks=[blending_check(verdict, prob)],
+            accuracy=dict(cfg.extra.get("accuracy") or {}))
         return Analysis(report, thumbs, overlays, learned)
 
     def _temporal_state(self, settings: Settings, info) -> tuple[str, str | None]:
@@ -370,15 +374,15 @@ class Analyzer:
             out_dir.mkdir(parents=True, exist_ok=True)
         for (tid, s), m in zip(chosen, maps):
             shares = region_shares(m, s.keypoints)
-            ov = overlay(s.crop, m)
+            ov = overlay(s.crop, m, s.score)  # one scale: heat × the crop's P(fake)
             ov_path = None
             if out_dir:
-                ov_path = str(out_dir / f"{Path(path).stem}_face{tid}_frame{s.index}.png")
+                ov_path = str(out_dir / f"{Path(path).stem}_face{tid + 1}_frame{s.index}.png")  # "face 1" = track 0
                 cv2.imwrite(ov_path, cv2.cvtColor(ov, cv2.COLOR_RGB2BGR))
             lm = {}
             if masks is not None:
                 mk = masks[len(overlays)]
-                learned.append(overlay(s.crop, mk))
+                learned.append(overlay(s.crop, mk, s.score))
                 lm = {"learned_map_mean": round(float(mk.mean()), 4),
                       "learned_map_shares": {r: round(v, 4) for r, v in region_shares(mk, s.keypoints).items()}}
                 if out_dir:

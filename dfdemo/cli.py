@@ -11,6 +11,15 @@ import sys
 from pathlib import Path
 
 from .errors import DfdemoError
+from .words import face_label
+
+# one line per subcommand for ``python -m dfdemo --help`` (each parses its own options: NAME --help)
+TOOLS = {"eval": "score a labelled CSV of videos/photos (AUC per slice, optional reference models)",
+         "calibrate": "set the threshold and uncertain band from held-out real clips (rewrites config.json)",
+         "train": "train the detector on self-blended real faces (resumable)",
+         "train-temporal": "train the temporal head on windows of consecutive real frames",
+         "bench": "time one analysis per stage against the decode + face-detection floor",
+         "explain-eval": "measure how faithful the heatmaps are on self-blended faces"}
 
 
 def _summary(r) -> str:
@@ -20,7 +29,7 @@ def _summary(r) -> str:
     for f in r.faces:
         temporal = (f" (frames {f.frame_probability:.3f}, temporal {f.temporal_probability:.3f} over {len(f.windows)} window(s))"
                     if f.temporal_probability is not None else "")
-        lines.append(f"  face {f.track_id}: {f.verdict} {f.fake_probability:.3f} over {len(f.frames)} frame(s){temporal}"
+        lines.append(f"  {face_label(f.track_id)}: {f.verdict} {f.fake_probability:.3f} over {len(f.frames)} frame(s){temporal}"
                      + (f" [{'; '.join(f.warnings)}]" if f.warnings else ""))
     lines += [f"  note: {n}" for n in r.notes]
     return "\n".join(lines)
@@ -65,21 +74,25 @@ def main(argv: list[str] | None = None) -> int:
             except DfdemoError as e:
                 print(f"error: {e}", file=sys.stderr)
                 return 2
-    ap = argparse.ArgumentParser(prog="python -m dfdemo", description="Explainable deepfake detection for videos and photos.")
+    ap = argparse.ArgumentParser(prog="python -m dfdemo", description="Explainable deepfake detection for videos and photos.",
+                                 epilog="Each subcommand has its own options: python -m dfdemo NAME --help.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("scan", help="analyse videos/photos and print a verdict per file")
-    s.add_argument("paths", nargs="+")
-    s.add_argument("--json", metavar="OUT", help="write the reports as JSON to OUT ('-' = stdout, no summary)")
+    s.add_argument("paths", nargs="+", metavar="PATH", help="videos and photos to analyse, one report each")
+    s.add_argument("--json", metavar="OUT", help="write the reports as JSON to OUT ('-' = stdout, no summary; default: "
+                                                 "none, print a summary per file)")
     s.add_argument("--frames", type=int, default=32, help="frames sampled evenly over a video (default 32)")
     s.add_argument("--weights", help="weights folder or Hub repo id[@revision] (default: $DFDEMO_WEIGHTS, then weights/detector)")
-    s.add_argument("--heatmaps", metavar="DIR", help="write Grad-CAM overlays of the most suspicious faces to DIR")
+    s.add_argument("--heatmaps", metavar="DIR", help="write Grad-CAM overlays of the most suspicious faces to DIR "
+                                                     "(default: none written)")
     s.add_argument("--heatmaps-k", type=int, default=4, help="how many heatmaps per file (default 4)")
     s.add_argument("--threshold", type=float, default=None, help="decision threshold (default: the calibrated one)")
     s.add_argument("--temporal", action=argparse.BooleanOptionalAction, default=None,
-                   help="temporal check over windows of consecutive frames (weights with a temporal head; default: the weights' choice)")
+                   help="temporal check over windows of consecutive frames (weights with a temporal head; default: "
+                        "the weights' choice, off for the bundled ones)")
     s.add_argument("--windows", type=int, default=None, help="windows per video for the temporal check (default: the weights')")
     for name in ("train", "eval", "calibrate", "bench", "explain-eval", "train-temporal"):
-        sub.add_parser(name, help=f"see python -m dfdemo {name} --help", add_help=False)
+        sub.add_parser(name, help=TOOLS[name], add_help=False)
     a = ap.parse_args(argv)
     if a.frames < 1:
         ap.error("--frames must be at least 1")

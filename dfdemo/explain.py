@@ -94,10 +94,37 @@ def top_region(shares: dict[str, float]) -> str:
     return max(shares, key=shares.get) if shares else "none"
 
 
-def overlay(crop: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> np.ndarray:
-    """Heatmap (jet colours) over an RGB uint8 crop → RGB uint8."""
-    import cv2
+OVERLAY_ALPHA = 0.65  # opacity of the hottest colour; colder pixels are more transparent
 
-    heat = cv2.applyColorMap(np.uint8(255 * np.clip(heatmap, 0, 1)), cv2.COLORMAP_JET)
-    heat = cv2.cvtColor(heat, cv2.COLOR_BGR2RGB).astype(np.float32)
-    return np.uint8(np.clip((1 - alpha) * crop.astype(np.float32) + alpha * heat, 0, 255))
+
+HEAT_RAMP = ((0.0, (255, 230, 40)), (0.5, (255, 140, 0)), (1.0, (210, 0, 0)))  # yellow → orange → red
+
+
+def heat_colours(values: np.ndarray) -> np.ndarray:
+    """RGB float32 colours of ``values`` in [0, 1] on ``HEAT_RAMP`` (shape ``values.shape + (3,)``)."""
+    v = np.clip(np.asarray(values, np.float32), 0, 1)
+    xs = [x for x, _ in HEAT_RAMP]
+    return np.stack([np.interp(v, xs, [c[k] for _, c in HEAT_RAMP]) for k in range(3)], axis=-1).astype(np.float32)
+
+
+def overlay(crop: np.ndarray, heatmap: np.ndarray, strength: float = 1.0, alpha: float = OVERLAY_ALPHA) -> np.ndarray:
+    """Heatmap over an RGB uint8 crop → RGB uint8, on one absolute scale.
+
+    Each pixel shows ``v = heatmap × strength`` (clipped to [0, 1]) as a colour from yellow (little) to red (most) whose opacity
+    is ``alpha × v``: no evidence leaves the crop untouched, and the analyzer passes the crop's
+    fake probability as ``strength``, so a face scored 0.05 gets a map 20 times fainter than a
+    face scored 1.0 with the same heat pattern (a per-map maximum would make both look alike).
+    """
+    v = np.clip(np.asarray(heatmap, np.float32) * float(np.clip(strength, 0.0, 1.0)), 0, 1)
+    a = (alpha * v)[..., None]
+    out = (1 - a) * crop.astype(np.float32) + a * heat_colours(v)
+    return np.uint8(np.clip(np.round(out), 0, 255))
+
+
+def colour_bar_stops(n: int = 6, background: int = 128, alpha: float = OVERLAY_ALPHA) -> list[tuple[float, str]]:
+    """(value, "#rrggbb") stops of the colour scale of ``overlay`` as it looks over a mid-grey
+    pixel: for a colour bar drawn beside the overlays (CSS gradient)."""
+    values = np.linspace(0.0, 1.0, n)
+    grey = np.full((n, 3), background, np.float32)
+    shown = overlay(grey[None].astype(np.uint8), values[None], 1.0, alpha)[0]
+    return [(float(v), "#%02x%02x%02x" % tuple(int(c) for c in rgb)) for v, rgb in zip(values, shown)]

@@ -169,34 +169,101 @@ def _centre(box: tuple[float, ...]) -> np.ndarray:
     return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
 
 
-def link_tracks(per_frame: list[list[Detection]], min_iou: float = 0.2, max_centre_shift: float = 0.6) -> list[Track]:
-    """Greedily link detections of successive sampled frames into tracks.
+def appearance(crop: np.ndarray) -> np.ndarray:
+    """A face crop's colour signature (RGB uint8 square crop, as ``square_crop`` cuts it): the
+    square roots of the hue-saturation and the brightness histograms of its central part, scaled
+    so that the dot product of two signatures is their Bhattacharyya coefficient in [0, 1]
+    (1 = the same colours). Skin, hair and lighting tell two people apart across a cut; it is
+    no identity model, so it only decides between tracks that position alone cannot."""
+    small = cv2.resize(crop, (64, 64), interpolation=cv2.INTER_AREA)[8:56, 8:56]
+    hsv = cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2HSV)
+    hs = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256]).ravel()
+    v = cv2.calcHist([hsv], [2], None, [8], [0, 256]).ravel()
+    return np.concatenate([np.sqrt(hs / max(hs.sum(), 1)), np.sqrt(v / max(v.sum(), 1))]).astype(np.float32) / np.sqrt(2)
+
+
+def link_tracks(per_frame: list[list[Detection]], looks: list[list[np.ndarray]] | None = None,
+                min_iou: float = 0.2, max_centre_shift: float = 0.6, same_look: float = 0.8,
+                relink_look: float = 0.98) -> list[Track]:
+    """Link detections of successive sampled frames into tracks, one per person.
 
     A detection joins the track whose last box overlaps it most (IoU >= ``min_iou``), or whose
     last centre is within ``max_centre_shift`` face sizes; otherwise it starts a new track.
-    Tracks are numbered by first appearance, then left to right.
+    With ``looks`` (an ``appearance`` signature per detection, parallel to ``per_frame``) a
+    detection whose colours differ from the track's last face (similarity < ``same_look``: a
+    cut to another person in the same place) starts a new track too, and afterwards tracks that
+    never share a frame are joined when their mean signatures are alike (>= ``relink_look``):
+    the same person after a cut, a close-up or a gap. Tracks are numbered by first appearance,
+    then left to right.
     """
     tracks: list[Track] = []
+    last_look: list[np.ndarray | None] = []
     for slot, dets in enumerate(per_frame):
         free = set(range(len(tracks)))
-        for d in sorted(dets, key=lambda d: d.box[0]):
+        order = sorted(range(len(dets)), key=lambda k: dets[k].box[0])
+        for k in order:
+            d = dets[k]
+            look = looks[slot][k] if looks is not None else None
             best, best_cost = None, None
             for t in free:
                 last = tracks[t].detections[-1]
                 o = iou(last.box, d.box)
                 shift = np.linalg.norm(_centre(last.box) - _centre(d.box)) / max(1.0, last.size)
+                if look is not None and last_look[t] is not None and float(look @ last_look[t]) < same_look:
+                    continue
                 if o >= min_iou or shift <= max_centre_shift:
                     cost = shift - o
                     if best_cost is None or cost < best_cost:
                         best, best_cost = t, cost
             if best is None:
                 tracks.append(Track(len(tracks)))
+                last_look.append(None)
                 best = len(tracks) - 1
             else:
                 free.discard(best)
             tracks[best].frame_slots.append(slot)
             tracks[best].detections.append(d)
+            last_look[best] = look
+    if looks is not None:
+        tracks = _relink(tracks, looks, per_frame, relink_look)
     return tracks
+
+
+def _relink(tracks: list[Track], looks: list[list[np.ndarray]], per_frame: list[list[Detection]],
+            threshold: float) -> list[Track]:
+    """Join tracks that never share a frame and look alike (mean ``appearance`` signatures,
+    most alike first), then renumber by first appearance, then left to right."""
+    where = {(slot, id(d)): looks[slot][k] for slot, dets in enumerate(per_frame) for k, d in enumerate(dets)}
+
+    def mean_look(t: Track) -> np.ndarray:
+        m = np.mean([where[(s, id(d))] for s, d in zip(t.frame_slots, t.detections)], axis=0)
+        return m / max(float(np.linalg.norm(m)), 1e-9)
+
+    groups = [[t] for t in tracks]
+    while True:
+        best, pair = threshold, None
+        means = [mean_look(Track(0, [s for t in g for s in t.frame_slots], [d for t in g for d in t.detections]))
+                 for g in groups]
+        for i in range(len(groups)):
+            slots_i = {s for t in groups[i] for s in t.frame_slots}
+            for j in range(i + 1, len(groups)):
+                if slots_i & {s for t in groups[j] for s in t.frame_slots}:
+                    continue  # seen together in one frame: two people
+                sim = float(means[i] @ means[j])
+                if sim >= best:
+                    best, pair = sim, (i, j)
+        if pair is None:
+            break
+        i, j = pair
+        groups[i] += groups.pop(j)
+    merged = []
+    for g in groups:
+        pairs = sorted((s, d) for t in g for s, d in zip(t.frame_slots, t.detections, strict=True))
+        merged.append(Track(0, [s for s, _ in pairs], [d for _, d in pairs]))
+    merged.sort(key=lambda t: (t.frame_slots[0], t.detections[0].box[0]))
+    for i, t in enumerate(merged):
+        t.track_id = i
+    return merged
 
 
 def follow(box: tuple[float, ...], per_frame: list[list[Detection]], min_iou: float = 0.3) -> list[Detection] | None:

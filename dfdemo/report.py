@@ -10,6 +10,28 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 VERDICTS = ("fake", "real", "uncertain", "no_face")
+# a check's verdict in words: what it found, never a claim that the face is real
+STRENGTHS = {"fake": "strong signs", "uncertain": "some signs", "real": "none found", "no_face": "not checked"}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One kind of evidence the analysis looked for, and what it found in the file.
+
+    ``verdict`` follows the same rule as ``Report.verdict``; ``strength`` says it in words
+    ("strong signs" / "some signs" / "none found" / "not checked": no face to check).
+    """
+
+    name: str  # machine name, e.g. "blending"
+    label: str  # what a person reads, e.g. "Face-swap blending"
+    verdict: str
+    fake_probability: float | None
+    strength: str
+
+
+def blending_check(verdict: str, probability: float | None) -> Check:
+    """The face-swap blending check (the frame detector, with the temporal check when used)."""
+    return Check("blending", "Face-swap blending", verdict, probability, STRENGTHS[verdict])
 
 
 @dataclass(frozen=True)
@@ -91,6 +113,11 @@ class Report:
     # "off" (not asked), "used", "unavailable" (the weights have no temporal head) or
     # "not_applicable" (a photo, a clip shorter than one window, or no face in any window)
     temporal: str = "off"
+    # the kinds of evidence looked for, each with its verdict in words (the first one is what
+    # ``verdict`` and ``fake_probability`` report), and how well the weights measured on held-out
+    # data (config.json → dfdemo.extra.accuracy; {} when the weights record none)
+    checks: list[Check] = field(default_factory=list)
+    accuracy: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

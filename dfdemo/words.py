@@ -1,5 +1,11 @@
 """Plain-language explanation of a ``Report``: what the numbers say, and no more.
 
+``evidence_rows(report)`` names each kind of evidence looked for and what it found ("Face-swap
+blending: strong signs / some signs / none found"), ``finding_sentence`` says what that means
+(never that a face is real), and ``accuracy_line(report.accuracy)`` how well the check measured
+on held-out fakes (the weights' model card numbers). Each sentence is built from the numbers it
+states; tests feed every sentence the case that would contradict it.
+
 ``plain_words(report)`` returns Markdown with 2–4 sentences per face: the verdict with its
 probability and threshold, how consistent the frames were (``score_spread``, frames above
 the threshold), which face regions hold most of the Grad-CAM heat, and the reliability
@@ -11,11 +17,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .report import FaceReport, Report
+from .report import FaceReport, Report, blending_check
 
 REGION_NAMES = {"eyes": "the eyes", "nose": "the nose", "mouth": "the mouth", "forehead": "the forehead",
-                "cheeks_jaw": "the cheeks and jaw", "background": "outside the inner face"}
+                "cheeks_jaw": "the cheeks and jaw", "background": "the outline and background"}
 MIN_SHARE = 0.2  # a region is named when it holds at least this share of the heat
+OFF_FACE = 0.5  # "most of the heat is off the face" only above this background share
+FAINT_SCORE = 0.3  # maps of crops scored below this are drawn faint (overlay = map x score) and said so
 CONSISTENT_SPREAD = 0.08
 VARIED_SPREAD = 0.2
 TEMPORAL_GAP = 0.1  # temporal score this far from the frame score: the temporal check moved the verdict
@@ -24,6 +32,48 @@ CAVEAT = ("**Keep in mind:** a detector can be wrong. This one learned the trace
           "frame leaves; it can miss fakes made another way (for example whole images made by a generator) and "
           "it can flag real footage that was heavily compressed, filtered or retouched. Treat the result as one "
           "clue among others, not as proof.")
+
+
+def evidence_rows(report: Report) -> list[tuple[str, str, float | None]]:
+    """(check label, what it found in words, fake probability) per kind of evidence looked for."""
+    checks = report.checks or [blending_check(report.verdict, report.fake_probability)]
+    return [(c.label, c.strength, c.fake_probability) for c in checks]
+
+
+def headline(report: Report) -> str:
+    """The card's first line: what the first check found, e.g. "Face-swap blending: strong signs"."""
+    if report.verdict == "no_face":
+        return "No face found"
+    label, strength, _ = evidence_rows(report)[0]
+    return f"{label}: {strength}"
+
+
+FINDINGS = {
+    "fake": "This check found strong signs that a face was pasted into the picture. A detector can be wrong: "
+            "treat it as a clue, not as proof.",
+    "uncertain": "This check found some signs of a pasted face, too few to decide either way.",
+    "real": "No sign of a pasted face was found by this check. That is not proof that the face is real: the check "
+            "misses many fakes (see how well it works) and does not look for faces made entirely by a generator.",
+    "no_face": "No face was found, so nothing was checked.",
+}
+
+
+def finding_sentence(report: Report) -> str:
+    """What the file-level verdict means, worded so that "nothing found" never reads as "authentic"."""
+    return FINDINGS.get(report.verdict, FINDINGS["uncertain"])
+
+
+def accuracy_line(accuracy: dict | None) -> str:
+    """How well the check works, from the weights' model card numbers (``config.json`` →
+    ``dfdemo.extra.accuracy``: ``fakes``, ``reals``, ``tpr``, ``fpr``, optionally ``auc``, ``unit``)."""
+    a = accuracy or {}
+    if not all(k in a for k in ("fakes", "reals", "tpr", "fpr")):
+        return ("How well it works: no measurement on held-out fakes is recorded with these weights, so treat the "
+                "result with extra care.")
+    unit = a.get("unit", "video")
+    auc = f" (AUC {a['auc']:.2f}; 0.50 is chance, 1.00 perfect)" if "auc" in a else ""
+    return (f"How well it works: on {a['fakes']} held-out deepfake {unit}s made with other tools it caught "
+            f"{percent(a['tpr'])}, and it wrongly flagged {percent(a['fpr'])} of {a['reals']} real ones{auc}.")
 
 
 def face_label(track_id: int) -> str:
@@ -53,64 +103,95 @@ def _verdict_sentence(face: FaceReport, report: Report) -> str:
     low, high = report.uncertain_band
     over = f" over {len(face.frames)} frames" if report.kind == "video" and len(face.frames) > 1 else ""
     if face.verdict == "fake":
-        return (f"The detector rates this face as **likely manipulated**: its fake probability is {p:.2f}{over}, "
-                f"above the decision threshold of {t:.2f}.")
+        return (f"The face-swap blending check found **strong signs** on this face: its fake probability is "
+                f"{p:.2f}{over}, above the decision threshold of {t:.2f}.")
     if face.verdict == "real":
-        return (f"The detector sees **no clear sign of manipulation** on this face: its fake probability is "
+        return (f"The face-swap blending check found **no sign** of a pasted face here: its fake probability is "
                 f"{p:.2f}{over}, below the decision threshold of {t:.2f}.")
-    return (f"This face is **too close to call**: its fake probability of {p:.2f}{over} lies in the uncertain band "
-            f"{low:.2f}–{high:.2f} around the threshold of {t:.2f}.")
+    return (f"The face-swap blending check found **some signs** on this face, too few to decide: its fake "
+            f"probability of {p:.2f}{over} lies in the uncertain band {low:.2f}–{high:.2f} around the threshold "
+            f"of {t:.2f}.")
 
 
 def _consistency_sentence(face: FaceReport, report: Report) -> str | None:
     scores = [f.fake_probability for f in face.frames]
     if report.kind != "video" or len(scores) < 3:
         return None
-    above = sum(s >= report.threshold for s in scores)
-    counted = f"{above} of {len(scores)} frames score above the threshold"
+    n, above = len(scores), sum(s >= report.threshold for s in scores)
+    counted = f"{above} of {n} frames score above the threshold"
     if face.score_spread < CONSISTENT_SPREAD:
         return f"Its frames agree with each other ({counted}, spread ±{face.score_spread:.2f})."
     if face.score_spread < VARIED_SPREAD:
         return f"Its frames vary somewhat ({counted}, spread ±{face.score_spread:.2f})."
-    so = {"fake": "so the verdict rests on part of the clip only",
-          "real": "so parts of the clip look suspicious even though the whole does not"}.get(
-        face.verdict, "so parts of the clip look suspicious and others do not")
+    if above == 0:
+        so = "but none of them reaches the threshold"
+    elif above == n:
+        so = "but every one of them is above the threshold"
+    elif face.verdict == "fake":
+        so = "so the verdict rests on part of the clip only"
+    elif face.verdict == "real":
+        so = "so parts of the clip look suspicious even though the whole does not"
+    else:
+        so = "so parts of the clip look suspicious and others do not"
     return f"Its frames disagree a lot (scores from {min(scores):.2f} to {max(scores):.2f}; {counted}), {so}."
 
 
 def _temporal_sentence(face: FaceReport) -> str | None:
-    """What the temporal check added, when it ran on this face."""
+    """What the temporal check added, when it ran on this face: the direction from the two
+    scores, the meaning from the face's verdict (a raised score that stays below the threshold
+    is not called a sign of a blend)."""
     tp, fp = face.temporal_probability, face.frame_probability
     if tp is None or fp is None:
         return None
     n = len(face.windows)
     runs = f"{n} run{'s' if n != 1 else ''} of consecutive frames"
+    scores = f"(temporal score {tp:.2f}, frames alone {fp:.2f})"
     if tp >= fp + TEMPORAL_GAP:
-        return (f"The temporal check raised the score: over {runs}, the face changes from frame to frame in a way a "
-                f"single frame does not show (temporal score {tp:.2f}, frames alone {fp:.2f}), as a flickering "
-                f"or drifting blend would.")
+        if face.verdict == "fake":
+            return (f"The temporal check raised the score: over {runs}, the face changes from frame to frame in a way "
+                    f"a single frame does not show {scores}, as a flickering or drifting blend would.")
+        return (f"The temporal check scored this face higher than its frames alone {scores} over {runs}, but not "
+                f"enough to call it manipulated.")
     if tp <= fp - TEMPORAL_GAP:
+        if face.verdict == "fake":
+            return (f"The temporal check scored this face lower than its frames alone {scores} over {runs}, but the "
+                    f"combined score stays above the threshold.")
         return (f"The temporal check lowered the score: over {runs}, the face moves consistently from frame to "
-                f"frame (temporal score {tp:.2f}, frames alone {fp:.2f}).")
-    return f"The temporal check over {runs} agrees with the frames (temporal score {tp:.2f}, frames alone {fp:.2f})."
+                f"frame {scores}.")
+    return f"The temporal check over {runs} agrees with the frames {scores}."
 
 
 def _regions_sentence(face: FaceReport, report: Report) -> str | None:
+    """Where the Grad-CAM heat lies. Maps of crops that scored low are drawn faint and said to
+    explain a low score; "off the face" only when most of the heat (over half) is outside the
+    inner face; the maps of a face judged as a whole below the threshold whose explained crops
+    scored high are said to explain those frames, not the face."""
     shares = mean_shares(report, face.track_id)
     if shares is None:
         return None
     if not shares:
         return "Its heatmaps show no face region that pushes the score towards fake."
     ranked = sorted(shares.items(), key=lambda kv: -kv[1])
-    named = [(r, s) for r, s in ranked if s >= MIN_SHARE][:2] or ranked[:1]
-    places = " and ".join(f"{REGION_NAMES.get(r, r)} ({percent(s)})" for r, s in named)
-    if named[0][0] == "background":
-        return (f"Much of what pushed the score towards fake ({percent(named[0][1])}) lies outside the inner face "
-                f"(hair, face outline, background): the blending edge of a swap can sit on the outline, but heat "
-                f"away from the face is no sign of a swap, so look at the heatmaps before trusting this score.")
-    weak = " (weak evidence, as the score is low)" if face.verdict == "real" else ""
-    return (f"What pushed the score towards fake sits mostly on {places}{weak}; the heatmaps show where the "
+    off = shares.get("background", 0.0)
+    where = f"most of it ({percent(off)}) lies off the face" if off > OFF_FACE else "it sits mostly on " + _places(ranked)
+    top_p = max(h.fake_probability for h in report.heatmaps if h.track_id == face.track_id)
+    if top_p < FAINT_SCORE:
+        return (f"Its heatmaps are drawn faint because the crops they explain scored low (at most {top_p:.2f}): they "
+                f"show the little that pushed the score up ({where}), not evidence of a swap.")
+    if face.verdict == "real":
+        return (f"Its heatmaps explain its most suspicious frames (scores up to {top_p:.2f}), not the face as a whole, "
+                f"which stays below the threshold: in those frames {where}.")
+    if off > OFF_FACE:
+        return (f"Most of what pushed the score towards fake ({percent(off)}) lies off the face (hair, outline, "
+                f"background): the blending edge of a swap can sit on the outline, but heat away from the face is "
+                f"no sign of a swap, so look at the heatmaps before trusting this score.")
+    return (f"What pushed the score towards fake sits mostly on {_places(ranked)}; the heatmaps show where the "
             f"detector looked, not proof that this region was edited.")
+
+
+def _places(ranked: list[tuple[str, float]]) -> str:
+    named = [(r, s) for r, s in ranked if s >= MIN_SHARE][:2] or ranked[:1]
+    return " and ".join(f"{REGION_NAMES.get(r, r)} ({percent(s)})" for r, s in named)
 
 
 def _warnings_sentence(face: FaceReport) -> str | None:
@@ -141,7 +222,8 @@ def maps_words(report: Report) -> str | None:
     if not report.heatmaps:
         return None
     text = ("**Heatmaps.** Grad-CAM shows *what drove the score*: the parts of the face whose pixels pushed the "
-            "fake probability up; it does not show that those parts were edited.")
+            "fake probability up; it does not show that those parts were edited. Every map is drawn on one scale, "
+            "its heat times the fake probability of the crop it explains, so a crop scored low shows a faint map.")
     if any(h.learned_map_mean is not None for h in report.heatmaps):
         text += (" The learned map shows *where the model thinks blending happened*: a second output trained to "
                  "outline the pasted region of self-blended faces; it is the same model's guess, not a proof, "
@@ -159,7 +241,7 @@ def plain_words(report: Report) -> str:
     for face in report.faces:
         paras.append(f"**{face_label(face.track_id).capitalize()}.** " + face_words(face, report))
     if len(report.faces) > 1:
-        paras.append(f"The file as a whole is judged by its most suspicious face ({report.verdict.replace('_', ' ')}).")
+        paras.append(f"The file as a whole is judged by its most suspicious face ({headline(report).lower()}).")
     maps = maps_words(report)
     paras += [maps] if maps else []
     paras += [f"Note: {n}." for n in report.notes]

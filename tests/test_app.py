@@ -92,6 +92,14 @@ def test_api_photo_matches_cli(client, photo, cli_reports):
     assert_same_report(got, cli_reports[photo.name])
 
 
+def test_warm_start_runs_before_the_app_accepts_visitors(server):
+    """The weights are loaded and one small analysis has run before the server listens, so the
+    first visitor does not pay for the first forward and Grad-CAM passes."""
+    log = server.log.read_text(errors="replace")
+    assert "warm-up failed" not in log and "warm-up took" in log
+    assert log.index("warm-up took") < log.index("Running on local URL")
+
+
 def test_api_is_documented_as_analyze(client):
     api = client.view_api(print_info=False, return_format="dict")
     assert list(api["named_endpoints"]) == ["/analyze"]
@@ -212,24 +220,27 @@ def test_weights_setting_accepts_bundled_and_hub_ids_only(app_module):
 
 
 def test_report_helpers(app_module, tmp_path):
+    from dfdemo.page import heatmap_items, heatmap_rows, timeline_figure
+
     r = _report("video", [0.9, 0.8, 0.7], verdict="fake", shares={"eyes": 0.6, "mouth": 0.4},
                 overlay=str(tmp_path / "x_face0_frame3.png"), file="/srv/tmp/abc/clip.mp4")
+    r = replace(r, heatmaps=[replace(r.heatmaps[0], learned_map_path="/srv/tmp/abc/x_face0_frame3_learned.png")])
     pub = app_module.public_report(r)
     assert pub.file == "clip.mp4" and pub.heatmaps[0].overlay_path == "x_face0_frame3.png"
-    card = app_module.verdict_html(pub)
-    assert "Likely FAKE" in card and "<b>0.85</b>" in card and "test:model" in card and 'data-verdict="fake"' in card
-    fig = app_module.timeline_figure(pub)
+    assert pub.heatmaps[0].learned_map_path == "x_face0_frame3_learned.png"  # no server path in the JSON either
+    fig = timeline_figure(pub)
     ax = fig.axes[0]
     assert [round(y, 3) for y in ax.lines[-1].get_ydata()] == [0.9, 0.8, 0.7]
     assert any(list(line.get_ydata()) == [0.5, 0.5] for line in ax.lines)  # the threshold line
-    learned = replace(pub, heatmaps=[replace(pub.heatmaps[0], learned_map_mean=0.31, learned_map_path="x_face0_frame3_learned.png")])
-    assert app_module.heatmap_items(learned, tmp_path)[1] == (
-        str(tmp_path / "x_face0_frame3_learned.png"), "learned map · mean 0.31 · where the model thinks blending happened")
-    (path, caption), = app_module.heatmap_items(pub, tmp_path)
-    assert path == str(tmp_path / "x_face0_frame3.png") and caption == "0.1 s · p 0.90 · eyes 60 %, mouth 40 %"
-    two = app_module.heatmap_items(_report("image", [0.7], shares={"nose": 1.0}, overlay="o.png", n_faces=2), tmp_path)
-    assert [c for _, c in two] == ["face 1 · p 0.70 · nose 100 %", "face 2 · p 0.70 · nose 100 %"]
-    assert app_module.timeline_figure(replace_faces(pub, [])) is None
+    learned = replace(pub, heatmaps=[replace(pub.heatmaps[0], learned_map_mean=0.31, learned_map_shares={"eyes": 0.7, "nose": 0.3})])
+    # a pair per crop, Grad-CAM first: a two-column gallery shows each pair in one row
+    assert heatmap_items(learned, tmp_path) == [(str(tmp_path / "x_face0_frame3.png"), "0.1 s · p 0.90 · Grad-CAM"),
+                                                (str(tmp_path / "x_face0_frame3_learned.png"), "0.1 s · learned map")]
+    assert heatmap_rows(learned) == [["face 1", "0.1", "0.90", "eyes 60 %, mouth 40 %", "mean 0.31; eyes 70 %, nose 30 %"]]
+    two = heatmap_items(_report("image", [0.7], shares={"nose": 1.0}, overlay="o.png", n_faces=2), tmp_path)
+    assert [c for _, c in two] == ["face 1 · p 0.70 · Grad-CAM", "face 2 · p 0.70 · Grad-CAM"]
+    assert max(len(c) for _, c in heatmap_items(learned, tmp_path) + two) <= 32  # short enough to show whole
+    assert timeline_figure(replace_faces(pub, [])) is None
 
 
 # ---------------------------------------------------------------- dfdemo.words
@@ -269,7 +280,7 @@ def test_words_fake_video_names_regions_consistency_and_caveat():
     text = plain_words(r)
     (para,) = face_paragraphs(text)
     assert f"probability is {r.faces[0].fake_probability:.2f} over 4 frames" in para
-    assert "likely manipulated" in para and "threshold of 0.50" in para
+    assert "found **strong signs**" in para and "threshold of 0.50" in para
     assert "the eyes (55 %) and the mouth (30 %)" in para and "nose" not in para
     assert "4 of 4 frames score above the threshold" in para
     assert "not proof" in para
@@ -282,10 +293,10 @@ def test_words_follow_the_numbers():
 
     a = plain_words(_report(verdict="real", scores=[0.1, 0.2, 0.12], shares={"forehead": 0.7, "eyes": 0.3}))
     b = plain_words(_report(verdict="uncertain", scores=[0.1, 0.9, 0.5], shares={"background": 0.8, "eyes": 0.2}))
-    assert "no clear sign of manipulation" in a and "0.16" in a and "the forehead (70 %)" in a and "weak evidence" in a
+    assert "found **no sign**" in a and "0.16" in a and "the forehead (70 %)" in a and "drawn faint" in a
     assert "agree" in a
-    assert "too close to call" in b and "0.45–0.55" in b and "disagree a lot" in b and "0.10 to 0.90" in b
-    assert "before trusting this score" in b
+    assert "**some signs**" in b and "0.45–0.55" in b and "disagree a lot" in b and "0.10 to 0.90" in b
+    assert "Most of what pushed the score towards fake (80 %) lies off the face" in b and "before trusting this score" in b
     c = plain_words(_report(verdict="real", scores=[0.05, 0.1, 0.95, 0.08]))
     assert "disagree a lot" in c and "1 of 4 frames" in c and "even though the whole does not" in c
 
@@ -359,13 +370,13 @@ def test_words_say_what_the_temporal_check_added():
     from dfdemo.report import WindowScore
     from dfdemo.words import plain_words
 
-    def with_temporal(frame_p, temporal_p, n=4):
-        r = _report(scores=[0.3, 0.35, 0.32], verdict="real")
+    def with_temporal(frame_p, temporal_p, n=4, verdict="real"):
+        r = _report(scores=[0.3, 0.35, 0.32], verdict=verdict)
         wins = [WindowScore(i * 8, i * 8 + 7, i * 0.3, i * 0.3 + 0.28, temporal_p, frame_p) for i in range(n)]
         return replace(r, faces=[replace(r.faces[0], frame_probability=frame_p, temporal_probability=temporal_p, windows=wins)],
                        temporal="used")
 
-    raised = face_paragraphs(plain_words(with_temporal(0.3, 0.8)))[0]
+    raised = face_paragraphs(plain_words(with_temporal(0.3, 0.8, verdict="fake")))[0]
     assert "raised the score" in raised and "over 4 runs of consecutive frames" in raised and "0.80" in raised
     lowered = face_paragraphs(plain_words(with_temporal(0.6, 0.2, n=1)))[0]
     assert "lowered the score" in lowered and "1 run of" in lowered
@@ -379,7 +390,7 @@ def test_words_say_what_the_temporal_check_added():
     busy = replace(r, faces=[replace(r.faces[0], frame_probability=0.5, temporal_probability=0.9,
                                      windows=[WindowScore(0, 7, 0.0, 0.28, 0.9, 0.5)])], temporal="used")
     para = face_paragraphs(plain_words(busy))[0]
-    assert "dark face" in para and "raised the score" in para and "disagree" not in para
+    assert "dark face" in para and "higher than its frames alone" in para and "disagree" not in para
     assert len(sentences(para)) == 4
 
 

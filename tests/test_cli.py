@@ -38,8 +38,8 @@ def test_scan_photo_and_clip_json_and_heatmaps(photo, clip, tiny_weights, tmp_pa
         assert stage in cr["timings_s"]
     pngs = sorted(heat.glob("*.png"))
     assert pngs and {p for r in reports for h in r["heatmaps"] for p in [h["overlay_path"]]} == {str(p) for p in pngs}
-    assert any(p.name.startswith("astronaut_face0") for p in pngs)
-    assert any(p.name.startswith("moving_face_face0") for p in pngs)
+    assert any(p.name.startswith("astronaut_face1") for p in pngs)
+    assert any(p.name.startswith("moving_face_face1") for p in pngs)
     img = cv2.imread(str(pngs[0]))
     assert img is not None and img.shape == (224, 224, 3)
     for r in reports:
@@ -53,7 +53,7 @@ def test_scan_json_to_file_and_summary(photo, tiny_weights, tmp_path):
     assert run.returncode == 0, run.stderr
     first = run.stdout.splitlines()[0]
     assert first.startswith(f"{photo}: ") and "fake probability" in first and "1 face(s) in 1/1 frames" in first
-    assert "face 0:" in run.stdout
+    assert "face 1:" in run.stdout and "face 0" not in run.stdout  # numbered as in the app
     reports = json.loads(out.read_text())
     assert len(reports) == 1
     assert_complete_report(reports[0], "image")
@@ -95,3 +95,22 @@ def test_usage_errors():
     run = subprocess.run([sys.executable, "-m", "dfdemo", "scan", "x.mp4", "--frames", "0"], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "--frames must be at least 1" in run.stderr
+
+
+def test_every_option_says_what_it_does_and_its_default():
+    from dfdemo.cli import TOOLS
+
+    top = subprocess.run([sys.executable, "-m", "dfdemo", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert top.returncode == 0 and "see python -m dfdemo" not in top.stdout
+    for name, line in TOOLS.items():  # every subcommand with a real one-line description
+        assert name in top.stdout and " ".join(line.split()[:3]) in " ".join(top.stdout.split())
+    run = subprocess.run([sys.executable, "-m", "dfdemo", "scan", "--help"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    text = " ".join(run.stdout.split())
+    chunks = text.split("options:")[1].split(" --")[1:]  # "name [METAVAR] help text", "--a, --b" pairs split
+    options = {c.split()[0].rstrip(",") for c in chunks} - {"help", "no-temporal"}
+    assert options == {"json", "frames", "weights", "heatmaps", "heatmaps-k", "threshold", "temporal", "windows"}
+    for c in chunks:  # each option's help names its default
+        if not c.split()[0].endswith(",") and c.split()[0] != "help":
+            assert "default" in c, c
+    assert "PATH videos and photos to analyse" in text

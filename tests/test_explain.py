@@ -106,5 +106,14 @@ def test_overlay_is_rgb_uint8_and_shows_the_heat():
     heat[:50, :50] = 1.0
     out = overlay(crop, heat)
     assert out.shape == (S, S, 3) and out.dtype == np.uint8
-    assert out[10, 10, 0] > out[10, 10, 2]  # hot = red in RGB
-    assert out[200, 200, 2] > out[200, 200, 0]  # cold = blue
+    assert out[10, 10, 0] > 150 > 60 > out[10, 10, 1] == out[10, 10, 2]  # hot = red in RGB
+    assert (out[200, 200] == 128).all()  # no heat: the crop untouched
+
+
+def test_overlay_heat_is_in_proportion_to_the_score():
+    """One absolute scale: the same heat pattern at P(fake) 0.05 is drawn far fainter than at 0.95."""
+    crop = np.full((S, S, 3), 128, np.uint8)
+    heat = np.zeros((S, S), np.float32)
+    heat[:100, :100] = 1.0
+    change = [np.abs(overlay(crop, heat, p).astype(int) - crop).mean() for p in (0.05, 0.5, 0.95)]
+    assert change[0] < change[1] < change[2] and change[0] < 0.1 * change[2]

@@ -201,3 +201,75 @@ def test_faint_tracks_beside_a_clear_face_are_dropped():
     kept, dropped = drop_weak_tracks(link_tracks([[faint[0], second[0]], [clear[0], faint[1], second[1]]]))
     assert dropped == 1 and [t.track_id for t in kept] == [0, 1]
     assert [t.detections[0].box[0] for t in kept] == [800, 0]
+
+
+def _interview_with_cuts() -> tuple[list[np.ndarray], list[str]]:
+    """Two people, A (the astronaut) and B (another face: her mirror image, darker), filmed as an interview is cut: a two-shot, a close-up of B, a close-up of A,
+    the two-shot again (20 frames each). Returns the frames and who is where in each frame
+    ("AB" = A left, B right; "B" / "A" = that person alone)."""
+    a = astronaut()
+    b = np.ascontiguousarray((a[:, ::-1] * 0.55).astype(np.uint8))  # mirrored and darker: other colours, other "person"
+    two = np.full((400, 800, 3), 60, np.uint8)
+    two[20:380, 20:380] = cv2.resize(a, (360, 360), interpolation=cv2.INTER_AREA)
+    two[20:380, 420:780] = cv2.resize(b, (360, 360), interpolation=cv2.INTER_AREA)
+
+    def close_up(img):
+        frame = np.full((400, 800, 3), 60, np.uint8)
+        frame[:, 200:600] = cv2.resize(img, (400, 400), interpolation=cv2.INTER_AREA)
+        return frame
+
+    shots = [(two, "AB"), (close_up(b), "B"), (close_up(a), "A"), (two, "AB")]
+    frames = [f for f, _ in shots for _ in range(20)]
+    who = [w for _, w in shots for _ in range(20)]
+    return frames, who
+
+
+def test_two_people_across_cuts_are_two_tracks(fd, tmp_path):
+    """An interview cut between a two-shot and close-ups: position alone makes a new track at
+    every cut (or joins B's close-up to A); with the colour signatures, two tracks, one person each."""
+    from dfdemo.faces import appearance
+
+    frames, who = _interview_with_cuts()
+    path = write_clip(tmp_path / "interview.mp4", frames)
+    per_frame, labels, looks = [], [], []
+    for f in media.sample_frames(path, 16):
+        dets = sorted(fd.detect(f.rgb), key=lambda d: d.box[0])
+        assert len(dets) == len(who[f.index]), (f.index, who[f.index])
+        per_frame.append(dets)
+        labels.append(list(who[f.index]))  # left to right
+        looks.append([appearance(square_crop(f.rgb, d.box, 0.3, 224)[0]) for d in dets])
+
+    def people(tracks):
+        return [{labels[s][per_frame[s].index(d)] for s, d in zip(t.frame_slots, t.detections)} for t in tracks]
+
+    tracks = link_tracks(per_frame, looks)
+    assert people(tracks) == [{"A"}, {"B"}]  # two tracks, each one person, A first (left in the first frame)
+    assert [len(t.detections) for t in tracks] == [12, 12]  # 4 samples of each shot, A in 3 shots, B in 3
+    by_position = link_tracks(per_frame)  # what linking by position alone gives on the same detections
+    assert len(by_position) > 2 or any(len(p) > 1 for p in people(by_position))
+
+
+def test_a_cut_to_another_person_in_the_same_place_starts_a_new_track():
+    from dfdemo.faces import appearance
+
+    a = np.zeros((224, 224, 3), np.uint8)
+    a[..., 0] = 200  # red
+    b = np.zeros((224, 224, 3), np.uint8)
+    b[..., 2] = 200  # blue
+    per_frame = [[_det(100, 100)], [_det(102, 100)], [_det(104, 100)]]
+    assert len(link_tracks(per_frame)) == 1
+    tracks = link_tracks(per_frame, [[appearance(a)], [appearance(a)], [appearance(b)]])
+    assert [t.frame_slots for t in tracks] == [[0, 1], [2]]
+    # and the same colours after a gap, elsewhere in the frame, join the first track again
+    far = per_frame + [[_det(900, 400)]]
+    tracks = link_tracks(far, [[appearance(a)], [appearance(a)], [appearance(b)], [appearance(a)]])
+    assert [t.frame_slots for t in tracks] == [[0, 1, 3], [2]]
+
+
+def test_the_analyzer_reports_two_faces_for_the_interview(analyzer, tmp_path):
+    from dfdemo import Settings
+
+    frames, _ = _interview_with_cuts()
+    r = analyzer.analyze(write_clip(tmp_path / "interview.mp4", frames), Settings(frames=16, heatmaps=0)).report
+    assert [(f.track_id, len(f.frames)) for f in r.faces] == [(0, 12), (1, 12)]
+    assert r.faces[0].frames[0].box[0] < r.faces[1].frames[0].box[0]  # face 1 = the left person of the two-shot

@@ -270,6 +270,6 @@ def test_scan_temporal_option(temporal_weights, clip, photo, tmp_path, capsys):
     assert image["temporal"] == "not_applicable"
     capsys.readouterr()
     assert main(["scan", str(clip), "--frames", "4", "--weights", str(temporal_weights)]) == 0
-    assert "temporal" not in capsys.readouterr().out.split("face 0:")[1].split("\n")[0]  # off: the weights' default
+    assert "temporal" not in capsys.readouterr().out.split("face 1:")[1].split("\n")[0]  # off: the weights' default
     assert main(["scan", str(clip), "--frames", "4", "--temporal", "--windows", "2", "--weights", str(temporal_weights)]) == 0
     assert "over 2 window(s)" in capsys.readouterr().out

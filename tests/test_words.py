@@ -1,0 +1,181 @@
+"""Words from the numbers, never against them: each sentence of dfdemo.words and the evidence card
+of dfdemo.page, fed the case that would contradict it (a low score with some heat off the face,
+0 frames over the threshold, the temporal check raising a score that stays low, ...)."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from dfdemo.page import faces_rows, verdict_card
+from dfdemo.report import FaceReport, FrameScore, Heatmap, Report, WindowScore, blending_check, verdict_for
+from dfdemo.words import accuracy_line, evidence_rows, face_words, headline, plain_words
+
+THRESHOLD, BAND = 0.5, (0.45, 0.55)
+ACCURACY = {"fakes": 32, "reals": 27, "tpr": 0.56, "fpr": 0.30, "auc": 0.65, "unit": "video"}
+
+
+def report(scores, shares=None, kind="video", frame_p=None, temporal_p=None, accuracy=None) -> Report:
+    """A one-face report whose verdicts follow from the scores, as the analyzer makes them."""
+    scores = list(scores)
+    top = sorted(scores, reverse=True)[: max(1, (len(scores) + 1) // 2)]
+    p = float(np.mean(top)) if temporal_p is None else 0.7 * frame_p + 0.3 * temporal_p
+    verdict = verdict_for(p, THRESHOLD, BAND)
+    frames = [FrameScore(i, i * 0.5, (10.0, 10.0, 90.0, 90.0), s, 0.9) for i, s in enumerate(scores)]
+    wins = [WindowScore(0, 7, 0.0, 0.3, temporal_p, frame_p)] if temporal_p is not None else []
+    face = FaceReport(0, p, verdict, frames, 80.0, float(np.std(scores)), [], frame_p if wins else None,
+                      temporal_p, wins)
+    heat = [Heatmap(0, 0, 0.0, max(scores), dict(shares), max(shares, key=shares.get))] if shares else []
+    return Report("clip.mp4", kind, verdict, p, len(scores), len(scores), [face], {"total": 1.0}, "test:model",
+                  THRESHOLD, BAND, {}, heat, [], "used" if wins else "off", [blending_check(verdict, p)],
+                  accuracy or {})
+
+
+def words(r: Report) -> str:
+    return face_words(r.faces[0], r)
+
+
+# ---------------------------------------------------------------- the evidence and the card
+@pytest.mark.parametrize("scores, found", [([0.9, 0.8, 0.85], "strong signs"), ([0.5, 0.52, 0.48], "some signs"),
+                                           ([0.05, 0.1, 0.02], "none found")])
+def test_the_card_names_the_evidence_not_real_or_fake(scores, found):
+    r = report(scores, accuracy=ACCURACY)
+    assert headline(r) == f"Face-swap blending: {found}"
+    assert evidence_rows(r) == [("Face-swap blending", found, r.fake_probability)]
+    card = verdict_card(r)
+    assert f"Face-swap blending: {found}" in card and f'data-verdict="{r.verdict}"' in card
+    assert "Likely" not in card
+    assert "caught 56 %" in card and "wrongly flagged 30 % of 27 real ones" in card and "AUC 0.65" in card
+
+
+def test_nothing_found_never_reads_as_authentic():
+    card = verdict_card(report([0.01, 0.02, 0.03], accuracy=ACCURACY))
+    assert "No sign of a pasted face was found by this check" in card and "not proof that the face is real" in card
+    assert "Likely REAL" not in card and "authentic" not in card.lower()
+    assert "#dff3e4" not in card  # not the green of the old "Likely REAL"
+
+
+def test_a_second_check_gets_its_own_row():
+    r = report([0.9, 0.8, 0.85])
+    two = replace(r, checks=r.checks + [replace(blending_check("real", 0.1), name="synthesis", label="Generator traces")])
+    assert [row[:2] for row in evidence_rows(two)] == [("Face-swap blending", "strong signs"), ("Generator traces", "none found")]
+    card = verdict_card(two)
+    assert card.count('class="check"') == 2 and "Generator traces: none found" in card
+
+
+def test_accuracy_line_follows_the_recorded_numbers():
+    assert accuracy_line({"fakes": 100, "reals": 50, "tpr": 0.9, "fpr": 0.05, "unit": "photo"}) == (
+        "How well it works: on 100 held-out deepfake photos made with other tools it caught 90 %, and it wrongly "
+        "flagged 5 % of 50 real ones.")
+    assert "no measurement" in accuracy_line({}) and "no measurement" in accuracy_line({"auc": 0.9})
+
+
+def test_bundled_weights_record_the_model_card_numbers():
+    """config.json → dfdemo.extra.accuracy = the overall row of the model card's dev-eval table."""
+    acc = json.loads((ROOT / "weights" / "detector" / "config.json").read_text())["dfdemo"]["extra"]["accuracy"]
+    card = (ROOT / "weights" / "detector" / "README.md").read_text()
+    row = next(line for line in card.splitlines() if line.startswith("| **overall"))
+    assert f"({acc['fakes']}/{acc['reals']})" in row and f"{acc['auc']:.2f} [{acc['auc_ci95'][0]:.2f}, {acc['auc_ci95'][1]:.2f}]" in row
+    assert row.rstrip(" |").endswith(f"{acc['fpr']:.2f} / {acc['tpr']:.2f}")
+
+
+def test_no_face_card():
+    r = Report("wall.png", "image", "no_face", None, 1, 0, [], {"total": 0.1}, "m", 0.5, BAND, {},
+               checks=[blending_check("no_face", None)])
+    assert headline(r) == "No face found" and "nothing was checked" in verdict_card(r)
+
+
+def test_json_keeps_verdict_and_adds_the_wording():
+    d = report([0.9, 0.8, 0.85], accuracy=ACCURACY).to_dict()
+    assert d["verdict"] == "fake" and d["fake_probability"] == pytest.approx(0.875)
+    assert d["checks"] == [{"name": "blending", "label": "Face-swap blending", "verdict": "fake",
+                            "fake_probability": pytest.approx(0.875), "strength": "strong signs"}]
+    assert d["accuracy"]["tpr"] == 0.56
+
+
+def test_faces_table_says_what_each_face_showed():
+    assert faces_rows(report([0.05, 0.1, 0.02]))[0][3] == "none found"
+
+
+# ---------------------------------------------------------------- heat: said when true, and only then
+def test_low_score_with_some_heat_off_the_face():
+    text = words(report([0.05, 0.1, 0.02], shares={"background": 0.4, "eyes": 0.35, "mouth": 0.25}))
+    assert "drawn faint because the crops they explain scored low (at most 0.10)" in text
+    assert "not evidence of a swap" in text
+    assert "off the face" not in text  # 40 % is not most of it
+    assert "before trusting" not in text  # nothing to distrust in a low score
+
+
+def test_low_score_with_most_heat_off_the_face():
+    text = words(report([0.05, 0.1, 0.02], shares={"background": 0.7, "eyes": 0.3}))
+    assert "most of it (70 %) lies off the face" in text and "drawn faint" in text
+
+
+def test_a_low_face_whose_explained_frames_scored_high_is_not_called_faint():
+    """The maps show the most suspicious crops: a face judged below the threshold can have
+    bright maps of frames that scored high (a real FF++ clip: face 0.78, maps of crops at 0.93-1.00)."""
+    text = words(report([0.98, 0.05, 0.1, 0.02, 0.03, 0.04], shares={"background": 0.37, "cheeks_jaw": 0.31, "eyes": 0.32}))
+    assert "faint" not in text
+    assert "explain its most suspicious frames (scores up to 0.98), not the face as a whole" in text
+    assert "the outline and background (37 %)" in text and "off the face" not in text
+
+
+def test_high_score_most_heat_off_the_face_only_when_it_is():
+    off = words(report([0.9, 0.8, 0.85], shares={"background": 0.6, "eyes": 0.4}))
+    assert "(60 %) lies off the face" in off and "before trusting this score" in off
+    on = words(report([0.9, 0.8, 0.85], shares={"background": 0.45, "cheeks_jaw": 0.35, "eyes": 0.2}))
+    assert "off the face" not in on and "the outline and background (45 %) and the cheeks and jaw (35 %)" in on
+
+
+# ---------------------------------------------------------------- frames over the threshold
+def test_zero_frames_over_the_threshold_never_look_suspicious():
+    text = words(report([0.01, 0.48, 0.02, 0.49, 0.01]))
+    assert "0 of 5 frames score above the threshold" in text and "none of them reaches the threshold" in text
+    assert "suspicious" not in text
+
+
+def test_some_frames_over_the_threshold_of_a_low_face():
+    text = words(report([0.02, 0.95, 0.03, 0.01, 0.02]))
+    assert "1 of 5 frames" in text and "parts of the clip look suspicious even though the whole does not" in text
+
+
+def test_every_frame_over_the_threshold_is_not_part_of_the_clip():
+    text = words(report([0.55, 0.99, 0.6, 0.98]))
+    assert "4 of 4 frames" in text and "every one of them is above the threshold" in text
+    assert "part of the clip only" not in text
+
+
+# ---------------------------------------------------------------- the temporal check
+def test_temporal_raising_a_score_that_stays_low_is_not_called_a_blend():
+    r = report([0.3, 0.35, 0.32], frame_p=0.2, temporal_p=0.5)
+    assert r.faces[0].verdict == "real"
+    text = words(r)
+    assert "higher than its frames alone" in text and "not enough to call it manipulated" in text
+    assert "flickering" not in text and "raised the score" not in text
+
+
+def test_temporal_raising_a_fake():
+    r = report([0.6, 0.7, 0.65], frame_p=0.6, temporal_p=0.95)
+    assert r.faces[0].verdict == "fake" and "raised the score" in words(r) and "flickering" in words(r)
+
+
+def test_temporal_lowering_a_score_that_stays_high():
+    r = report([0.9, 0.95, 0.9], frame_p=0.95, temporal_p=0.7)
+    assert r.faces[0].verdict == "fake"
+    text = words(r)
+    assert "lower than its frames alone" in text and "stays above the threshold" in text
+    assert "moves consistently" not in text
+
+
+def test_temporal_lowering_to_a_low_score():
+    r = report([0.5, 0.55, 0.5], frame_p=0.52, temporal_p=0.1)
+    assert r.faces[0].verdict == "real" and "lowered the score" in words(r)
+
+
+def test_whole_text_ends_with_the_caveat_and_says_the_maps_scale():
+    text = plain_words(report([0.05, 0.1, 0.02], shares={"eyes": 1.0}))
+    assert "one scale" in text and "a crop scored low shows a faint map" in text
+    assert text.split("\n\n")[-1].startswith("**Keep in mind:**")
