@@ -108,3 +108,23 @@ def test_overlay_is_rgb_uint8_and_shows_the_heat():
     assert out.shape == (S, S, 3) and out.dtype == np.uint8
     assert out[10, 10, 0] > out[10, 10, 2]  # hot = red in RGB
     assert out[200, 200, 2] > out[200, 200, 0]  # cold = blue
+
+
+@pytest.mark.parametrize("method", ["gradcam", "layercam"])
+def test_several_layers_average_their_maps_and_each_gets_its_gradient(method):
+    """Maps of two layers are the (scaled) mean of each layer's own map: the graph restarts
+    at the first layer only, so the earlier layer still receives its gradient."""
+    x = torch.zeros(2, 3, 64, 64)
+    x[:, 0, 4:20, 4:20] = 1.0
+    x[1, 0, 30:40, 30:40] = 0.5
+    x[:, 1, 40:60, 40:60] = 1.0
+    model = RedIsFake()
+    first, last = gradcam(model, model.features, x, method), gradcam(model, [model.act], x, method)
+    both = gradcam(model, [model.features, model.act], x, method)
+    mean = (first + last) / 2
+    expected = (mean - mean.min((1, 2), keepdims=True)) / (mean.max((1, 2), keepdims=True) - mean.min((1, 2), keepdims=True))
+    np.testing.assert_allclose(both, expected, atol=1e-4)
+    assert first[0, 4:20, 4:20].mean() > 0.9 and first[0, 40:60, 40:60].max() == 0.0
+    assert all(not m._forward_hooks for m in model.modules())
+    with pytest.raises(ValueError, match="gradcam"):
+        gradcam(model, [], x)
