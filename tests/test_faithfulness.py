@@ -137,6 +137,8 @@ def test_reinitialised_model_maps_decorrelate_and_the_same_model_agrees_with_its
     crops = np.stack([astronaut()[60:284, 140:364], astronaut()[40:264, 120:344], astronaut()[90:314, 150:374]])
     x = det.preprocess(crops)
     maps, learned = explain_crops(det, x)
+    # the learned map captured in Grad-CAM's pass at the very layer it reads = a pass of its own
+    np.testing.assert_allclose(learned, det.predict_masks(crops), atol=1e-5)
     again, learned_again = explain_crops(load_detector(head_weights), x)  # the same model, loaded again
     rand_maps, rand_learned = explain_crops(rnd, x)
     for a, b, r in zip(maps, again, rand_maps):
