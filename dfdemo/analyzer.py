@@ -366,7 +366,7 @@ class Analyzer:
         chosen.sort(key=lambda p: (p[0], -p[1].score))
         x = self.detector.preprocess(np.stack([s.crop for _, s in chosen]))
         with self.detector.capturing_mask_features() as learned_maps:  # one forward pass for both maps
-            maps = gradcam(self.detector.model, self.detector.target_layer, x)
+            maps = gradcam(self.detector.model, self.detector.cam_layers, x, self.detector.cam_method)
         masks = learned_maps() if learned_maps else None
         heatmaps, overlays, learned = [], [], []
         out_dir = Path(settings.heatmap_dir) if settings.heatmap_dir else None

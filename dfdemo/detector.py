@@ -51,7 +51,11 @@ class DetectorConfig:
     # photos are another domain (no video compression, often studio quality): their own cut
     photo_threshold: float | None = None
     photo_uncertain_band: tuple[float, float] | None = None
+    # Grad-CAM setting: the layer(s) whose activations explain the score, one module name or
+    # several joined by commas (their maps are averaged); "" = the family's last layer
+    # (TARGET_LAYERS). ``cam`` is the method (explain.CAM_METHODS); "" = Grad-CAM.
     target_layer: str = ""
+    cam: str = ""
     model_id: str = ""
     mask_head: dict = field(default_factory=dict)  # {"layer": ..., "channels": ...} when the weights have one
     temporal: dict = field(default_factory=dict)  # TemporalConfig fields when the weights have a temporal head
@@ -66,7 +70,10 @@ class DetectorConfig:
 
     def to_json_dict(self) -> dict:
         d = asdict(self)
+        d.pop("cam")
         dfdemo = {k: d.pop(k) for k in ("crop_margin", "threshold", "uncertain_band", "target_layer", "model_id", "mask_head", "temporal", "extra")}
+        if self.cam:  # written only when set: configs of older weights stay as they were
+            dfdemo["cam"] = self.cam
         if self.photo_threshold is not None:
             dfdemo["photo_threshold"], dfdemo["photo_uncertain_band"] = self.photo_threshold, list(self.photo_uncertain_band or ())
         return {
@@ -92,6 +99,7 @@ class DetectorConfig:
                 photo_threshold=None if own.get("photo_threshold") is None else float(own["photo_threshold"]),
                 photo_uncertain_band=tuple(own["photo_uncertain_band"]) if own.get("photo_uncertain_band") else None,
                 target_layer=str(own.get("target_layer", "")),
+                cam=str(own.get("cam", "")),
                 model_id=str(own.get("model_id", "")),
                 mask_head=dict(own.get("mask_head") or {}),
                 temporal=dict(own.get("temporal") or {}),
@@ -268,9 +276,29 @@ class Detector:
         self._std = torch.tensor(config.std).view(1, 3, 1, 1)
 
     @property
+    def cam_layer_names(self) -> list[str]:
+        """The Grad-CAM layer names of ``config.target_layer`` (comma-separated), or the family's default."""
+        names = [n.strip() for n in self.config.target_layer.split(",") if n.strip()]
+        return names or [default_target_layer(self.config.architecture, self.model)]
+
+    @property
+    def cam_layers(self) -> list[torch.nn.Module]:
+        """The modules Grad-CAM reads (``cam_layer_names``); a name the model lacks raises WeightsError."""
+        try:
+            return [self.model.get_submodule(name) for name in self.cam_layer_names]
+        except AttributeError as e:
+            raise WeightsError(f"target_layer {self.config.target_layer!r} of config.json is not a layer of "
+                               f"{self.config.architecture}: {e}") from e
+
+    @property
+    def cam_method(self) -> str:
+        """The CAM method of these weights (``explain.CAM_METHODS``); "" in config.json = Grad-CAM."""
+        return self.config.cam or "gradcam"
+
+    @property
     def target_layer(self) -> torch.nn.Module:
-        name = self.config.target_layer or default_target_layer(self.config.architecture, self.model)
-        return self.model.get_submodule(name)
+        """The first Grad-CAM layer (weights with one layer: the only one)."""
+        return self.cam_layers[0]
 
     def preprocess(self, crops: np.ndarray) -> torch.Tensor:
         """(N, S, S, 3) RGB uint8 crops (S = config.input_size) → normalised NCHW float tensor."""
@@ -385,7 +413,9 @@ def load_detector(source: str | os.PathLike | None = None) -> Detector:
     temporal = load_temporal(folder, TemporalConfig.from_dict(config.temporal)) if config.temporal else None
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     model = model.to(memory_format=torch.channels_last)
-    return Detector(model, config, scorer=fold_batchnorm(model), temporal=temporal)
+    det = Detector(model, config, scorer=fold_batchnorm(model), temporal=temporal)
+    _ = det.cam_layers  # a target_layer the model lacks fails here, not at the first heatmap
+    return det
 
 
 def save_detector(model: torch.nn.Module, folder: str | os.PathLike, config: DetectorConfig) -> Path:

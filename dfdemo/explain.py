@@ -1,12 +1,16 @@
 """Explanation stage: Grad-CAM heatmaps for the single-logit detector, and where the heat is.
 
-``gradcam`` opens a ``pytorch_grad_cam.GradCAM`` only around the few crops it explains (hooks
+``gradcam`` opens a ``pytorch_grad_cam`` CAM only around the few crops it explains (hooks
 are removed on exit, so plain scoring never stores activations) and passes the target
 explicitly: ``BinaryClassifierOutputTarget(1)`` = evidence for *fake*. After Grad-CAM's ReLU a
 crop with no positive evidence gives an all-zero map; ``region_shares`` then returns ``{}``.
+The method (``CAM_METHODS``) and the layer(s) are settings of the weights (``cam`` and
+``target_layer`` in config.json): several layers give one map each, min-max scaled and averaged.
 ``region_masks`` names face regions from the 6 BlazeFace keypoints (crop pixels).
 """
 from __future__ import annotations
+
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -14,30 +18,58 @@ import torch
 REGIONS = ("eyes", "nose", "mouth", "forehead", "cheeks_jaw", "background")
 
 
-def gradcam(model: torch.nn.Module, layer: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
-    """Grad-CAM of the fake logit for a preprocessed batch ``x`` (N, 3, S, S) → (N, S, S) in [0, 1]."""
-    from pytorch_grad_cam import GradCAM
+# name in config.json → class of pytorch_grad_cam. Only methods that need one backward pass:
+# gradcam (channel weights = mean gradient), layercam (Jiang et al. 2021: per-pixel positive
+# gradient x activation, meant for earlier, finer layers), hirescam (gradient x activation).
+CAM_METHODS = {"gradcam": "GradCAM", "layercam": "LayerCAM", "hirescam": "HiResCAM"}
+DEFAULT_CAM = "gradcam"
+
+
+def gradcam(model: torch.nn.Module, layer: torch.nn.Module | Sequence[torch.nn.Module], x: torch.Tensor,
+            method: str = DEFAULT_CAM) -> np.ndarray:
+    """CAM of the fake logit for a preprocessed batch ``x`` (N, 3, S, S) → (N, S, S) in [0, 1].
+
+    ``layer`` is one module or several (their maps are averaged); ``method`` a key of
+    ``CAM_METHODS`` (an empty string is the default, Grad-CAM)."""
+    import pytorch_grad_cam
     from pytorch_grad_cam.utils.model_targets import BinaryClassifierOutputTarget
 
+    method = method or DEFAULT_CAM
+    if method not in CAM_METHODS:
+        raise ValueError(f"unknown CAM method {method!r}; use one of {', '.join(CAM_METHODS)}")
+    layers = [layer] if isinstance(layer, torch.nn.Module) else list(layer)
+    if not layers:
+        raise ValueError("gradcam needs at least one target layer")
     if len(x) == 0:
         return np.zeros((0,) + tuple(x.shape[-2:]), np.float32)
     targets = [BinaryClassifierOutputTarget(1) for _ in range(len(x))]
     was_training = model.training
     model.eval()
-    # Grad-CAM needs the gradient at ``layer`` only, but GradCAM calls loss.backward(), which
+    # The CAM needs the gradient at its layers only, but BaseCAM calls loss.backward(), which
     # would run back through every layer for parameter gradients. With the parameters frozen
-    # the layers before ``layer`` record no graph, and the hook (registered before GradCAM's,
-    # so GradCAM stores this tensor) starts the graph at the layer's output: backward then
-    # covers only the head. Same maps, about a quarter of the time.
+    # the layers before the first target layer record no graph, and the hook (registered before
+    # the CAM's, so the CAM stores this tensor) starts the graph at the output of the first
+    # target layer the forward pass reaches: backward then covers only what lies after it.
+    # Same maps, a fraction of the time. Only the first one restarts the graph: restarting it at
+    # a later layer too would cut the gradient of the earlier ones.
+    started = [False]
+
+    def start_graph(module, inputs, output):
+        if started[0]:
+            return None
+        started[0] = True
+        return output.detach().requires_grad_()
+
     frozen = [p for p in model.parameters() if p.requires_grad]
     for p in frozen:
         p.requires_grad_(False)
-    start = layer.register_forward_hook(lambda module, inputs, output: output.detach().requires_grad_())
+    hooks = [lay.register_forward_hook(start_graph) for lay in layers]
     try:
-        with torch.enable_grad(), GradCAM(model=model, target_layers=[layer]) as cam:
+        with torch.enable_grad(), getattr(pytorch_grad_cam, CAM_METHODS[method])(model=model, target_layers=layers) as cam:
             maps = cam(input_tensor=x.float().contiguous(), targets=targets)
     finally:
-        start.remove()
+        for h in hooks:
+            h.remove()
         for p in frozen:
             p.requires_grad_(True)
         model.train(was_training)

@@ -260,12 +260,15 @@ def faithfulness_words(f: dict) -> str:
     """The numbers of ``python -m dfdemo explain-eval`` for these weights, in plain terms."""
     rows = [("Heat inside the blended region, relative to chance (1 = chance)", "heat_in_mask_ratio", "{:.2f}"),
             ("Hottest pixel inside the blended region", "pointing_game", "{:.0%}"),
-            ("Similarity to the map of a model whose last layers were scrambled (low = the map depends on training)",
+            ("Similarity to the map of the same model with the layers the map reads scrambled (low = the map depends on training)",
              "sanity_spearman", "{:.2f}"),
             ("Region named in the captions = region where the blend boundary lies", "region_words_agree", "{:.0%}")]
     lines = ["### How far to trust these heatmaps (measured for this model)",
              f"On {f['n']:.0f} self-blended test faces, never seen in training, where the blended region is known exactly:",
              "", "| measure | value |", "|---|---|"]
+    rows += [("Heat inside the blended region when only the mouth or the eyes were blended (1 = chance)",
+              "heat_in_mask_ratio_region", "{:.2f}"),
+             ("Share of the heat off the face, on the faces of real deepfakes (dev-eval)", "background_share_dev_fake", "{:.0%}")]
     rows += [("Learned map: overlap with the blended region (IoU, 1 = exact)", "learned_map_iou", "{:.2f}"),
              ("Learned map: brightest pixel inside the blended region", "learned_map_pointing_game", "{:.0%}"),
              ("Learned map: mean brightness on real faces (0 = dark)", "learned_map_real_mean", "{:.2f}")]

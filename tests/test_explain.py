@@ -117,3 +117,23 @@ def test_overlay_heat_is_in_proportion_to_the_score():
     heat[:100, :100] = 1.0
     change = [np.abs(overlay(crop, heat, p).astype(int) - crop).mean() for p in (0.05, 0.5, 0.95)]
     assert change[0] < change[1] < change[2] and change[0] < 0.1 * change[2]
+
+
+@pytest.mark.parametrize("method", ["gradcam", "layercam"])
+def test_several_layers_average_their_maps_and_each_gets_its_gradient(method):
+    """Maps of two layers are the (scaled) mean of each layer's own map: the graph restarts
+    at the first layer only, so the earlier layer still receives its gradient."""
+    x = torch.zeros(2, 3, 64, 64)
+    x[:, 0, 4:20, 4:20] = 1.0
+    x[1, 0, 30:40, 30:40] = 0.5
+    x[:, 1, 40:60, 40:60] = 1.0
+    model = RedIsFake()
+    first, last = gradcam(model, model.features, x, method), gradcam(model, [model.act], x, method)
+    both = gradcam(model, [model.features, model.act], x, method)
+    mean = (first + last) / 2
+    expected = (mean - mean.min((1, 2), keepdims=True)) / (mean.max((1, 2), keepdims=True) - mean.min((1, 2), keepdims=True))
+    np.testing.assert_allclose(both, expected, atol=1e-4)
+    assert first[0, 4:20, 4:20].mean() > 0.9 and first[0, 40:60, 40:60].max() == 0.0
+    assert all(not m._forward_hooks for m in model.modules())
+    with pytest.raises(ValueError, match="gradcam"):
+        gradcam(model, [], x)
