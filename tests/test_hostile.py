@@ -255,3 +255,33 @@ def test_a_faint_false_face_beside_a_clear_one_is_ignored_and_said(analyzer, tmp
     assert len(r.faces) == 1 and len(r.faces[0].frames) == 4
     assert all(fr.time_s < 0.8 for fr in r.faces[0].frames)
     assert r.notes == ["1 faint face detection(s) beside a clear face were ignored (most likely not faces)"]
+
+
+# ---------------------------------------------------------------- issue 19: hostile input, round two
+FACE_CROP = (slice(60, 220), slice(145, 305))  # the astronaut's face, tight: 160 px
+
+
+def test_19_2_small_faces_in_a_wide_picture_are_found(analyzer, tmp_path):
+    """40 faces of 128 px in a 1312x832 grid (the whole-frame pass found 3), and one 85 px
+    face on a 1496x944 canvas (found none): the tiled search finds each, in its own cell."""
+    from dfdemo.faces import FaceDetector, iou
+
+    face = astronaut()[FACE_CROP]
+    grid, cells = face_grid(face, n=40, cols=8)
+    assert grid.shape[:2] == (832, 1312)
+    with FaceDetector(max_faces=50) as fd:
+        dets = fd.detect(grid)
+    assert len(dets) == 40
+    assert all(sum(iou(d.box, c) > 0.2 for d in dets) == 1 for c in cells)
+    p = tmp_path / "crowd40.png"
+    cv2.imwrite(str(p), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+    r = analyzer.analyze(p, Settings(heatmaps=0)).report
+    assert len(r.faces) == 10 and r.notes == ["some frames had more than 10 faces; only the 10 clearest were analysed"]
+
+    lone = paste((944, 1496), cv2.resize(face, (85, 85), interpolation=cv2.INTER_AREA), (700, 400))
+    p = tmp_path / "far.png"
+    cv2.imwrite(str(p), cv2.cvtColor(lone, cv2.COLOR_RGB2BGR))
+    r = analyzer.analyze(p, Settings(heatmaps=0)).report
+    assert r.verdict != "no_face" and len(r.faces) == 1
+    (x0, y0, x1, y1), = [fr.box for fr in r.faces[0].frames]
+    assert 700 <= x0 < x1 <= 785 and 400 <= y0 < y1 <= 485
