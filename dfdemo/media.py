@@ -129,8 +129,11 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     Only the first frame of an animated image is read."""
     nbytes = _check_file(path)
     not_readable = MediaError(f"{path}: not a readable image (corrupt or not really {Path(path).suffix})")
-    with open(path, "rb") as f:  # the first bytes say whether it is an image at all
-        head = f.read(16)
+    try:
+        with open(path, "rb") as f:  # the first bytes say whether it is an image at all
+            head = f.read(16)
+    except OSError as e:
+        raise MediaError(f"{path}: cannot be read ({(e.strerror or str(e)).lower()})") from None
     if not head.startswith(IMAGE_MAGIC) or (head.startswith(b"RIFF") and head[8:12] != b"WEBP"):
         raise not_readable
     if nbytes > MAX_IMAGE_BYTES:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
 import textwrap
+import time
 import zlib
 from pathlib import Path
 
@@ -416,3 +418,121 @@ def test_19_10_a_file_named_like_an_option_gets_the_fix(tmp_path, tiny_weights):
         run = scan("--frames", "1", *args, cwd=tmp_path, weights=tiny_weights)
         assert run.returncode == 2 and run.stderr.splitlines() == [f"error: {args[-1]}: the file is empty"]
 
+
+# ---------------------------------------------------------------- issue 19 through the app (python app.py on localhost)
+GRACE_S = 3  # the test server deletes uploads no request names after this
+
+
+@pytest.fixture(scope="module")
+def small_queue_server(tiny_weights):
+    """An app with room for 3 waiting requests, deleting unclaimed uploads after GRACE_S."""
+    import app_server
+
+    server = app_server.start(tiny_weights, DFDEMO_QUEUE_SIZE="3", DFDEMO_UPLOAD_GRACE_S=str(GRACE_S))
+    yield server
+    server.stop()
+
+
+def _leftovers(server, *names: str) -> list[str]:
+    """Upload leftovers in the server's upload folder: files with these names, Gradio's temp files
+    of refused uploads, empty content-hash folders (Gradio's own folders, such as
+    ``vibe_edit_history``, are not uploads)."""
+    root = server.temp_dir
+    found = [p for n in names for p in root.rglob(n)]
+    found += [p for p in root.iterdir() if p.is_file() and p.name.startswith("tmp")]
+    found += [p for p in root.iterdir() if p.is_dir() and re.fullmatch(r"[0-9a-f]{32,128}", p.name) and not any(p.iterdir())]
+    return sorted(str(p.relative_to(root)) for p in found)
+
+
+def _wait_until_clean(server, *names: str, timeout: float = 12 * GRACE_S) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while (left := _leftovers(server, *names)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return left
+
+
+def test_19_0_many_visitors_sending_the_same_file_each_get_a_result_or_a_queue_full(small_queue_server, tmp_path):
+    """12 requests at once with one and the same photo (Gradio keeps one copy for all): each gets its
+    report or "queue is full", never "file not found"; afterwards no upload is left."""
+    import app_server
+    from gradio_client import handle_file
+
+    photo = tmp_path / "same_photo_19_0.png"
+    cv2.imwrite(str(photo), cv2.cvtColor(astronaut()[::2, ::2], cv2.COLOR_RGB2BGR))
+    client = app_server.client(small_queue_server)
+    jobs = [client.submit(handle_file(str(photo)), api_name="/analyze") for _ in range(12)]
+    outcomes = []
+    for job in jobs:
+        try:
+            outcomes.append(job.result(timeout=180)["verdict"])
+        except Exception as e:  # gradio_client's QueueError / AppError
+            outcomes.append(str(e))
+    assert not [o for o in outcomes if "not found" in o or "no longer" in o], outcomes
+    assert all(o in ("fake", "real", "uncertain", "no_face") or "Queue is full" in o for o in outcomes), outcomes
+    results = [o for o in outcomes if "Queue is full" not in o]
+    assert 4 <= len(results) < 12, outcomes  # 1 running + 3 waiting at least; the queue did refuse some
+    assert _wait_until_clean(small_queue_server, photo.name) == []
+
+
+def test_19_1_uploads_never_analysed_are_deleted(small_queue_server, tmp_path):
+    """Uploaded and never asked for, or refused for its name ('..', Gradio answers 400 and leaves
+    its temporary file and an empty folder): neither stays on the server's disk."""
+    import httpx
+
+    url = small_queue_server.url + "gradio_api/upload"
+    lone = tmp_path / "uploaded_only_19_1.png"
+    cv2.imwrite(str(lone), cv2.cvtColor(astronaut(), cv2.COLOR_RGB2BGR))
+    with open(lone, "rb") as f:
+        r = httpx.post(url, files={"files": (lone.name, f, "image/png")}, timeout=60)
+    assert r.status_code == 200 and Path(r.json()[0]).name == lone.name
+    with open(lone, "rb") as f:
+        r = httpx.post(url, files={"files": ("..", f, "image/png")}, timeout=60)
+    assert r.status_code == 400
+    assert _leftovers(small_queue_server, lone.name)  # both are there at first ...
+    assert _wait_until_clean(small_queue_server, lone.name) == []  # ... then gone
+
+
+def test_19_1_an_upload_cancelled_while_waiting_is_deleted(small_queue_server, tmp_path):
+    """A long clip keeps the one worker busy; a second request waits in the queue and its client
+    cancels it (``job.cancel()``, as a closed tab does): its upload is deleted all the same."""
+    import app_server
+    from gradio_client import handle_file
+    from gradio_client.utils import Status
+
+    busy = write_video(tmp_path / "busy_19_1.mp4", [astronaut()[:240, :320]] * 100, fps=5)
+    waiting = tmp_path / "cancelled_19_1.png"
+    cv2.imwrite(str(waiting), cv2.cvtColor(astronaut()[::-1], cv2.COLOR_RGB2BGR))
+    # two visitors: a client's cancel ends every request of its session
+    first = app_server.client(small_queue_server).submit(handle_file(str(busy)), api_name="/analyze")
+    while first.status().code not in (Status.PROCESSING, Status.PROGRESS, Status.FINISHED):
+        time.sleep(0.05)
+    second = app_server.client(small_queue_server).submit(handle_file(str(waiting)), api_name="/analyze")
+    deadline = time.monotonic() + 60
+    while second.status().code != Status.IN_QUEUE and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert second.status().code == Status.IN_QUEUE and not first.done(), "the second request never waited"
+    assert list(small_queue_server.temp_dir.rglob(waiting.name))
+    second.cancel()
+    first.result(timeout=180)
+    assert _wait_until_clean(small_queue_server, waiting.name, busy.name) == []
+
+
+def test_19_9_a_path_that_was_not_uploaded_gets_one_line(small_queue_server, tmp_path):
+    import httpx
+
+    secret = tmp_path / "server_file_19_9.png"
+    cv2.imwrite(str(secret), cv2.cvtColor(astronaut(), cv2.COLOR_RGB2BGR))
+    api = small_queue_server.url + "gradio_api/call/analyze"
+    body = {"data": [{"path": str(secret), "meta": {"_type": "gradio.FileData"}}]}
+    before = len(small_queue_server.log_tail(10**7))
+    event = httpx.post(api, json=body, timeout=60).json()["event_id"]
+    with httpx.stream("GET", f"{api}/{event}", timeout=120) as r:
+        text = "".join(r.iter_text())
+    assert "event: error" in text
+    (data,) = [line[len("data: "):] for line in text.splitlines() if line.startswith("data: ")]
+    assert json.loads(data)["error"] == ("Send the file itself (gradio_client's handle_file uploads it): a path on the server "
+                                "is not accepted.")
+    time.sleep(1)
+    log = small_queue_server.log_tail(10**7)[before:]
+    assert "Traceback" not in log
+    assert [line for line in log.splitlines() if "refused a request" in line and str(secret) in line]
