@@ -11,12 +11,14 @@ DFDEMO_CONCURRENCY      analyses running at once (default 1); the others wait in
 DFDEMO_QUEUE_SIZE       requests that may wait in the queue (default 32)
 DFDEMO_EXAMPLES_DIR     where the example files are built on first run (default ~/.cache/dfdemo/examples)
 DFDEMO_HUB_WEIGHTS      1 (default): visitors may name Hub weights in Settings; 0: bundled weights only
+DFDEMO_UPLOAD_GRACE_S   an upload no request waits for is deleted after this many seconds (default 60)
 
 Privacy and disk: a page's upload stays on the server while it is selected, so Settings can be
 changed and the file analysed again; it is deleted when the page chooses another file, clears the
-upload box or is closed (an /analyze upload as soon as its analysis ends). The images and the
-JSON report of a browser session live in one folder, replaced by the session's next analysis and
-removed when the tab is closed.
+upload box or is closed (an /analyze upload as soon as its analysis ends, also on error or cancel);
+one whose analysis never starts (queue full, cancelled while waiting, never asked for) is deleted
+after DFDEMO_UPLOAD_GRACE_S. The images and the JSON report of a browser session live in one
+folder, replaced by the session's next analysis and removed when the tab is closed.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from pathlib import Path
 
 import cv2
 import gradio as gr
+from gradio.exceptions import InvalidPathError
 
 from dfdemo import Analysis, Analyzer, DfdemoError, Report, Settings
 from dfdemo.detector import DetectorConfig, load_config, resolve_weights
@@ -49,6 +52,7 @@ MAX_DURATION_S = float(os.environ.get("DFDEMO_MAX_DURATION_S", "600"))
 CONCURRENCY = max(1, int(os.environ.get("DFDEMO_CONCURRENCY", "1")))
 QUEUE_SIZE = max(1, int(os.environ.get("DFDEMO_QUEUE_SIZE", "32")))
 HUB_WEIGHTS = os.environ.get("DFDEMO_HUB_WEIGHTS", "1") != "0"
+UPLOAD_GRACE_S = max(1.0, float(os.environ.get("DFDEMO_UPLOAD_GRACE_S", "60")))
 DEFAULTS = Settings(max_duration_s=MAX_DURATION_S)  # frames=32, heatmaps=4, calibrated threshold
 MAX_LOADED_WEIGHTS = 3  # analyzers kept in memory (one per weights source)
 SESSION_MAX_AGE_S = 3 * 3600  # result folders of sessions that never said goodbye
@@ -110,14 +114,28 @@ def weights_source(text: str | None) -> str | None:
 
 
 # ---------------------------------------------------------------- temporary files
+# Gradio stores an upload at <upload folder>/<content hash>/<name>: visitors who send the same
+# file share one copy. A copy is deleted when no request needs it any more: not one running
+# (counted here), not one waiting in the queue or starting (read from Gradio's queue).
 _uploads_lock = threading.Lock()
 _uploads_in_use: Counter[str] = Counter()
+_upload_taken: dict[str, tuple[int, int] | None] = {}  # path → (inode, ctime) of the copy analysed
+HASH_DIR = re.compile(r"[0-9a-f]{32,128}")  # Gradio's folder per upload content
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_ctime_ns
 
 
 def _hold_upload(path: str) -> str:
     path = os.path.abspath(path)
     with _uploads_lock:
         _uploads_in_use[path] += 1
+        _upload_taken[path] = _file_id(path)
     return path
 
 
@@ -126,25 +144,128 @@ def _is_upload(path: str) -> bool:
     return path in getattr(demo, "upload_file_set", set())
 
 
-def _release_upload(path: str) -> None:
-    """Delete Gradio's copy of an upload when no running request uses it any more.
+def _queued_files() -> tuple[Counter[str], Counter[str]]:
+    """How many requests name each file: (waiting in Gradio's queue, taken from it and running)."""
+    q = getattr(demo, "_queue", None)
+    waiting, active = [], []
+    for _ in range(5):  # the event loop's thread changes these lists: try again
+        try:
+            waiting = [e for eq in list(q.event_queue_per_concurrency_id.values()) for e in list(eq.queue)]
+            active = [e for job in list(q.active_jobs) if job for e in list(job)]
+            break
+        except (AttributeError, RuntimeError):
+            continue
 
-    Only files that came through Gradio's /upload are removed (not the cached examples); the
-    copy sits in a folder named after its content hash, removed too when empty."""
+    def paths(x, out: set) -> set:
+        if isinstance(x, dict):
+            if isinstance(x.get("path"), str):
+                out.add(os.path.abspath(x["path"]))
+            for v in x.values():
+                paths(v, out)
+        elif isinstance(x, (list, tuple)):
+            for v in x:
+                paths(v, out)
+        return out
+
+    def count(events) -> Counter[str]:
+        return Counter(p for e in events for p in paths(getattr(e.data, "data", None), set()))
+
+    return count(waiting), count(active)
+
+
+def _delete_upload(path: str) -> None:
+    """Delete an upload and its content-hash folder when empty (caller holds _uploads_lock)."""
+    demo.upload_file_set.discard(path)
+    _upload_taken.pop(path, None)
+    p = Path(path)
+    p.unlink(missing_ok=True)
+    try:
+        p.parent.rmdir()
+    except OSError:
+        pass  # not empty (another file) or already gone
+
+
+def _release_upload(path: str) -> None:
+    """Delete Gradio's copy of an upload when no request needs it any more: none running, none
+    waiting in the queue, and no new upload of the same file since this one took it (that
+    visitor's request is on its way). What is left is deleted by ``sweep_uploads``.
+
+    Only files that came through Gradio's /upload are removed (not the cached examples)."""
+    waiting, active = _queued_files()
     with _uploads_lock:
         _uploads_in_use[path] -= 1
         if _uploads_in_use[path] > 0:
             return
         del _uploads_in_use[path]
-        if not _is_upload(path):
+        taken = _upload_taken.pop(path, None)
+        if not _is_upload(path) or waiting[path] or active[path] > 1 or _file_id(path) != taken:
             return
-        demo.upload_file_set.discard(path)
-        p = Path(path)
-        p.unlink(missing_ok=True)
+        _delete_upload(path)
+
+
+def sweep_uploads(grace_s: float = UPLOAD_GRACE_S) -> None:
+    """Delete what uploads leave when no analysis of them comes: files refused by a full queue,
+    cancelled while waiting or never asked for; Gradio's temporary file of an upload it refused
+    (a name such as '..'), and empty content-hash folders. Only what is older than ``grace_s``
+    and that no request names: an upload is followed by its request within moments."""
+    root = Path(gr.utils.get_upload_folder())
+    if not root.is_dir():
+        return
+    waiting, active = _queued_files()
+    now = time.time()
+
+    def old(p: Path) -> bool:
         try:
-            p.parent.rmdir()
+            return now - p.lstat().st_ctime > grace_s
         except OSError:
-            pass  # not empty (another file) or already gone
+            return False
+
+    with _uploads_lock:
+        for _ in range(5):
+            try:
+                uploads = list(demo.upload_file_set)
+                break
+            except RuntimeError:  # added to meanwhile
+                uploads = []
+        for path in uploads:
+            if not (_uploads_in_use[path] or waiting[path] or active[path]) and old(Path(path)):
+                log.info("deleting an upload no request asked for: %s", Path(path).name)
+                _delete_upload(path)
+        for p in root.iterdir():
+            if p.is_file() and p.name.startswith("tmp") and old(p):  # an upload Gradio refused or a client dropped
+                p.unlink(missing_ok=True)
+            elif p.is_dir() and HASH_DIR.fullmatch(p.name) and old(p):
+                try:
+                    p.rmdir()
+                except OSError:
+                    pass  # not empty
+
+
+def _sweep_uploads_forever() -> None:
+    while True:
+        time.sleep(max(0.5, min(30.0, UPLOAD_GRACE_S / 2)))
+        try:
+            sweep_uploads()
+        except Exception:  # never let the sweeper die
+            log.exception("sweeping uploads failed")
+
+
+def refuse_paths_not_uploaded(blocks: gr.Blocks) -> gr.Blocks:
+    """A request that names a server file instead of uploading one is refused by Gradio with an
+    exception that reaches the client as ``{"error": null}`` and the log as a traceback; here
+    it becomes one line for each."""
+    process_api = blocks.process_api
+
+    async def process_api_checked(*args, **kwargs):
+        try:
+            return await process_api(*args, **kwargs)
+        except InvalidPathError as e:
+            log.warning("refused a request: %s", str(e).splitlines()[0] if str(e) else "a file that was not uploaded")
+            raise gr.Error("Send the file itself (gradio_client's handle_file uploads it): a path on the server "
+                           "is not accepted.", print_exception=False) from None
+
+    blocks.process_api = process_api_checked
+    return blocks
 
 
 def without_stray_temp_file(component: gr.File) -> gr.File:
@@ -478,6 +599,7 @@ with gr.Blocks(title="dfdemo: explainable deepfake detection", delete_cache=(180
     demo.unload(end_session)
 
 demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+refuse_paths_not_uploaded(demo)
 # galleries as tall as their rows (every heatmap pair visible, no inner scrollbar)
 CSS = "#heatmaps .grid-wrap, #face-crops .grid-wrap {max-height: none !important; overflow-y: visible !important}"
 LAUNCH = {"max_file_size": f"{MAX_UPLOAD_MB:g}mb", "show_error": False, "css": CSS}
@@ -485,4 +607,5 @@ LAUNCH = {"max_file_size": f"{MAX_UPLOAD_MB:g}mb", "show_error": False, "css": C
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     warm_up()  # before the first visitor: load the weights and run one small analysis
+    threading.Thread(target=_sweep_uploads_forever, name="dfdemo-upload-sweeper", daemon=True).start()
     demo.launch(**LAUNCH)

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from .detector import Detector, load_detector
-from .errors import MediaError
+from .errors import DfdemoError, MediaError
 from .explain import gradcam, overlay, region_shares, top_region
 from .faces import FaceDetector, appearance, drop_weak_tracks, follow, link_tracks, square_crop
 from .media import probe, read_windows, sample_frames, window_starts
@@ -154,6 +154,21 @@ def face_warnings(q: list[dict[str, float]], is_video: bool = True) -> list[str]
     return out
 
 
+def _name_stem(path) -> str:
+    """The input's name without suffix, cut to 100 bytes: heatmap file names stay under the
+    255-byte limit of file systems whatever the input is called."""
+    return Path(path).stem.encode()[:100].decode(errors="ignore")
+
+
+def _write_png(path: str, rgb: np.ndarray) -> None:
+    try:
+        ok = cv2.imwrite(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    except cv2.error:
+        ok = False
+    if not ok:  # OpenCV returns False (no exception) for a folder it cannot write to
+        raise DfdemoError(f"{Path(path).parent}: cannot write the heatmap image {Path(path).name} there")
+
+
 class Analyzer:
     """The one public object: a detector and a face detector, loaded once, reused per file."""
 
@@ -188,7 +203,7 @@ class Analyzer:
 
         t = time.perf_counter()
         report_progress(0.0, "reading the file")
-        info = probe(path)
+        info = probe(path, check_beyond_s=settings.max_duration_s)  # a stated length over the limit is checked
         timings["probe"] = time.perf_counter() - t
         threshold, band = cfg.cut_for(info.kind)
         if settings.threshold is not None:
@@ -198,6 +213,7 @@ class Analyzer:
             raise MediaError(f"{path}: the video lasts {info.duration_s:.0f} s, longer than the {settings.max_duration_s:.0f} s limit")
 
         samples, per_frame, n_frames, notes = self._faces(path, info, settings, timings, report_progress)
+        notes[:0] = info.notes  # what the media stage found about the file itself
         look = {(s.slot, s.box): appearance(s.crop) for s in samples}  # tells people apart across cuts
         looks = [[look[(slot, d.box)] for d in dets] for slot, dets in enumerate(per_frame)]
         tracks, weak = drop_weak_tracks(link_tracks(per_frame, looks))
@@ -371,14 +387,17 @@ class Analyzer:
         heatmaps, overlays, learned = [], [], []
         out_dir = Path(settings.heatmap_dir) if settings.heatmap_dir else None
         if out_dir:
-            out_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                out_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise DfdemoError(f"{out_dir}: cannot make the heatmap folder ({(e.strerror or str(e)).lower()})") from None
         for (tid, s), m in zip(chosen, maps):
             shares = region_shares(m, s.keypoints)
             ov = overlay(s.crop, m, s.score)  # one scale: heat × the crop's P(fake)
             ov_path = None
             if out_dir:
-                ov_path = str(out_dir / f"{Path(path).stem}_face{tid + 1}_frame{s.index}.png")  # "face 1" = track 0
-                cv2.imwrite(ov_path, cv2.cvtColor(ov, cv2.COLOR_RGB2BGR))
+                ov_path = str(out_dir / f"{_name_stem(path)}_face{tid + 1}_frame{s.index}.png")  # "face 1" = track 0
+                _write_png(ov_path, ov)
             lm = {}
             if masks is not None:
                 mk = masks[len(overlays)]
@@ -387,7 +406,7 @@ class Analyzer:
                       "learned_map_shares": {r: round(v, 4) for r, v in region_shares(mk, s.keypoints).items()}}
                 if out_dir:
                     lm["learned_map_path"] = ov_path.replace(".png", "_learned.png")
-                    cv2.imwrite(lm["learned_map_path"], cv2.cvtColor(learned[-1], cv2.COLOR_RGB2BGR))
+                    _write_png(lm["learned_map_path"], learned[-1])
             heatmaps.append(Heatmap(tid, s.index, round(s.time_s, 3), s.score,
                                     {r: round(v, 4) for r, v in shares.items()}, top_region(shares), ov_path, **lm))
             overlays.append(ov)

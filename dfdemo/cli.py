@@ -21,6 +21,36 @@ TOOLS = {"eval": "score a labelled CSV of videos/photos (AUC per slice, optional
          "bench": "time one analysis per stage against the decode + face-detection floor",
          "explain-eval": "measure how faithful the heatmaps are on self-blended faces"}
 
+VALUE_OPTIONS = ("--json", "--frames", "--weights", "--heatmaps", "--heatmaps-k", "--threshold", "--windows")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (a newline, an ANSI escape) and other unprintable ones
+    written as escapes: a file name cannot move the cursor, recolour or forge terminal lines."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def _error(message: str) -> None:
+    print(f"error: {printable(message)}", file=sys.stderr, flush=True)
+
+
+def _dash_names(argv: list[str]) -> list[str]:
+    """Arguments of ``scan`` that argparse would take for options but that name media files
+    (``-rf.mp4``): said before argparse's puzzling "the following arguments are required"."""
+    from .media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+
+    out, skip = [], False
+    for arg in argv[1:]:
+        if arg == "--":
+            break
+        if skip or not arg.startswith("-") or arg == "-":
+            skip = False
+            continue
+        skip = arg in VALUE_OPTIONS
+        if arg.split("=")[0] not in VALUE_OPTIONS and Path(arg).suffix.lower() in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS:
+            out.append(arg)
+    return out
+
 
 def _summary(r) -> str:
     p = "n/a" if r.fake_probability is None else f"{r.fake_probability:.3f}"
@@ -32,7 +62,7 @@ def _summary(r) -> str:
         lines.append(f"  {face_label(f.track_id)}: {f.verdict} {f.fake_probability:.3f} over {len(f.frames)} frame(s){temporal}"
                      + (f" [{'; '.join(f.warnings)}]" if f.warnings else ""))
     lines += [f"  note: {n}" for n in r.notes]
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
 
 
 def cmd_scan(a: argparse.Namespace) -> int:
@@ -47,7 +77,11 @@ def cmd_scan(a: argparse.Namespace) -> int:
             try:
                 r = analyzer.analyze(path, settings).report
             except DfdemoError as e:
-                print(f"error: {e}", file=sys.stderr)
+                _error(str(e))
+                failed += 1
+                continue
+            except OSError as e:  # the library names input problems itself; this is the safety net
+                _error(f"{path}: {(e.strerror or str(e)).lower()}")
                 failed += 1
                 continue
             reports.append(r)
@@ -72,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 return importlib.import_module(module).main(argv[1:]) or 0
             except DfdemoError as e:
-                print(f"error: {e}", file=sys.stderr)
+                _error(str(e))
                 return 2
     ap = argparse.ArgumentParser(prog="python -m dfdemo", description="Explainable deepfake detection for videos and photos.",
                                  epilog="Each subcommand has its own options: python -m dfdemo NAME --help.")
@@ -93,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--windows", type=int, default=None, help="windows per video for the temporal check (default: the weights')")
     for name in ("train", "eval", "calibrate", "bench", "explain-eval", "train-temporal"):
         sub.add_parser(name, help=TOOLS[name], add_help=False)
+    if argv[:1] == ["scan"] and _dash_names(argv):
+        name = _dash_names(argv)[0]
+        s.error(f"{printable(name)} is read as an option; to scan a file whose name starts with '-', "
+                f"put -- before it (scan -- {printable(name)}) or write ./{printable(name)}")
     a = ap.parse_args(argv)
     if a.frames < 1:
         ap.error("--frames must be at least 1")
@@ -101,5 +139,5 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return cmd_scan(a)
     except DfdemoError as e:  # weights that cannot be loaded
-        print(f"error: {e}", file=sys.stderr)
+        _error(str(e))
         return 2

@@ -7,6 +7,8 @@ frames are far apart and grabbing sequentially where they are close.
 from __future__ import annotations
 
 import os
+import stat
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +30,12 @@ JPEG_EXTENSIONS = (".jpg", ".jpeg")
 # at 1/2, 1/4 or 1/8 size (DCT scaling), so they may be larger than the formats decoded whole.
 MAX_JPEG_PIXELS = 16_000 * 16_000
 MAX_IMAGE_PIXELS = 50_000_000  # PNG, WebP, BMP: decoded at full size (3 bytes a pixel)
+MAX_IMAGE_BYTES = 256 * 2**20  # larger image files are refused before they are read
 MAX_SIDE = 4096  # larger images and frames are downscaled to this longest side
 SEEK_GAP = 24  # sampled frames further apart than this are reached by seeking
+MIN_BYTES_PER_S = 4000  # a video file smaller than this per second of its stated duration is checked
+# how the formats OpenCV decodes begin (WebP: RIFF, 4 bytes of size, WEBP)
+IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*", b"RIFF")
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class MediaInfo:
     frame_count: int
     duration_s: float
     rotation: int = 0
+    notes: tuple[str, ...] = ()  # what the analysis must say about the file (a stream left out, a false header)
 
 
 @dataclass(frozen=True)
@@ -65,14 +72,19 @@ def media_kind(path: str | os.PathLike) -> str:
     )
 
 
-def _check_file(path: str | os.PathLike) -> None:
-    p = Path(path)
-    if not p.exists():
-        raise MediaError(f"{path}: file not found")
-    if not p.is_file():
+def _check_file(path: str | os.PathLike) -> int:
+    """The file's size in bytes; MediaError for a missing, unreadable, special or empty file."""
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise MediaError(f"{path}: file not found") from None
+    except OSError as e:  # a name too long, no permission, a loop of links
+        raise MediaError(f"{path}: cannot be read ({(e.strerror or str(e)).lower()})") from None
+    if not stat.S_ISREG(st.st_mode):
         raise MediaError(f"{path}: not a file")
-    if p.stat().st_size == 0:
+    if st.st_size == 0:
         raise MediaError(f"{path}: the file is empty")
+    return st.st_size
 
 
 def _limit_size(rgb: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
@@ -88,8 +100,9 @@ def _to_rgb(bgr: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(_limit_size(bgr), cv2.COLOR_BGR2RGB)
 
 
-def _image_size(path: str | os.PathLike) -> tuple[int, int] | None:
-    """(width, height) from the file header without decoding the pixels, or None if unknown.
+def _image_size(path: str | os.PathLike) -> tuple[int, int, int] | None:
+    """(width, height, frames) from the file header without decoding the pixels, or None if
+    unknown; frames > 1 for an animated WebP or PNG.
 
     Pillow's own decompression-bomb guard warns (on stderr) above 89 MP and raises above
     179 MP; here only the header is read, and the size limits are dfdemo's.
@@ -102,7 +115,7 @@ def _image_size(path: str | os.PathLike) -> tuple[int, int] | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:
-                return im.size
+                return (*im.size, int(getattr(im, "n_frames", 1) or 1))
     except Image.DecompressionBombError:  # over twice Pillow's limit: no size is given
         raise MediaError(f"{path}: image is too large (over {2 * Image.MAX_IMAGE_PIXELS // 10**6} MP); "
                          "downscale it first") from None
@@ -112,12 +125,24 @@ def _image_size(path: str | os.PathLike) -> tuple[int, int] | None:
 
 def load_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image as upright RGB uint8 (EXIF orientation applied, alpha dropped, grey and
-    16-bit converted), downscaled to ``MAX_SIDE``; too large images raise MediaError."""
-    _check_file(path)
+    16-bit converted), downscaled to ``MAX_SIDE``; too large images raise MediaError.
+    Only the first frame of an animated image is read."""
+    nbytes = _check_file(path)
+    not_readable = MediaError(f"{path}: not a readable image (corrupt or not really {Path(path).suffix})")
+    try:
+        with open(path, "rb") as f:  # the first bytes say whether it is an image at all
+            head = f.read(16)
+    except OSError as e:
+        raise MediaError(f"{path}: cannot be read ({(e.strerror or str(e)).lower()})") from None
+    if not head.startswith(IMAGE_MAGIC) or (head.startswith(b"RIFF") and head[8:12] != b"WEBP"):
+        raise not_readable
+    if nbytes > MAX_IMAGE_BYTES:
+        raise MediaError(f"{path}: image file is too large ({nbytes / 2**20:.0f} MB, over the "
+                         f"{MAX_IMAGE_BYTES // 2**20} MB limit); downscale or compress it first")
     size = _image_size(path)
     flags = cv2.IMREAD_COLOR
     if size is not None:
-        w, h = size
+        w, h, _ = size
         jpeg = Path(path).suffix.lower() in JPEG_EXTENSIONS
         limit = MAX_JPEG_PIXELS if jpeg else MAX_IMAGE_PIXELS
         if w * h > limit:
@@ -131,7 +156,7 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     data = np.fromfile(str(path), dtype=np.uint8)
     bgr = cv2.imdecode(data, flags)
     if bgr is None or bgr.size == 0:
-        raise MediaError(f"{path}: not a readable image (corrupt or not really {Path(path).suffix})")
+        raise not_readable
     return _to_rgb(bgr)
 
 
@@ -144,13 +169,21 @@ def _open_video(path: str | os.PathLike) -> cv2.VideoCapture:
     return cap
 
 
-def probe(path: str | os.PathLike) -> MediaInfo:
-    """Describe a video or image. Raises MediaError for anything that cannot be analysed."""
-    _check_file(path)
+def probe(path: str | os.PathLike, check_beyond_s: float | None = None) -> MediaInfo:
+    """Describe a video or image. Raises MediaError for anything that cannot be analysed.
+
+    A video's stated length is checked against what decodes (one seek) where it is longer than
+    ``check_beyond_s`` or the file is implausibly small for it: a header that claims more than
+    the stream holds is replaced by what decodes, and ``notes`` says so.
+    """
+    nbytes = _check_file(path)
     kind = media_kind(path)
     if kind == "image":
         rgb = load_image(path)
-        return MediaInfo(str(path), "image", rgb.shape[1], rgb.shape[0], 0.0, 1, 0.0)
+        frames = (_image_size(path) or (0, 0, 1))[2]
+        notes = (f"an animated image ({frames} frames): only its first frame was analysed",) if frames > 1 else ()
+        return MediaInfo(str(path), "image", rgb.shape[1], rgb.shape[0], 0.0, 1, 0.0, notes=notes)
+    tracks = _video_tracks(path)
     cap = _open_video(path)
     try:
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
@@ -163,12 +196,135 @@ def probe(path: str | os.PathLike) -> MediaInfo:
         if w > MAX_SIDE or h > MAX_SIDE:
             s = MAX_SIDE / max(w, h)
             w, h = round(w * s), round(h * s)
+        if fps <= 0 or not np.isfinite(fps) or fps > 1000:
+            fps = 25.0  # unknown rate: time stamps are then approximate
+        count, notes = max(count, 1), []
+        if count > 1 and ((check_beyond_s and count / fps > check_beyond_s) or nbytes < MIN_BYTES_PER_S * count / fps):
+            # a frame at the limit (or the stated end) settles it; else find the real end
+            probe_at = min(count, int(check_beyond_s * fps) + 1) if check_beyond_s and count / fps > check_beyond_s else count
+            if not _has_frame(cap, probe_at - 1):
+                real = _decodable_count(cap, probe_at - 1)
+                notes.append(f"the file's header says the video lasts {count / fps:.0f} s, but only {real / fps:.1f} s "
+                             "could be decoded: that part was analysed")
+                count = real
     finally:
         cap.release()
-    if fps <= 0 or not np.isfinite(fps) or fps > 1000:
-        fps = 25.0  # unknown rate: time stamps are then approximate
-    count = max(count, 1)
-    return MediaInfo(str(path), "video", w, h, fps, count, count / fps, rotation)
+    if len(tracks) > 1:
+        tw, th = tracks[0]
+        notes.append(f"the file holds {len(tracks)} video streams; only the first ({tw}x{th}) was analysed")
+    return MediaInfo(str(path), "video", w, h, fps, count, count / fps, rotation, tuple(notes))
+
+
+def _has_frame(cap: cv2.VideoCapture, index: int) -> bool:
+    cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+    return bool(cap.grab())
+
+
+def _decodable_count(cap: cv2.VideoCapture, bad: int) -> int:
+    """How many frames decode, frame 0 decoding and frame ``bad`` not (binary search by seeking)."""
+    good = 0
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        good, bad = (mid, bad) if _has_frame(cap, mid) else (good, mid)
+    return good + 1
+
+
+# ---------------------------------------------------------------- video streams in the container
+# OpenCV decodes the first video stream of a file and cannot be told another; these read the
+# container's track list (MP4/MOV, Matroska/WebM) so that a file with several can be named.
+def _video_tracks(path: str | os.PathLike) -> list[tuple[int, int]]:
+    """(width, height) of each video track in an MP4/MOV or Matroska/WebM file, in file order
+    (the order OpenCV picks from); [] for other containers or an unreadable header."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            size = f.seek(0, os.SEEK_END)
+            if head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"):
+                return _mp4_tracks(f, size)
+            if head.startswith(b"\x1a\x45\xdf\xa3"):
+                return _mkv_tracks(f, size)
+    except (OSError, ValueError, struct.error):
+        pass
+    return []
+
+
+def _mp4_boxes(f, start: int, end: int):
+    """(type, payload start, end) of the ISO-BMFF boxes between ``start`` and ``end``."""
+    pos = start
+    while pos + 8 <= end:
+        f.seek(pos)
+        size, kind = struct.unpack(">I4s", f.read(8))
+        head = 8
+        if size == 1:
+            size, head = struct.unpack(">Q", f.read(8))[0], 16
+        elif size == 0:
+            size = end - pos
+        if size < head:
+            return
+        yield kind, pos + head, min(pos + size, end)
+        pos += size
+
+
+def _mp4_tracks(f, size: int) -> list[tuple[int, int]]:
+    out = []
+    for kind, a, b in _mp4_boxes(f, 0, size):
+        if kind != b"moov":
+            continue
+        for trak, ta, tb in _mp4_boxes(f, a, b):
+            if trak != b"trak":
+                continue
+            boxes = {k: (x, y) for k, x, y in _mp4_boxes(f, ta, tb)}
+            mdia = {k: (x, y) for k, x, y in _mp4_boxes(f, *boxes.get(b"mdia", (0, 0)))}
+            if b"hdlr" not in mdia or b"tkhd" not in boxes:
+                continue
+            f.seek(mdia[b"hdlr"][0] + 8)  # version and flags, pre_defined, then the handler type
+            if f.read(4) == b"vide":
+                f.seek(boxes[b"tkhd"][1] - 8)  # tkhd ends with width and height, 16.16 fixed point
+                w, h = struct.unpack(">II", f.read(8))
+                out.append((w >> 16, h >> 16))
+    return out
+
+
+def _ebml(f, start: int, end: int):
+    """(id, payload start, end) of the EBML elements between ``start`` and ``end``."""
+    pos = start
+    while pos < end:
+        f.seek(pos)
+        head = f.read(12)
+        if len(head) < 2:
+            return
+        n = 9 - head[0].bit_length()  # the length of a variable-size integer is in its first byte
+        m = 9 - head[n].bit_length() if n < len(head) else 0
+        if not (1 <= n <= 4 and 1 <= m <= 8) or len(head) < n + m:
+            return
+        eid = int.from_bytes(head[:n], "big")
+        size = int.from_bytes(head[n:n + m], "big") & ((1 << 7 * m) - 1)
+        body = pos + n + m
+        stop = end if size == (1 << 7 * m) - 1 else min(body + size, end)  # all ones: unknown size
+        yield eid, body, stop
+        pos = stop
+
+
+def _mkv_tracks(f, size: int) -> list[tuple[int, int]]:
+    def uint(a: int, b: int) -> int:
+        f.seek(a)
+        return int.from_bytes(f.read(min(b - a, 8)), "big")
+
+    out = []
+    for eid, a, b in _ebml(f, 0, size):
+        if eid != 0x18538067:  # Segment
+            continue
+        for sid, sa, sb in _ebml(f, a, b):
+            if sid == 0x1F43B675:  # the first Cluster: the track list is before it
+                return out
+            if sid != 0x1654AE6B:  # Tracks
+                continue
+            for tid, ta, tb in _ebml(f, sa, sb):
+                fields = {k: (x, y) for k, x, y in _ebml(f, ta, tb)} if tid == 0xAE else {}  # TrackEntry
+                if 0x83 in fields and uint(*fields[0x83]) == 1:  # TrackType 1: video
+                    video = {k: (x, y) for k, x, y in _ebml(f, *fields.get(0xE0, (0, 0)))}
+                    out.append((uint(*video[0xB0]) if 0xB0 in video else 0, uint(*video[0xBA]) if 0xBA in video else 0))
+    return out
 
 
 def _frame_time(cap: cv2.VideoCapture, index: int, fps: float) -> float:

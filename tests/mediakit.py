@@ -1,10 +1,12 @@
 """Media the tests write themselves with PyAV (FFmpeg's libraries, from requirements-dev.txt):
 what OpenCV's VideoWriter cannot make — rotation metadata, per-frame time stamps (variable
-frame rate), audio-only files, a 0-frame stream, fast-start mp4s — plus frame stamps that
+frame rate), audio-only files, a 0-frame stream, fast-start mp4s, two video streams, a header
+that lies about the duration — plus frame stamps that
 tell which frame a decoder returned, and the check that a report has every field it must."""
 from __future__ import annotations
 
 import fractions
+import struct
 from pathlib import Path
 
 import av
@@ -77,6 +79,40 @@ def write_audio_only(path: Path, seconds: float = 1.0, rate: int = 16000) -> Pat
         frame.sample_rate = rate
         out.mux(a.encode(frame))
         out.mux(a.encode())
+    return path
+
+
+def write_two_streams(path: Path, first: list[np.ndarray], second: list[np.ndarray], fps: int = 25) -> Path:
+    """An mp4 with two video streams (MPEG-4 Part 2), frames interleaved: ``first`` is stream 0."""
+    with av.open(str(path), "w") as out:
+        streams = []
+        for frames in (first, second):
+            s = out.add_stream("mpeg4", rate=fps)
+            s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+            streams.append(s)
+        for a, b in zip(first, second):
+            for s, f in zip(streams, (a, b)):
+                out.mux(s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
+        for s in streams:
+            out.mux(s.encode())
+    return path
+
+
+def write_mkv_claiming(path: Path, frames: list[np.ndarray], claimed_s: float, fps: int = 25) -> Path:
+    """A Matroska file whose header states ``claimed_s`` seconds whatever the frames last:
+    written by PyAV, then the Segment's Duration element (ms, a float) is overwritten."""
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("mpeg4", rate=fps)
+        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        for f in frames:
+            out.mux(s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
+        out.mux(s.encode())
+    data = bytearray(path.read_bytes())
+    at = data.find(b"\x44\x89")  # Duration: id 0x4489, a one-byte size (0x88 or 0x84), the float
+    assert at > 0 and data[at + 2] in (0x84, 0x88), "no Duration element where PyAV writes it"
+    fmt = ">d" if data[at + 2] == 0x88 else ">f"
+    data[at + 3 : at + 3 + struct.calcsize(fmt)] = struct.pack(fmt, claimed_s * 1000)
+    path.write_bytes(bytes(data))
     return path
 
 
