@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     say(frame_key, t, calib)
     if photo_scores:
         people = [p.parent.name for p in photos]
-        tp, pcal = calibration(photo_scores, a.target_fpr, a.floor, people)
+        tp, pcal = calibration(photo_scores, a.target_fpr, a.floor, people, group_name="person")
         cfg = replace(cfg, photo_threshold=round(tp, 4), photo_uncertain_band=band_for(tp),
                       extra={**cfg.extra, "photo_calibration": pcal})
         say("photos", tp, pcal, unit="photos")
@@ -137,7 +137,7 @@ def cross_validated_fpr(cs: np.ndarray, groups: list[str], target_fpr: float, fl
 
 
 def calibration(scored: list, target_fpr: float, floor: float, groups: list[str] | None = None,
-                sbi_clips: np.ndarray | None = None) -> tuple[float, dict]:
+                sbi_clips: np.ndarray | None = None, group_name: str = "source") -> tuple[float, dict]:
     """The threshold for one score over the held-out media, and what it does there: the share
     called fake, cross-validated by group (source repository or person), and the shares of real
     (and, given, self-blended fake) media inside the uncertain band."""
@@ -149,7 +149,7 @@ def calibration(scored: list, target_fpr: float, floor: float, groups: list[str]
     out = {"clips": len(cs), "sources": len(set(groups)), "frames": int(len(fs)), "target_fpr": target_fpr,
            "clip_fpr": float((cs >= t).mean()), "frame_fpr": float((fs >= t).mean()) if len(fs) else 0.0,
            "cross_fold_clip_fpr": cross_validated_fpr(cs, groups, target_fpr, floor),
-           "cross_validation": f"{min(CV_FOLDS, len(set(groups)))}-fold by source" if len(set(groups)) > 1 else "2-fold",
+           "cross_validation": f"{min(CV_FOLDS, len(set(groups)))}-fold by {group_name}" if len(set(groups)) > 1 else "2-fold",
            "clip_score_median": float(np.median(cs)), "clip_score_max": float(cs.max()),
            "real_in_band": float(((cs >= lo) & (cs < hi)).mean())}
     if sbi_clips is not None and len(sbi_clips):

@@ -174,8 +174,9 @@ def own_scores(report, temporal: bool) -> dict[str, Scored]:
             "combined": Scored(frame_scores, report.fake_probability)}
 
 
-def summarise(rows: list[dict], scores: dict[str, list[Scored]], thresholds: dict[str, float]) -> dict:
-    """Numbers per slice and overall for every model."""
+def summarise(rows: list[dict], scores: dict[str, list[Scored]], thresholds: dict) -> dict:
+    """Numbers per slice and overall for every model. A model's threshold is one number, or one
+    per file (dfdemo's: the clip or the photo threshold, as the product chose for each file)."""
     groups = {"overall": list(range(len(rows)))}
     if any(r["slice"] in DEV_HELD_OUT_SLICES for r in rows):  # the blending check's own overall: swaps and lip-sync
         groups["no-synthesis"] = [i for i, r in enumerate(rows) if r["slice"] not in DEV_HELD_OUT_SLICES]
@@ -190,13 +191,13 @@ def summarise(rows: list[dict], scores: dict[str, list[Scored]], thresholds: dic
             y = np.array([rows[i]["label"] == "fake" for i in idx])
             fs = np.concatenate([per_file[i].frame_scores for i in idx] or [np.zeros(0)])
             fy = np.concatenate([[rows[i]["label"] == "fake"] * len(per_file[i].frame_scores) for i in idx] or [np.zeros(0)])
-            t = thresholds[model]
+            t = np.broadcast_to(thresholds[model], (len(rows),))[idx]  # one per file
             lo, hi = bootstrap_auc(v, y)
             out[g][model] = {
                 "video_auc": roc_auc(v, y), "video_auc_ci95": [lo, hi], "frame_auc": roc_auc(fs, fy),
                 "accuracy": float(((v >= t) == y).mean()) if len(y) else float("nan"),
-                "fpr": float((v[~y] >= t).mean()) if (~y).any() else float("nan"),
-                "tpr": float((v[y] >= t).mean()) if y.any() else float("nan"),
+                "fpr": float((v[~y] >= t[~y]).mean()) if (~y).any() else float("nan"),
+                "tpr": float((v[y] >= t[y]).mean()) if y.any() else float("nan"),
             }
     return out
 
@@ -293,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         own = list(TEMPORAL_MODELS) if a.temporal else ["dfdemo"]
         models = own + [r.name for r in refs]
         scores: dict[str, list[Scored]] = {m: [] for m in models}
-        per_file = []
+        per_file, own_thresholds = [], []
         saved: dict[str, list] = {"crops": [], "file": [], "track": []}
         for i, r in enumerate(rows):
             try:
@@ -303,9 +304,11 @@ def main(argv: list[str] | None = None) -> int:
                 for m in models:
                     scores[m].append(Scored())
                 per_file.append({"path": r["path"], "label": r["label"], "error": str(e)})
+                own_thresholds.append(cfg.threshold)
                 continue
             for name, scored in own_scores(rep, a.temporal).items():
                 scores[name].append(scored)
+            own_thresholds.append(cfg.cut_for(rep.kind)[0])
             ref_scores = reference_scores(refs, rep, r["abs"], a.frames, cfg.crop_margin) if refs else {}
             if a.save_crops:
                 for tid, crop in face_crops(rep, r["abs"], a.frames, cfg.crop_margin, cfg.input_size):
@@ -320,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
                              "scores": {m: scores[m][-1].file_score for m in models}})
             print(f"[{i + 1}/{len(rows)}] {r['label']:<4} {r['path']:<60} " + " ".join(
                 f"{m}={scores[m][-1].file_score if scores[m][-1].file_score is not None else float('nan'):.3f}" for m in models), flush=True)
-    thresholds = {"dfdemo": cfg.threshold, **{r.name: 0.5 for r in refs}}
+    # each file at the threshold the product used for it (photos have their own where calibrated)
+    thresholds = {"dfdemo": own_thresholds, **{r.name: 0.5 for r in refs}}
     if a.temporal:
         thresholds.update({"frame-only": cfg.threshold, "combined": tcfg.threshold,
                            "temporal-only": tcfg.extra.get("calibration", {}).get("temporal_only_threshold", 0.5)})
@@ -330,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
                  np.array([r["label"] == "fake" for r in rows], dtype=np.int64), np.array([r["slice"] for r in rows])).save(a.save_crops)
     print(f"\nmodel: {cfg.model_id}; {a.frames} frames per video"
           + (f" + {a.windows or tcfg.windows} windows of {tcfg.window} frames" if a.temporal else "")
-          + "; thresholds " + ", ".join(f"{m} {thresholds[m]:.3f}" for m in models))
+          + "; thresholds " + ", ".join(f"{m} {thresholds[m]:.3f}" for m in models if np.isscalar(thresholds[m]))
+          + f", dfdemo {cfg.threshold:.3f} (clips)" + (f" / {cfg.photo_threshold:.3f} (photos)" if cfg.photo_threshold is not None else ""))
     print_table(summary, models)
     if a.record_accuracy:
         record_accuracy(a.weights, summary, "dfdemo" if not a.temporal else "combined")

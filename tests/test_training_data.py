@@ -219,3 +219,16 @@ def test_record_accuracy_writes_the_headline_row_the_card_reads(tiny_weights, tm
     acc = load_config(w).extra["accuracy"]
     assert (acc["fakes"], acc["reals"], acc["auc"], acc["tpr"], acc["fpr"]) == (6, 4, 0.812, 0.61, 0.09)
     assert load_config(w).threshold == load_config(tiny_weights).threshold  # nothing else changed
+
+
+def test_summary_judges_each_file_at_its_own_threshold():
+    from dfdemo.evaluate import Scored, summarise
+
+    rows = [{"label": "fake", "slice": "a"}, {"label": "real", "slice": "a"}, {"label": "fake", "slice": "b"},
+            {"label": "real", "slice": "b"}]
+    scores = {"m": [Scored([0.9], 0.9), Scored([0.7], 0.7), Scored([0.6], 0.6), Scored([0.2], 0.2)]}
+    one = summarise(rows, scores, {"m": 0.8})
+    per_file = summarise(rows, scores, {"m": [0.95, 0.95, 0.5, 0.5]})  # a: clips at 0.95, b: photos at 0.5
+    assert (one["overall"]["m"]["tpr"], one["overall"]["m"]["fpr"]) == (0.5, 0.0)
+    assert (per_file["overall"]["m"]["tpr"], per_file["overall"]["m"]["fpr"]) == (0.5, 0.0)
+    assert per_file["a"]["m"]["tpr"] == 0.0 and per_file["b"]["m"]["tpr"] == 1.0 and per_file["b"]["m"]["fpr"] == 0.0
