@@ -39,12 +39,9 @@ from scipy.stats import spearmanr
 
 from .detector import Detector, load_detector
 from .explain import CAM_METHODS, REGIONS, gradcam, region_shares, top_region
+from .train.metrics import binary, mask_iou  # noqa: F401 (mask_iou: part of these measures)
 
 REGION_KINDS = ("mouth", "eyes")  # the blends of one small region: the issue's "region blends"
-
-
-def binary(mask: np.ndarray) -> np.ndarray:
-    return mask > 0.5 * max(float(mask.max()), 1e-6)
 
 
 def heat_in_mask_ratio(heat: np.ndarray, mask: np.ndarray) -> float:
@@ -61,12 +58,6 @@ def pointing_hit(heat: np.ndarray, mask: np.ndarray) -> bool:
         return False
     y, x = np.unravel_index(int(np.argmax(heat)), heat.shape)
     return bool(binary(mask)[y, x])
-
-
-def mask_iou(pred_map: np.ndarray, mask: np.ndarray) -> float:
-    """Overlap of a learned map (above 0.5) with a blend mask (above its half maximum)."""
-    pred, tgt = pred_map > 0.5, binary(mask)
-    return float((pred & tgt).sum() / max(1, (pred | tgt).sum()))
 
 
 def sanity_rho(a: np.ndarray, b: np.ndarray) -> float:

@@ -28,3 +28,13 @@ def bootstrap_auc(scores: np.ndarray, labels: np.ndarray, n: int = 2000, seed: i
     if not vals:
         return float("nan"), float("nan")
     return float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))
+
+
+def binary(mask: np.ndarray) -> np.ndarray:
+    return mask > 0.5 * max(float(mask.max()), 1e-6)
+
+
+def mask_iou(pred_map: np.ndarray, mask: np.ndarray) -> float:
+    """Overlap of a learned map (above 0.5) with a blend mask (above its half maximum)."""
+    pred, tgt = pred_map > 0.5, binary(mask)
+    return float((pred & tgt).sum() / max(1, (pred | tgt).sum()))

@@ -21,10 +21,9 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from ..detector import (DetectorConfig, add_mask_head, create_model, default_target_layer, forward_with_mask,
                         load_detector, mask_probabilities, save_detector)
-from ..explain_eval import mask_iou
 from ..evaluate import DevCrops
 from .cache import CACHE_MARGIN
-from .metrics import roc_auc
+from .metrics import mask_iou, roc_auc
 from .sbi import BLEND_KINDS, align_to, reframe, self_blend, video_degrade
 
 
