@@ -101,3 +101,24 @@ def analyzer(tiny_weights):
 
 def needs_shared(path: Path = DEV_EVAL):
     return pytest.mark.skipif(not path.exists(), reason=f"{path} not present (../shared is not beside the checkout)")
+
+
+def _face68():
+    from dfdemo.faces import FaceDetector
+    from dfdemo.train.cache import DLIB_MODEL, Landmarker, cache_crop
+
+    pytest.importorskip("dlib", reason="dlib (requirements-dev.txt) is needed for the training landmarks")
+    if not Path(DLIB_MODEL).is_file():
+        pytest.skip(f"{DLIB_MODEL} missing (apt-get install libdlib-data)")
+    with FaceDetector() as fd:
+        d = fd.detect(astronaut())[0]
+    crop, _, marks = cache_crop(astronaut(), d, Landmarker())
+    return crop, marks
+
+
+@pytest.fixture(scope="session")
+def face68():
+    """The astronaut's face as the training cache cuts it, with dlib's 68 landmarks (skips
+    cleanly without dlib or its landmark model)."""
+    return _face68()
+

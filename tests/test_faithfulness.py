@@ -62,23 +62,6 @@ def test_sanity_copy_changes_the_last_layers_only(tiny_weights):
     assert not torch.equal(before["conv_head.weight"], after["conv_head.weight"])
 
 
-@pytest.fixture(scope="module")
-def face68():
-    """The astronaut's face as the training cache cuts it, with dlib's 68 landmarks."""
-    from pathlib import Path
-
-    from dfdemo.faces import FaceDetector
-    from dfdemo.train.cache import DLIB_MODEL, Landmarker, cache_crop
-
-    pytest.importorskip("dlib", reason="dlib (requirements-dev.txt) is needed for the training landmarks")
-    if not Path(DLIB_MODEL).is_file():
-        pytest.skip(f"{DLIB_MODEL} missing (apt-get install libdlib-data)")
-    with FaceDetector() as fd:
-        d = fd.detect(astronaut())[0]
-    crop, _, marks = cache_crop(astronaut(), d, Landmarker())
-    return crop, marks
-
-
 def _six_keypoints(marks: np.ndarray) -> np.ndarray:
     """BlazeFace's 6 keypoints (eyes, nose, mouth, ears) from dlib's 68 landmarks."""
     m = np.asarray(marks, np.float64)

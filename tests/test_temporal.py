@@ -171,14 +171,9 @@ def test_head_maps_windows_to_one_logit_each():
 
 def _static_window(n: int = 8):
     """The astronaut's face, cut as the training cache cuts it, repeated: a window with no motion."""
-    from dfdemo.train.cache import DLIB_MODEL, Landmarker, cache_crop
+    from conftest import _face68
 
-    pytest.importorskip("dlib", reason="dlib (requirements-dev.txt) is needed for the training landmarks")
-    if not Path(DLIB_MODEL).is_file():
-        pytest.skip(f"{DLIB_MODEL} missing (apt-get install libdlib-data)")
-    with FaceDetector() as fd:
-        d = fd.detect(astronaut())[0]
-    crop, _, marks = cache_crop(astronaut(), d, Landmarker())
+    crop, marks = _face68()
     return [crop] * n, np.stack([marks] * n)
 
 

@@ -15,19 +15,9 @@ from dfdemo.train.sbi import BLEND_KINDS, align_to, blend_mask, hull_mask, regio
 from conftest import astronaut
 
 
-@pytest.fixture(scope="module")
-def face():
-    """The astronaut's face as the training cache cuts it, with dlib's 68 landmarks."""
-    from dfdemo.faces import FaceDetector
-    from dfdemo.train.cache import DLIB_MODEL, Landmarker, cache_crop
-
-    pytest.importorskip("dlib", reason="dlib (requirements-dev.txt) is needed for the training landmarks")
-    if not Path(DLIB_MODEL).is_file():
-        pytest.skip(f"{DLIB_MODEL} missing (apt-get install libdlib-data)")
-    with FaceDetector() as fd:
-        d = fd.detect(astronaut())[0]
-    crop, _, marks = cache_crop(astronaut(), d, Landmarker())
-    return crop, marks
+@pytest.fixture
+def face(face68):
+    return face68
 
 
 def _centre(mask: np.ndarray) -> np.ndarray:
