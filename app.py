@@ -575,7 +575,7 @@ with gr.Blocks(title="dfdemo: explainable deepfake detection", delete_cache=(180
                                                object_fit="contain", elem_id="face-crops")
                     download_out = gr.DownloadButton("Download the JSON report", visible=False, elem_id="download")
         with gr.Tab("How it works"):
-            gr.Markdown(how_it_works(BUNDLED.extra.get("faithfulness") if BUNDLED else None))
+            gr.Markdown(how_it_works(BUNDLED.extra.get("faithfulness") if BUNDLED else None, BUNDLED.extra if BUNDLED else None))
 
     # the API: one file in, the JSON report out (hidden components, named endpoint)
     api_file = without_stray_temp_file(gr.File(visible=False))

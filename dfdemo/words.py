@@ -249,11 +249,37 @@ def plain_words(report: Report) -> str:
     return "\n\n".join(paras)
 
 
-def how_it_works(faithfulness: dict | None = None) -> str:
+def how_it_works(faithfulness: dict | None = None, extra: dict | None = None) -> str:
     """Markdown for the app's "How it works" tab (``howto.md`` beside this module), followed by
-    the measured faithfulness of the model's heatmaps when the weights record it."""
+    how well the detector measured (``extra``: the weights' ``config.json`` → ``dfdemo.extra``,
+    its ``accuracy`` and calibration blocks) and the measured faithfulness of its heatmaps,
+    each where the weights record it."""
     text = (Path(__file__).resolve().parent / "howto.md").read_text(encoding="utf-8")
+    measured = measured_words(extra or {})
+    text += "\n\n" + measured if measured else ""
     return text + ("\n\n" + faithfulness_words(faithfulness) if faithfulness and "n" in faithfulness else "")
+
+
+def measured_words(extra: dict) -> str:
+    """How well these weights did on media nobody trained on, from their config's numbers."""
+    acc, clips, photos = extra.get("accuracy") or {}, extra.get("calibration") or {}, extra.get("photo_calibration") or {}
+    lines = []
+    if all(k in acc for k in ("fakes", "reals", "tpr", "fpr")):
+        said = accuracy_line(acc).removeprefix("How well it works: ").rstrip(".")
+        lines.append(f"- {said[:1].upper() + said[1:]}. "
+                     "Ranking all of them by score, a fake comes before a real one in "
+                     f"{percent(acc['auc']) if 'auc' in acc else 'an unmeasured share'} of pairs.")
+    if "cross_fold_clip_fpr" in clips:
+        lines.append(f"- Real camera clips from sources it never saw: {percent(clips['cross_fold_clip_fpr'])} of "
+                     f"{clips['clips']} called fake (cross-validated over {clips.get('sources', clips['clips'])} sources).")
+    if "cross_fold_clip_fpr" in photos:
+        lines.append(f"- Real photos of people it never saw: {percent(photos['cross_fold_clip_fpr'])} of "
+                     f"{photos['clips']} called fake (photos have their own threshold).")
+    if not lines:
+        return ""
+    return ("### How well this detector did on media it was never trained on\n" + "\n".join(lines)
+            + "\n\nIt looks for one trace, the blending of a pasted face; faces made entirely by a generator "
+              "are not what it checks.")
 
 
 def faithfulness_words(f: dict) -> str:

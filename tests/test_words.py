@@ -179,3 +179,17 @@ def test_whole_text_ends_with_the_caveat_and_says_the_maps_scale():
     text = plain_words(report([0.05, 0.1, 0.02], shares={"eyes": 1.0}))
     assert "one scale" in text and "a crop scored low shows a faint map" in text
     assert text.split("\n\n")[-1].startswith("**Keep in mind:**")
+
+
+def test_how_it_works_says_how_well_the_weights_measured_and_only_what_they_record():
+    from dfdemo.words import how_it_works
+
+    extra = {"accuracy": {"fakes": 69, "reals": 47, "tpr": 0.116, "fpr": 0.064, "auc": 0.631, "unit": "file"},
+             "calibration": {"cross_fold_clip_fpr": 0.05, "clips": 40, "sources": 28},
+             "photo_calibration": {"cross_fold_clip_fpr": 0.029, "clips": 376}}
+    text = how_it_works(None, extra)
+    assert "On 69 held-out deepfake files made with other tools it caught 12 %" in text
+    assert "5 % of 40 called fake (cross-validated over 28 sources)" in text and "3 % of 376 called fake" in text
+    assert "How well this detector did" not in how_it_works(None, {})  # weights that record nothing say nothing
+    partial = how_it_works(None, {"calibration": extra["calibration"]})
+    assert "sources" in partial and "held-out deepfake" not in partial
