@@ -58,9 +58,16 @@ def threshold_for(scores: np.ndarray, target_fpr: float, floor: float = 0.5) -> 
     return float(min(max(t, floor), 0.999))
 
 
-def band_for(t: float) -> tuple[float, float]:
+def band_for(t: float, scores: np.ndarray | None = None, target_fpr: float | None = None) -> tuple[float, float]:
+    """The uncertain band around threshold ``t``: ± min(0.1, t/2, (1 − t)/2), and, given the
+    held-out real scores, reaching down to the threshold that would call twice ``target_fpr``
+    of them fake (so a high threshold does not leave a score just under it as "real"), but
+    never below half the threshold."""
     d = min(0.1, t / 2, (1 - t) / 2)
-    return round(t - d, 4), round(t + d, 4)
+    lo = t - d
+    if scores is not None and target_fpr is not None and len(scores):
+        lo = max(min(lo, threshold_for(scores, min(1.0, 2 * target_fpr), floor=0.0)), t / 2)
+    return round(lo, 4), round(t + d, 4)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,13 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     frame_key = "frame-only" if temporal else "dfdemo"
     sources = [clip_source(p) for p in clips]
     t, calib = calibration(scores[frame_key], a.target_fpr, a.floor, sources, sbi_clips)
-    cfg = DetectorConfig(**{**asdict(cfg), "threshold": round(t, 4), "uncertain_band": band_for(t),
+    cfg = DetectorConfig(**{**asdict(cfg), "threshold": round(t, 4), "uncertain_band": tuple(calib["band"]),
                             "extra": {**cfg.extra, "calibration": calib}})
     say(frame_key, t, calib)
     if photo_scores:
         people = [p.parent.name for p in photos]
         tp, pcal = calibration(photo_scores, a.target_fpr, a.floor, people, group_name="person")
-        cfg = replace(cfg, photo_threshold=round(tp, 4), photo_uncertain_band=band_for(tp),
+        cfg = replace(cfg, photo_threshold=round(tp, 4), photo_uncertain_band=tuple(pcal["band"]),
                       extra={**cfg.extra, "photo_calibration": pcal})
         say("photos", tp, pcal, unit="photos")
     if temporal:
@@ -114,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         to, ocal = calibration(scores["temporal-only"], a.target_fpr, a.floor, sources)
         tcal["temporal_only_threshold"], tcal["temporal_only"] = round(to, 4), ocal
         extra = {**cfg.temporal.get("extra", {}), "calibration": tcal}
-        cfg = replace(cfg, temporal={**cfg.temporal, "threshold": round(tc, 4), "uncertain_band": band_for(tc), "extra": extra})
+        cfg = replace(cfg, temporal={**cfg.temporal, "threshold": round(tc, 4), "uncertain_band": tuple(tcal["band"]), "extra": extra})
         say("combined", tc, tcal)
         say("temporal-only", to, ocal)
     (folder / "config.json").write_text(json.dumps(cfg.to_json_dict(), indent=2, sort_keys=True) + "\n")
@@ -145,13 +152,13 @@ def calibration(scored: list, target_fpr: float, floor: float, groups: list[str]
     fs = np.array([v for s in scored for v in s.frame_scores])
     groups = groups or [str(i) for i in range(len(cs))]
     t = threshold_for(cs, target_fpr, floor)
-    lo, hi = band_for(t)
+    lo, hi = band_for(t, cs, target_fpr)
     out = {"clips": len(cs), "sources": len(set(groups)), "frames": int(len(fs)), "target_fpr": target_fpr,
            "clip_fpr": float((cs >= t).mean()), "frame_fpr": float((fs >= t).mean()) if len(fs) else 0.0,
            "cross_fold_clip_fpr": cross_validated_fpr(cs, groups, target_fpr, floor),
            "cross_validation": f"{min(CV_FOLDS, len(set(groups)))}-fold by {group_name}" if len(set(groups)) > 1 else "2-fold",
            "clip_score_median": float(np.median(cs)), "clip_score_max": float(cs.max()),
-           "real_in_band": float(((cs >= lo) & (cs < hi)).mean())}
+           "band": [lo, hi], "real_in_band": float(((cs >= lo) & (cs < hi)).mean())}
     if sbi_clips is not None and len(sbi_clips):
         out.update(sbi_clips=int(len(sbi_clips)), sbi_clip_tpr=float((sbi_clips >= t).mean()),
                    sbi_in_band=float(((sbi_clips >= lo) & (sbi_clips < hi)).mean()))
@@ -177,7 +184,7 @@ def sbi_clip_scores(detector, cache: Path, per_clip: int = 16, seed: int = 7) ->
 
 
 def say(name: str, t: float, calib: dict, unit: str = "clips") -> None:
-    print(f"[calibrate] {name}: threshold {t:.3f}, uncertain band {band_for(t)}; held-out real {unit} called fake: "
+    print(f"[calibrate] {name}: threshold {t:.3f}, uncertain band {tuple(calib['band'])}; held-out real {unit} called fake: "
           f"{calib['clip_fpr']:.1%} (cross-validated, {calib['cross_validation']}: {calib['cross_fold_clip_fpr']:.1%}, "
           f"{calib['clips']} {unit} from {calib['sources']} groups), real frames above: {calib['frame_fpr']:.1%}; "
           f"real {unit} in the band: {calib['real_in_band']:.1%}"

@@ -222,3 +222,15 @@ def test_summary_judges_each_file_at_its_own_threshold():
     assert (one["overall"]["m"]["tpr"], one["overall"]["m"]["fpr"]) == (0.5, 0.0)
     assert (per_file["overall"]["m"]["tpr"], per_file["overall"]["m"]["fpr"]) == (0.5, 0.0)
     assert per_file["a"]["m"]["tpr"] == 0.0 and per_file["b"]["m"]["tpr"] == 1.0 and per_file["b"]["m"]["fpr"] == 0.0
+
+
+def test_the_band_reaches_down_to_twice_the_target_false_alarms():
+    from dfdemo.calibrate import band_for, threshold_for
+
+    scores = np.r_[np.linspace(0.0, 0.4, 35), [0.60, 0.80, 0.90, 1.0, 1.0]]  # 40 real clips, 5 scoring high
+    t = threshold_for(scores, 0.05, 0.5)  # 2 of 40 allowed at or above it: 0.901
+    lo, hi = band_for(t, scores, 0.05)
+    assert lo == pytest.approx(threshold_for(scores, 0.10, 0.0), abs=1e-4) and lo < t < hi
+    assert ((scores >= lo) & (scores < t)).sum() == 2  # twice the target: 2 more clips would be called fake
+    assert band_for(0.6) == (0.5, 0.7)  # without scores: the symmetric band, as before
+    assert band_for(0.6, np.zeros(40), 0.05) == (0.3, 0.7)  # never below half the threshold
