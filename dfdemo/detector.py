@@ -132,6 +132,15 @@ def create_model(architecture: str, pretrained_path: str | os.PathLike | None = 
     return model
 
 
+def normalise(crops: torch.Tensor, mean, std) -> torch.Tensor:
+    """(N, S, S, 3) uint8 RGB crops → the network's input: NCHW float, scaled to [0, 1], then
+    (x − mean) / std per channel, channels_last. The one preprocessing of scoring, training
+    and the training run's dev-eval curve."""
+    x = crops.permute(0, 3, 1, 2).float().div_(255)
+    m, s = torch.as_tensor(mean).view(1, 3, 1, 1), torch.as_tensor(std).view(1, 3, 1, 1)
+    return ((x - m) / s).contiguous(memory_format=torch.channels_last)
+
+
 class MaskHead(torch.nn.Module):
     """Learned manipulation map (Face X-ray-style): predicts the self-blend mask from the
     backbone's stride-16 features, optionally joined by its last (stride-32) features, the ones
@@ -306,8 +315,7 @@ class Detector:
         s = self.config.input_size
         if crops.ndim != 4 or crops.shape[1:] != (s, s, 3) or crops.dtype != np.uint8:
             raise ValueError(f"expected uint8 crops of shape (N, {s}, {s}, 3), got {crops.dtype} {crops.shape}")
-        x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float().div_(255)
-        return ((x - self._mean) / self._std).contiguous(memory_format=torch.channels_last)
+        return normalise(torch.from_numpy(np.ascontiguousarray(crops)), self._mean, self._std)
 
     @property
     def has_mask_head(self) -> bool:

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from .analyzer import Analyzer, Settings, aggregate
+from .detector import normalise
 from .errors import DfdemoError
 from .faces import square_crop
 from .media import sample_frames
@@ -73,13 +74,10 @@ class DevCrops:
         """Frame and video AUC of a model in training, over the slices not in DEV_HELD_OUT_SLICES
         (``dev_*``) and over those (``dev_synthesis_*``)."""
         model.eval()
-        m = torch.tensor(config.mean).view(1, 3, 1, 1)
-        sd = torch.tensor(config.std).view(1, 3, 1, 1)
         scores = []
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             for i in range(0, len(self.crops), bs):
-                x = torch.from_numpy(self.crops[i:i + bs]).permute(0, 3, 1, 2).float().div_(255)
-                x = ((x - m) / sd).contiguous(memory_format=torch.channels_last)
+                x = normalise(torch.from_numpy(self.crops[i:i + bs]), config.mean, config.std)
                 scores.append(torch.sigmoid(model(x).float().view(-1)))
         fs = torch.cat(scores).numpy().astype(np.float64)
         vs = self.file_scores(fs)

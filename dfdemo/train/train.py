@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from ..detector import (DetectorConfig, add_mask_head, create_model, default_target_layer, forward_with_mask,
-                        load_detector, mask_probabilities, save_detector)
+                        load_detector, mask_probabilities, normalise, save_detector)
 from ..evaluate import DevCrops
 from .cache import CACHE_MARGIN
 from .metrics import mask_iou, roc_auc
@@ -140,10 +140,8 @@ def real_scores(model: torch.nn.Module, crops: CropSet, size: int, margin: float
 
 
 def to_batch(reals: torch.Tensor, fakes: torch.Tensor, mean, std) -> tuple[torch.Tensor, torch.Tensor]:
-    x = torch.cat([reals, fakes]).permute(0, 3, 1, 2).float().div_(255)
-    m, s = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
     y = torch.cat([torch.zeros(len(reals)), torch.ones(len(fakes))])
-    return ((x - m) / s).contiguous(memory_format=torch.channels_last), y
+    return normalise(torch.cat([reals, fakes]), mean, std), y
 
 
 def validation_set(crops: CropSet, n: int, size: int, margin: float, seed: int = 1234, kind: str = "face",
