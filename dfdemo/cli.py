@@ -1,8 +1,10 @@
-"""Command line: ``python -m dfdemo {scan,eval,calibrate,train,train-temporal,bench,explain-eval} ...``.
+"""Command line of the product: ``python -m dfdemo scan ...``.
 
 ``scan`` prints a short summary per file (or the JSON reports with ``--json``). Exit status:
 0 when every file was analysed, 2 when any input was bad (one line on stderr per bad file,
-no traceback); the other files are still analysed.
+no traceback); the other files are still analysed. The tools that make and measure a detector
+(train, eval, calibrate, ...) live in the lab: ``python -m dfdemo NAME`` for one of them says to
+run ``python -m dfdemo_lab NAME`` and exits 2 (the library never imports the lab).
 """
 from __future__ import annotations
 
@@ -13,13 +15,8 @@ from pathlib import Path
 from .errors import DfdemoError
 from .words import face_label
 
-# one line per subcommand for ``python -m dfdemo --help`` (each parses its own options: NAME --help)
-TOOLS = {"eval": "score a labelled CSV of videos/photos (AUC per slice, optional reference models)",
-         "calibrate": "set the threshold and uncertain band from held-out real clips (rewrites config.json)",
-         "train": "train the detector on self-blended real faces (resumable)",
-         "train-temporal": "train the temporal head on windows of consecutive real frames",
-         "bench": "time one analysis per stage against the decode + face-detection floor",
-         "explain-eval": "measure how faithful the heatmaps are on self-blended faces"}
+# the lab's tools (python -m dfdemo_lab NAME): named here only to point there
+LAB_TOOLS = ("cache", "train", "train-temporal", "eval", "calibrate", "bench", "explain-eval")
 
 VALUE_OPTIONS = ("--json", "--frames", "--weights", "--heatmaps", "--heatmaps-k", "--threshold", "--windows")
 
@@ -95,21 +92,16 @@ def cmd_scan(a: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    # heavy subcommands parse their own options
-    for name, module in (("train", "dfdemo.train.train"), ("eval", "dfdemo.evaluate"),
-                         ("calibrate", "dfdemo.calibrate"), ("bench", "dfdemo.bench"),
-                         ("explain-eval", "dfdemo.explain_eval"), ("train-temporal", "dfdemo.train.temporal")):
-        if argv[:1] == [name]:
-            import importlib
+    from .runtime import configure_process
 
-            try:
-                return importlib.import_module(module).main(argv[1:]) or 0
-            except DfdemoError as e:
-                _error(str(e))
-                return 2
+    configure_process()  # before torch loads: this process's threads and OpenMP spin
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] and argv[0] in LAB_TOOLS:
+        _error(f"{argv[0]} is a lab tool: run python -m dfdemo_lab {argv[0]}")
+        return 2
     ap = argparse.ArgumentParser(prog="python -m dfdemo", description="Explainable deepfake detection for videos and photos.",
-                                 epilog="Each subcommand has its own options: python -m dfdemo NAME --help.")
+                                 epilog="Options: python -m dfdemo scan --help. Training, evaluation, calibration, "
+                                        "faithfulness and benchmarks: python -m dfdemo_lab --help.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("scan", help="analyse videos/photos and print a verdict per file")
     s.add_argument("paths", nargs="+", metavar="PATH", help="videos and photos to analyse, one report each")
@@ -125,8 +117,6 @@ def main(argv: list[str] | None = None) -> int:
                    help="temporal check over windows of consecutive frames (weights with a temporal head; default: "
                         "the weights' choice, off for the bundled ones)")
     s.add_argument("--windows", type=int, default=None, help="windows per video for the temporal check (default: the weights')")
-    for name in ("train", "eval", "calibrate", "bench", "explain-eval", "train-temporal"):
-        sub.add_parser(name, help=TOOLS[name], add_help=False)
     if argv[:1] == ["scan"] and _dash_names(argv):
         name = _dash_names(argv)[0]
         s.error(f"{printable(name)} is read as an option; to scan a file whose name starts with '-', "

@@ -3,29 +3,24 @@
 A weights folder holds ``config.json`` + ``model.safetensors`` (the ``save_pretrained`` layout
 of huggingface_hub / timm): the architecture and its input contract travel with the weights,
 plus dfdemo's own settings (crop margin, threshold, uncertain band, Grad-CAM layer) under the
-``"dfdemo"`` key. Only safetensors are ever loaded; pickled checkpoints are refused.
+``"dfdemo"`` key, typed in ``dfdemo.config``. Loading sets no process-wide state (threads, env):
+that is the entry point's job (``dfdemo.runtime``). Only safetensors are ever loaded; pickled checkpoints are refused.
 No mediapipe here: the detector takes RGB uint8 crops of shape (N, S, S, 3).
 """
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-from dataclasses import asdict, dataclass, field
+import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
-# PyTorch's OpenMP threads (libgomp on Linux) spin up to 300k times while they wait for work.
-# When the cores are shared (two visitors of the app at once, a training job) the spinning
-# threads steal the time the working ones need, and a forward pass got 3-10x slower on 2 cores.
-# A short spin keeps nearly all of the idle-machine speed (OMP_WAIT_POLICY=PASSIVE, no spin at
-# all, scored 40% slower there) and is as robust under load. Read once, when torch loads.
-os.environ.setdefault("GOMP_SPINCOUNT", "20000")
-import torch  # noqa: E402
-
-from .errors import WeightsError  # noqa: E402
-from .temporal import TemporalConfig, TemporalHead, load_temporal  # noqa: E402
+from .config import DetectorConfig, MaskHeadConfig, load_config, save_config  # noqa: F401 (load_config: part of the API)
+from .errors import WeightsError
+from .temporal import TemporalHead, load_temporal
 
 BUNDLED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "detector"
 ENV_WEIGHTS = "DFDEMO_WEIGHTS"
@@ -37,76 +32,6 @@ BATCH_SIZE = 4
 TARGET_LAYERS = {"tf_efficientnet": "bn2", "efficientnet": "bn2", "legacy_xception": "act4", "xception": "act4"}
 
 
-@dataclass(frozen=True)
-class DetectorConfig:
-    """Everything needed to use a set of weights; saved as config.json beside them."""
-
-    architecture: str = "tf_efficientnet_lite0"
-    input_size: int = 224
-    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
-    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
-    crop_margin: float = 0.3
-    threshold: float = 0.5
-    uncertain_band: tuple[float, float] = (0.4, 0.6)
-    # photos are another domain (no video compression, often studio quality): their own cut
-    photo_threshold: float | None = None
-    photo_uncertain_band: tuple[float, float] | None = None
-    # Grad-CAM setting: the layer(s) whose activations explain the score, one module name or
-    # several joined by commas (their maps are averaged); "" = the family's last layer
-    # (TARGET_LAYERS). ``cam`` is the method (explain.CAM_METHODS); "" = Grad-CAM.
-    target_layer: str = ""
-    cam: str = ""
-    model_id: str = ""
-    mask_head: dict = field(default_factory=dict)  # {"layer": ..., "channels": ...} when the weights have one
-    temporal: dict = field(default_factory=dict)  # TemporalConfig fields when the weights have a temporal head
-    extra: dict = field(default_factory=dict)
-
-    def cut_for(self, kind: str) -> tuple[float, tuple[float, float]]:
-        """(threshold, uncertain band) calibrated for a media kind: photos have their own where
-        the weights were calibrated on photos, videos (and older weights) the clip one."""
-        if kind == "image" and self.photo_threshold is not None:
-            return self.photo_threshold, tuple(self.photo_uncertain_band or (self.photo_threshold, self.photo_threshold))
-        return self.threshold, tuple(self.uncertain_band)
-
-    def to_json_dict(self) -> dict:
-        d = asdict(self)
-        d.pop("cam")
-        dfdemo = {k: d.pop(k) for k in ("crop_margin", "threshold", "uncertain_band", "target_layer", "model_id", "mask_head", "temporal", "extra")}
-        if self.cam:  # written only when set: configs of older weights stay as they were
-            dfdemo["cam"] = self.cam
-        if self.photo_threshold is not None:
-            dfdemo["photo_threshold"], dfdemo["photo_uncertain_band"] = self.photo_threshold, list(self.photo_uncertain_band or ())
-        return {
-            "architecture": d["architecture"],
-            "num_classes": 1,
-            "pretrained_cfg": {"input_size": [3, d["input_size"], d["input_size"]], "mean": list(d["mean"]), "std": list(d["std"])},
-            "dfdemo": dfdemo,
-        }
-
-    @classmethod
-    def from_json_dict(cls, d: dict) -> "DetectorConfig":
-        try:
-            pc = d.get("pretrained_cfg", {})
-            own = d.get("dfdemo", {})
-            return cls(
-                architecture=d["architecture"],
-                input_size=int(pc.get("input_size", [3, 224, 224])[-1]),
-                mean=tuple(pc.get("mean", (0.5, 0.5, 0.5))),
-                std=tuple(pc.get("std", (0.5, 0.5, 0.5))),
-                crop_margin=float(own.get("crop_margin", 0.3)),
-                threshold=float(own.get("threshold", 0.5)),
-                uncertain_band=tuple(own.get("uncertain_band", (0.4, 0.6))),
-                photo_threshold=None if own.get("photo_threshold") is None else float(own["photo_threshold"]),
-                photo_uncertain_band=tuple(own["photo_uncertain_band"]) if own.get("photo_uncertain_band") else None,
-                target_layer=str(own.get("target_layer", "")),
-                cam=str(own.get("cam", "")),
-                model_id=str(own.get("model_id", "")),
-                mask_head=dict(own.get("mask_head") or {}),
-                temporal=dict(own.get("temporal") or {}),
-                extra=dict(own.get("extra", {})),
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            raise WeightsError(f"config.json is not a dfdemo/timm detector config: {e}") from e
 
 
 def create_model(architecture: str, pretrained_path: str | os.PathLike | None = None) -> torch.nn.Module:
@@ -173,24 +98,21 @@ def _layer_outputs(model: torch.nn.Module, layers: list[str], x: torch.Tensor) -
     return out, [feats[name] for name in layers]
 
 
-def add_mask_head(model: torch.nn.Module, layer: str = "blocks.4", deep_layer: str | None = None) -> dict:
+def add_mask_head(model: torch.nn.Module, layer: str = "blocks.4", deep_layer: str | None = None) -> MaskHeadConfig:
     """Attach a ``MaskHead`` as ``model.mask_head`` reading ``layer`` (and ``deep_layer``);
-    returns its config entry."""
+    returns its config block."""
     layers = [layer] + ([deep_layer] if deep_layer else [])
     with torch.no_grad():
         _, feats = _layer_outputs(model.eval(), layers, torch.zeros(1, 3, 64, 64))
-    entry = {"layer": layer, "channels": int(feats[0].shape[1])}
-    if deep_layer:
-        entry.update(deep_layer=deep_layer, deep_channels=int(feats[1].shape[1]))
-    model.mask_head = MaskHead(entry["channels"], deep_channels=entry.get("deep_channels", 0))
-    return entry
+    head = MaskHeadConfig(layer, int(feats[0].shape[1]), deep_layer, int(feats[1].shape[1]) if deep_layer else 0)
+    model.mask_head = MaskHead(head.channels, deep_channels=head.deep_channels)
+    return head
 
 
-def forward_with_mask(model: torch.nn.Module, head: dict, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def forward_with_mask(model: torch.nn.Module, head: MaskHeadConfig, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """One forward pass giving (fake logits (N,), mask logits (N, 1, h, w)) for a model with a
-    head; ``head`` is its config entry (``add_mask_head``)."""
-    layers = [head["layer"]] + ([head["deep_layer"]] if head.get("deep_layer") else [])
-    logits, feats = _layer_outputs(model, layers, x)
+    head; ``head`` is its config block (``add_mask_head``)."""
+    logits, feats = _layer_outputs(model, head.layers, x)
     return logits.view(-1), model.mask_head(*feats)
 
 
@@ -280,7 +202,10 @@ class Detector:
         self.scorer = model if scorer is None else scorer.eval()
         self.config = config
         self.temporal = temporal  # the temporal head (temporal.py), when the weights have one
-        self.temporal_config = TemporalConfig.from_dict(config.temporal) if temporal is not None else None
+        self.temporal_config = config.temporal if temporal is not None else None
+        # Grad-CAM and the mask-feature capture change ``model``'s state (hooks, requires_grad,
+        # eval mode): whoever explains with the shared model holds this lock (scoring uses ``scorer``)
+        self.model_lock = threading.RLock()
         self._mean = torch.tensor(config.mean).view(1, 3, 1, 1)
         self._std = torch.tensor(config.std).view(1, 3, 1, 1)
 
@@ -340,8 +265,7 @@ class Detector:
         if not self.has_mask_head:
             yield None
             return
-        head = self.config.mask_head
-        layers = [head["layer"]] + ([head["deep_layer"]] if head.get("deep_layer") else [])
+        layers = self.config.mask_head.layers
         feats: dict[str, torch.Tensor] = {}
         hooks = [self.model.get_submodule(name).register_forward_hook(
             lambda m, i, o, name=name: feats.__setitem__(name, o.detach())) for name in layers]
@@ -383,15 +307,6 @@ class Detector:
         return 1.0 / (1.0 + np.exp(-self.logits(crops, batch_size)))
 
 
-def load_config(folder: str | os.PathLike) -> DetectorConfig:
-    """The ``DetectorConfig`` of a weights folder, without loading the weights."""
-    path = Path(folder) / "config.json"
-    try:
-        return DetectorConfig.from_json_dict(json.loads(path.read_text()))
-    except json.JSONDecodeError as e:
-        raise WeightsError(f"{path} is not valid JSON: {e}") from e
-    except OSError as e:
-        raise WeightsError(f"{path}: cannot read the detector config: {e}") from e
 
 
 def load_detector(source: str | os.PathLike | None = None) -> Detector:
@@ -409,17 +324,16 @@ def load_detector(source: str | os.PathLike | None = None) -> Detector:
         raise WeightsError(f"{folder} has no config.json")
     config = load_config(folder)
     if not config.model_id:
-        config = DetectorConfig(**{**asdict(config), "model_id": str(source or os.environ.get(ENV_WEIGHTS) or "bundled:weights/detector")})
+        config = replace(config, model_id=str(source or os.environ.get(ENV_WEIGHTS) or "bundled:weights/detector"))
     model = create_model(config.architecture)
     if config.mask_head:
-        add_mask_head(model, config.mask_head["layer"], config.mask_head.get("deep_layer"))
+        add_mask_head(model, config.mask_head.layer, config.mask_head.deep_layer)
     try:
         state = load_file(str(st_path))
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     except Exception as e:  # wrong architecture, truncated file, …
         raise WeightsError(f"{st_path} does not load into {config.architecture}: {e}") from e
-    temporal = load_temporal(folder, TemporalConfig.from_dict(config.temporal)) if config.temporal else None
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    temporal = load_temporal(folder, config.temporal) if config.temporal else None
     model = model.to(memory_format=torch.channels_last)
     det = Detector(model, config, scorer=fold_batchnorm(model), temporal=temporal)
     _ = det.cam_layers  # a target_layer the model lacks fails here, not at the first heatmap
@@ -434,5 +348,5 @@ def save_detector(model: torch.nn.Module, folder: str | os.PathLike, config: Det
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
-    (folder / "config.json").write_text(json.dumps(config.to_json_dict(), indent=2, sort_keys=True) + "\n")
+    save_config(folder, config)
     return folder

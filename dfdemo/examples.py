@@ -5,7 +5,7 @@
 - ``astronaut_real.png``: scikit-image's astronaut photo (a real face);
 - ``astronaut_blended.png``: a self-blended fake of it: a colour- and quality-changed copy of the
   face pasted back through a soft elliptic mask around eyes, nose and mouth, built from the 6
-  BlazeFace keypoints (the Self-Blended Images recipe of ``dfdemo.train.sbi``);
+  BlazeFace keypoints (``dfdemo.blend``, the Self-Blended Images recipe the lab trains on);
 - ``astronaut_real.mp4`` / ``astronaut_blended.mp4``: a short slow pan over each photo (OpenCV, mp4v).
 
 Nothing is downloaded. The folder is ``$DFDEMO_EXAMPLES_DIR``, else ``$XDG_CACHE_HOME/dfdemo/examples``
@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .blend import blended_fake
 from .errors import DfdemoError
 
 ENV_EXAMPLES = "DFDEMO_EXAMPLES_DIR"
@@ -38,41 +39,6 @@ def examples_dir() -> Path:
         return Path(os.environ[ENV_EXAMPLES]).expanduser()
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return cache / "dfdemo" / "examples"
-
-
-def face_mask(keypoints: np.ndarray, shape: tuple[int, int], blur: float = 0.25) -> np.ndarray:
-    """Soft ellipse (float32 [0, 1], ``shape`` = (H, W)) over eyes, nose and mouth.
-
-    ``keypoints``: the 6 BlazeFace points in pixels (right eye, left eye, nose tip, mouth, ...).
-    The ellipse follows the eye line; its edge is blurred over ``blur`` x the eye distance.
-    """
-    kp = np.asarray(keypoints, np.float64)
-    reye, leye, mouth = kp[0], kp[1], kp[3]
-    eye_mid = (reye + leye) / 2
-    d = max(float(np.linalg.norm(leye - reye)), 2.0)
-    centre = (eye_mid + mouth) / 2
-    half_w = 1.0 * d
-    half_h = float(np.linalg.norm(mouth - eye_mid)) / 2 + 0.55 * d
-    angle = float(np.degrees(np.arctan2(leye[1] - reye[1], leye[0] - reye[0])))
-    mask = np.zeros(shape, np.float32)
-    cv2.ellipse(mask, (round(centre[0]), round(centre[1])), (round(half_w), round(half_h)), angle, 0, 360, 1.0, -1)
-    k = int(blur * d) * 2 + 1
-    return np.clip(cv2.GaussianBlur(mask, (k, k), 0), 0, 1)
-
-
-def blended_fake(img: np.ndarray, keypoints: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A self-blended fake of the RGB uint8 ``img``: returns (fake uint8, mask float32 [0, 1]).
-
-    As in ``dfdemo.train.sbi.self_blend``: the source is a colour- and quality-transformed copy of
-    the image, blended into the untouched image through the soft face mask.
-    """
-    from .train.sbi import color_transform, quality_transform
-
-    mask = face_mask(keypoints, img.shape[:2])
-    source = quality_transform(color_transform(img, rng), rng)
-    m3 = mask[..., None]
-    fake = source.astype(np.float32) * m3 + img.astype(np.float32) * (1 - m3)
-    return np.clip(fake + 0.5, 0, 255).astype(np.uint8), mask
 
 
 def pan_frames(img: np.ndarray, n: int = CLIP_FRAMES, size: tuple[int, int] = CLIP_SIZE) -> list[np.ndarray]:

@@ -14,43 +14,17 @@ threshold.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .config import TemporalConfig  # noqa: F401 (the head's settings, typed with the weights' config)
 from .errors import WeightsError
 
 TEMPORAL_FILE = "temporal.safetensors"
 
 
-@dataclass(frozen=True)
-class TemporalConfig:
-    """The temporal head's settings, saved as ``config.json`` → ``dfdemo.temporal``."""
-
-    window: int = 8  # consecutive frames per window
-    windows: int = 4  # windows read per video by default
-    embed_dim: int = 1280
-    hidden: int = 32
-    differences_only: bool = False  # the GRU reads only frame-to-frame changes (no per-frame appearance)
-    frame_weight: float = 0.5  # combined = w * frame score + (1 - w) * temporal score
-    threshold: float = 0.5  # threshold of the combined score
-    uncertain_band: tuple[float, float] = (0.4, 0.6)
-    default_on: bool = False  # used by default only if it measured better than the frame detector
-    extra: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TemporalConfig":
-        known = {f.name for f in fields(cls)}
-        try:
-            c = cls(**{k: v for k, v in d.items() if k in known})
-            return cls(**{**asdict(c), "uncertain_band": tuple(c.uncertain_band)})
-        except TypeError as e:
-            raise WeightsError(f"config.json: bad temporal head settings: {e}") from e
 
 
 class TemporalHead(torch.nn.Module):

@@ -283,7 +283,7 @@ def measured_words(extra: dict) -> str:
 
 
 def faithfulness_words(f: dict) -> str:
-    """The numbers of ``python -m dfdemo explain-eval`` for these weights, in plain terms."""
+    """The numbers of ``python -m dfdemo_lab explain-eval`` for these weights, in plain terms."""
     rows = [("Heat inside the blended region, relative to chance (1 = chance)", "heat_in_mask_ratio", "{:.2f}"),
             ("Hottest pixel inside the blended region", "pointing_game", "{:.0%}"),
             ("Similarity to the map of the same model with the layers the map reads scrambled (low = the map depends on training)",

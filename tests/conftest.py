@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 import skimage.data
 
+from dfdemo.runtime import configure_process
+
+configure_process()  # as the CLI and the app do where they start (threads, OpenMP spin, FFmpeg log)
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 DEV_EVAL = SHARED / "data" / "dev-eval" / "index.csv"
@@ -105,7 +108,7 @@ def needs_shared(path: Path = DEV_EVAL):
 
 def _face68():
     from dfdemo.faces import FaceDetector
-    from dfdemo.train.cache import DLIB_MODEL, Landmarker, cache_crop
+    from dfdemo_lab.cache import DLIB_MODEL, Landmarker, cache_crop
 
     pytest.importorskip("dlib", reason="dlib (requirements-dev.txt) is needed for the training landmarks")
     if not Path(DLIB_MODEL).is_file():

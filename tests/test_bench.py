@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from dfdemo import bench
-from dfdemo.cli import main as cli_main
+from dfdemo_lab import bench
+from dfdemo_lab.cli import main as cli_main
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +157,7 @@ def test_folded_scorer_gives_the_same_scores_and_leaves_the_model_alone(tiny_wei
 
 def test_bench_times_the_temporal_check(tmp_path, capsys, tiny_clip, tiny_weights):
     from dfdemo.temporal import TemporalConfig, TemporalHead
-    from dfdemo.train.temporal import write_weights
+    from dfdemo_lab.train_temporal import write_weights
 
     weights = write_weights(tiny_weights, tmp_path / "temporal", TemporalHead(1280, 8), TemporalConfig(hidden=8, windows=2))
     printed, r = _run(tmp_path, capsys, tiny_clip, weights, "--no-peer", "--temporal")

@@ -98,11 +98,11 @@ def test_usage_errors():
 
 
 def test_every_option_says_what_it_does_and_its_default():
-    from dfdemo.cli import TOOLS
+    from dfdemo_lab.cli import TOOLS
 
-    top = subprocess.run([sys.executable, "-m", "dfdemo", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    top = subprocess.run([sys.executable, "-m", "dfdemo_lab", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert top.returncode == 0 and "see python -m dfdemo" not in top.stdout
-    for name, line in TOOLS.items():  # every subcommand with a real one-line description
+    for name, (_, line) in TOOLS.items():  # every lab tool with a real one-line description
         assert name in top.stdout and " ".join(line.split()[:3]) in " ".join(top.stdout.split())
     run = subprocess.run([sys.executable, "-m", "dfdemo", "scan", "--help"], cwd=ROOT, capture_output=True, text=True,
                          timeout=120)
@@ -114,3 +114,15 @@ def test_every_option_says_what_it_does_and_its_default():
         if not c.split()[0].endswith(",") and c.split()[0] != "help":
             assert "default" in c, c
     assert "PATH videos and photos to analyse" in text
+
+
+def test_a_lab_tool_named_to_the_library_says_where_it_went():
+    """``python -m dfdemo train`` (and every other lab tool): one line naming ``python -m dfdemo_lab``, exit 2."""
+    from dfdemo.cli import LAB_TOOLS
+    from dfdemo_lab.cli import TOOLS
+
+    assert set(LAB_TOOLS) == set(TOOLS)
+    run = subprocess.run([sys.executable, "-m", "dfdemo", "explain-eval", "--n", "4"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr == "error: explain-eval is a lab tool: run python -m dfdemo_lab explain-eval\n"

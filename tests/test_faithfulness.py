@@ -10,9 +10,9 @@ import torch
 
 from dfdemo.detector import DetectorConfig, add_mask_head, create_model, load_config, load_detector, save_detector
 from dfdemo.explain import gradcam
-from dfdemo.explain_eval import (boundary_region, explain_crops, heat_in_mask_ratio, kind_summary, map_measures,
+from dfdemo_lab.explain_eval import (boundary_region, explain_crops, heat_in_mask_ratio, kind_summary, map_measures,
                                  pointing_hit, randomised_copy, reinit_from, sanity_rho, with_cam)
-from dfdemo.train.sbi import region_mask, self_blend
+from dfdemo_lab.sbi import region_mask, self_blend
 
 from conftest import astronaut
 
@@ -208,7 +208,7 @@ def test_analyzer_reports_the_learned_map_only_for_weights_with_a_head(tmp_path,
 def test_self_blend_changes_pixels_only_on_one_side_of_the_mask_boundary():
     """Either the source (inside the mask) or the target (outside) was transformed: the change
     rates inside and outside the mask must differ clearly, and the mask stays inside its hull."""
-    from dfdemo.train.sbi import hull_mask
+    from dfdemo_lab.sbi import hull_mask
 
     img = astronaut()[60:316, 100:356]
     t = np.linspace(0, 2 * np.pi, 68, endpoint=False)
@@ -229,7 +229,7 @@ def test_self_blend_changes_pixels_only_on_one_side_of_the_mask_boundary():
 def test_record_stores_the_numbers_and_the_setting_and_how_it_works_shows_them(tmp_path, tiny_weights):
     import shutil
 
-    from dfdemo.explain_eval import record
+    from dfdemo_lab.explain_eval import record
     from dfdemo.words import how_it_works
 
     folder = shutil.copytree(tiny_weights, tmp_path / "w")
@@ -251,7 +251,7 @@ def test_record_stores_the_numbers_and_the_setting_and_how_it_works_shows_them(t
 
 
 def test_dev_eval_background_share_covers_fakes_and_reals_per_slice(tiny_weights):
-    from dfdemo.explain_eval import deveval_eval
+    from dfdemo_lab.explain_eval import deveval_eval
     from dfdemo.faces import FaceDetector, square_crop
 
     det = load_detector(tiny_weights)

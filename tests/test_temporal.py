@@ -39,7 +39,7 @@ def two_face_frames(n: int = 24, step: int = 2) -> list[np.ndarray]:
 @pytest.fixture(scope="module")
 def temporal_weights(tiny_weights, tmp_path_factory) -> Path:
     """The untrained test detector plus an untrained temporal head (tests only, never shipped)."""
-    from dfdemo.train.temporal import write_weights
+    from dfdemo_lab.train_temporal import write_weights
 
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp("weights") / "untrained-temporal"
@@ -178,7 +178,7 @@ def _static_window(n: int = 8):
 
 
 def test_constant_blends_keep_their_mask_and_temporal_blends_move_it():
-    from dfdemo.train.temporal import blend_window, mask_change
+    from dfdemo_lab.train_temporal import blend_window, mask_change
 
     frames, marks = _static_window()
     rng = np.random.default_rng(0)
@@ -191,7 +191,7 @@ def test_constant_blends_keep_their_mask_and_temporal_blends_move_it():
 
 
 def test_training_windows_are_real_or_blended_with_one_framing():
-    from dfdemo.train.temporal import window_sample
+    from dfdemo_lab.train_temporal import window_sample
 
     frames, marks = _static_window()
     rng = np.random.default_rng(1)
@@ -206,7 +206,7 @@ def test_training_windows_are_real_or_blended_with_one_framing():
 
 
 def test_eval_puts_frame_temporal_and_combined_side_by_side(temporal_weights, temporal_analyzer, clip, two_face_clip, tmp_path, capsys):
-    from dfdemo.evaluate import main
+    from dfdemo_lab.evaluate import main
 
     folder = tmp_path / "set" / "made"
     folder.mkdir(parents=True)
@@ -233,9 +233,9 @@ def test_eval_puts_frame_temporal_and_combined_side_by_side(temporal_weights, te
 
 
 def test_calibrate_sets_the_frame_and_the_combined_thresholds(temporal_weights, temporal_analyzer, clip, two_face_clip, tmp_path):
-    from dfdemo.calibrate import main
+    from dfdemo_lab.calibrate import main
     from dfdemo.detector import load_config
-    from dfdemo.train.cache import split_of
+    from dfdemo_lab.cache import split_of
 
     vids = tmp_path / "shared" / "data" / "real-videos" / "set"
     vids.mkdir(parents=True)
@@ -250,9 +250,9 @@ def test_calibrate_sets_the_frame_and_the_combined_thresholds(temporal_weights, 
     # with 2 clips and a 5 % target no clip may be called fake: just above the highest score (floor 0.5)
     combined = max(r.fake_probability for r in reports)
     frame = max(f.frame_probability for r in reports for f in r.faces)
-    assert cfg.temporal["threshold"] == pytest.approx(min(max(combined + 1e-3, 0.5), 0.999), abs=1e-4)
+    assert cfg.temporal.threshold == pytest.approx(min(max(combined + 1e-3, 0.5), 0.999), abs=1e-4)
     assert cfg.threshold == pytest.approx(min(max(frame + 1e-3, 0.5), 0.999), abs=1e-4)
-    assert cfg.temporal["extra"]["calibration"]["clips"] == 2 and "temporal_only_threshold" in cfg.temporal["extra"]["calibration"]
+    assert cfg.temporal.extra["calibration"]["clips"] == 2 and "temporal_only_threshold" in cfg.temporal.extra["calibration"]
 
 
 def test_scan_temporal_option(temporal_weights, clip, photo, tmp_path, capsys):

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from dfdemo.detector import DetectorConfig
-from dfdemo.train.cache import SOURCE_HOLDOUT_PERCENT, source_of, split_of
-from dfdemo.train.sbi import BLEND_KINDS, align_to, blend_mask, hull_mask, region_mask, self_blend
+from dfdemo_lab.cache import SOURCE_HOLDOUT_PERCENT, source_of, split_of
+from dfdemo_lab.sbi import BLEND_KINDS, align_to, blend_mask, hull_mask, region_mask, self_blend
 
 from conftest import astronaut
 
@@ -93,7 +93,7 @@ def test_cross_frame_blend_takes_the_other_frame_inside_the_mask(face):
 
 
 def test_blend_mix_parses_and_draws_in_proportion():
-    from dfdemo.train.train import BlendMix
+    from dfdemo_lab.train import BlendMix
 
     mix = BlendMix.parse("face:2,mouth:1,eyes:1", 0.3)
     assert dict(mix.kinds) == {"face": 0.5, "mouth": 0.25, "eyes": 0.25} and mix.cross_frame == 0.3
@@ -145,8 +145,8 @@ def test_the_analyzer_judges_a_photo_by_the_photo_threshold(tiny_weights, photo,
 
 
 def test_cross_validated_fpr_holds_whole_sources_out():
-    from dfdemo.calibrate import calibration, group_folds
-    from dfdemo.evaluate import Scored
+    from dfdemo_lab.calibrate import calibration, group_folds
+    from dfdemo_lab.evaluate import Scored
 
     groups = [f"s{i // 3}" for i in range(30)]
     folds = group_folds(groups)
@@ -161,7 +161,7 @@ def test_cross_validated_fpr_holds_whole_sources_out():
 
 def test_dev_crops_aggregate_as_the_product_does():
     from dfdemo.analyzer import aggregate
-    from dfdemo.evaluate import DevCrops
+    from dfdemo_lab.evaluate import DevCrops
 
     dc = DevCrops(np.zeros((7, 4, 4, 3), np.uint8), np.array([0, 0, 0, 0, 1, 1, 1]), np.array([0, 0, 1, 1, 0, 0, 0]),
                   np.array([1, 0, 0]), np.array(["a", "a", "b"]))
@@ -177,7 +177,7 @@ def test_eval_from_saved_crops_scores_every_file_like_the_detector(tiny_weights,
 
     from dfdemo.analyzer import aggregate
     from dfdemo.detector import load_detector
-    from dfdemo.evaluate import DevCrops, main
+    from dfdemo_lab.evaluate import DevCrops, main
 
     img = cv2.resize(astronaut()[60:316, 100:356], (224, 224))
     crops = np.stack([img, img[::-1], np.ascontiguousarray(img[:, ::-1]), 255 - img, img // 2, img])
@@ -198,7 +198,7 @@ def test_record_accuracy_writes_the_headline_row_the_card_reads(tiny_weights, tm
     import shutil
 
     from dfdemo.detector import load_config
-    from dfdemo.evaluate import record_accuracy
+    from dfdemo_lab.evaluate import record_accuracy
 
     w = tmp_path / "w"
     shutil.copytree(tiny_weights, w)
@@ -212,7 +212,7 @@ def test_record_accuracy_writes_the_headline_row_the_card_reads(tiny_weights, tm
 
 
 def test_summary_judges_each_file_at_its_own_threshold():
-    from dfdemo.evaluate import Scored, summarise
+    from dfdemo_lab.evaluate import Scored, summarise
 
     rows = [{"label": "fake", "slice": "a"}, {"label": "real", "slice": "a"}, {"label": "fake", "slice": "b"},
             {"label": "real", "slice": "b"}]
@@ -225,7 +225,7 @@ def test_summary_judges_each_file_at_its_own_threshold():
 
 
 def test_the_band_reaches_down_to_twice_the_target_false_alarms():
-    from dfdemo.calibrate import band_for, threshold_for
+    from dfdemo_lab.calibrate import band_for, threshold_for
 
     scores = np.r_[np.linspace(0.0, 0.4, 35), [0.60, 0.80, 0.90, 1.0, 1.0]]  # 40 real clips, 5 scoring high
     t = threshold_for(scores, 0.05, 0.5)  # 2 of 40 allowed at or above it: 0.901

@@ -11,6 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from dfdemo.blend import color_transform, composite, quality_transform  # noqa: F401 (part of the SBI recipe)
+
 BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)
 
 
@@ -87,32 +89,6 @@ def blend_mask(landmarks: np.ndarray, shape: tuple[int, int], rng: np.random.Gen
     return np.clip(m / max(m.max(), 1e-6), 0, 1)
 
 
-def color_transform(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Random RGB shift, hue/saturation/value shift and brightness/contrast."""
-    x = img.astype(np.float32)
-    x += rng.uniform(-20, 20, 3).astype(np.float32)
-    hsv = cv2.cvtColor(np.clip(x, 0, 255).astype(np.uint8), cv2.COLOR_RGB2HSV).astype(np.float32)
-    hsv[..., 0] = (hsv[..., 0] + rng.uniform(-10, 10)) % 180
-    hsv[..., 1:] *= rng.uniform(0.8, 1.2, 2).astype(np.float32)
-    x = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
-    x = (x - 128) * rng.uniform(0.85, 1.15) + 128 + rng.uniform(-20, 20)
-    return np.clip(x, 0, 255).astype(np.uint8)
-
-
-def quality_transform(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Resample (down then up), sharpen or blur: the resolution mismatch of a pasted face."""
-    h, w = img.shape[:2]
-    r = rng.random()
-    if r < 0.5:
-        s = rng.uniform(0.4, 0.9)
-        small = cv2.resize(img, (max(8, int(w * s)), max(8, int(h * s))), interpolation=cv2.INTER_AREA)
-        return cv2.resize(small, (w, h), interpolation=[cv2.INTER_LINEAR, cv2.INTER_CUBIC][int(rng.integers(2))])
-    if r < 0.8:
-        blur = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.8, 1.5))
-        return cv2.addWeighted(img, 1 + rng.uniform(0.3, 1.0), blur, -rng.uniform(0.3, 1.0), 0)
-    return cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.2))
-
-
 def affine(img: np.ndarray, mask: np.ndarray, scale: float, shift: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     """Rescale about the centre by ``scale`` and shift by ``shift`` (fractions of the width),
     source and mask together."""
@@ -162,9 +138,7 @@ def self_blend(img: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator,
         source, target = img, quality_transform(color_transform(img, rng), rng)
     source, mask = random_affine(source, mask, rng)
     mask = mask * rng.choice(BLEND_RATIOS)
-    m3 = mask[..., None]
-    fake = source.astype(np.float32) * m3 + target.astype(np.float32) * (1 - m3)
-    return np.clip(fake + 0.5, 0, 255).astype(np.uint8), mask.astype(np.float32)
+    return composite(source, target, mask), mask.astype(np.float32)
 
 
 def quality_domain(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""``python -m dfdemo train``: train the detector on real faces only with Self-Blended Images.
+"""``python -m dfdemo_lab train``: train the detector on real faces only with Self-Blended Images.
 
 Recipe: cache → split (by clip / by person) → seeded SBI pairs → timm classifier from
 ImageNet → AdamW + cosine schedule → validation AUC on fixed held-out SBI pairs → fp16
@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from ..detector import (DetectorConfig, add_mask_head, create_model, default_target_layer, forward_with_mask,
+from dfdemo.detector import (DetectorConfig, add_mask_head, create_model, default_target_layer, forward_with_mask,
                         load_detector, mask_probabilities, normalise, save_detector)
-from ..evaluate import DevCrops
+from .evaluate import DevCrops
 from .cache import CACHE_MARGIN
 from .metrics import mask_iou, roc_auc
 from .sbi import BLEND_KINDS, align_to, reframe, self_blend, video_degrade
@@ -207,8 +207,8 @@ def set_train_mode(model: torch.nn.Module, head_only: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m dfdemo train", description=__doc__)
-    ap.add_argument("--cache", type=Path, default=Path("cache/faces"), help="crop cache from python -m dfdemo.train.cache")
+    ap = argparse.ArgumentParser(prog="python -m dfdemo_lab train", description=__doc__)
+    ap.add_argument("--cache", type=Path, default=Path("cache/faces"), help="crop cache from python -m dfdemo_lab cache")
     ap.add_argument("--run-dir", type=Path, default=Path("runs/sbi"), help="checkpoints and log (resumes from here)")
     ap.add_argument("--out", type=Path, default=Path("weights/detector"), help="where the final weights are saved")
     ap.add_argument("--arch", default="tf_efficientnet_lite0")
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--eval-only", action="store_true",
                     help="score the starting model (--init) on the held-out SBI pairs (and --dev-crops), print, and stop")
     ap.add_argument("--dev-crops", type=Path, default=None,
-                    help="face crops of the dev-eval (python -m dfdemo eval --save-crops): its AUC is printed at every "
+                    help="face crops of the dev-eval (python -m dfdemo_lab eval --save-crops): its AUC is printed at every "
                          "evaluation (measurement only: never trained on, never used to pick the weights)")
     a = ap.parse_args(argv)
 
@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             # the backbone will change: a temporal head (trained on its embeddings) and the calibration no longer apply
             model, config = start.model, replace(start.config, model_id=a.model_id, threshold=0.5, uncertain_band=(0.4, 0.6),
-                                                 photo_threshold=None, photo_uncertain_band=None, temporal={},
+                                                 photo_threshold=None, photo_uncertain_band=None, temporal=None,
                                                  extra={"init": str(a.init)})
         a.arch, a.size, a.margin = config.architecture, config.input_size, config.crop_margin
     else:

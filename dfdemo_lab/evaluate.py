@@ -1,4 +1,4 @@
-"""``python -m dfdemo eval INDEX.csv``: dfdemo and reference models side by side on labelled videos.
+"""``python -m dfdemo_lab eval INDEX.csv``: dfdemo and reference models side by side on labelled videos.
 
 INDEX.csv has ``path,label,method,kind`` (paths relative to the CSV; label ``real``/``fake``).
 Every file goes through the same pipeline as ``scan`` (same frames, same face tracks); each
@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .analyzer import Analyzer, Settings, aggregate
-from .detector import normalise
-from .errors import DfdemoError
-from .faces import square_crop
-from .media import sample_frames
-from .train.metrics import bootstrap_auc, roc_auc
+from dfdemo.analyzer import Analyzer, Settings, aggregate
+from dfdemo.detector import normalise
+from dfdemo.errors import DfdemoError
+from dfdemo.faces import square_crop
+from dfdemo.media import sample_frames
+from .metrics import bootstrap_auc, roc_auc
 
 REFERENCE_SIZE = 256
 DEV_HELD_OUT_SLICES = ("synthesis",)  # generated faces: not what the blending check looks for
@@ -51,7 +51,7 @@ class DevCrops:
     @classmethod
     def load(cls, path: Path) -> "DevCrops":
         if not Path(path).is_file():
-            raise DfdemoError(f"{path}: no dev-eval crops (python -m dfdemo eval INDEX --save-crops {path})")
+            raise DfdemoError(f"{path}: no dev-eval crops (python -m dfdemo_lab eval INDEX --save-crops {path})")
         d = np.load(path, allow_pickle=False)
         return cls(d["crops"], d["file_row"], d["track"], d["labels"], d["slices"])
 
@@ -215,9 +215,8 @@ def print_table(summary: dict, models: list[str]) -> None:
 
 def record_accuracy(weights, summary: dict, model: str) -> dict:
     """Write the evaluation's headline row into the weights' config (``extra.accuracy``)."""
-    from dataclasses import replace
-
-    from .detector import load_config, resolve_weights
+    from dfdemo.config import update_config
+    from dfdemo.detector import resolve_weights
 
     row_name = "no-synthesis" if "no-synthesis" in summary else "overall"
     row, s = summary[row_name], summary[row_name][model]
@@ -225,16 +224,14 @@ def record_accuracy(weights, summary: dict, model: str) -> dict:
            "auc_ci95": [round(v, 3) for v in s["video_auc_ci95"]], "tpr": round(s["tpr"], 3), "fpr": round(s["fpr"], 3),
            "unit": "file", "data": f"dfdemo dev-eval ({row_name}): face swaps, reenactment and lip-sync by tools nobody here wrote"}
     folder = resolve_weights(weights)
-    cfg = load_config(folder)
-    cfg = replace(cfg, extra={**cfg.extra, "accuracy": acc})
-    (folder / "config.json").write_text(json.dumps(cfg.to_json_dict(), indent=2, sort_keys=True) + "\n")
+    update_config(folder, {"accuracy": acc})
     print(f"[eval] recorded in {folder / 'config.json'}: {acc}")
     return acc
 
 
 def eval_from_crops(a) -> int:
     """``eval --from-crops``: dfdemo's numbers per slice from saved face crops."""
-    from .detector import load_detector
+    from dfdemo.detector import load_detector
 
     dev = DevCrops.load(a.from_crops)
     det = load_detector(a.weights)
@@ -256,7 +253,7 @@ def eval_from_crops(a) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m dfdemo eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m dfdemo_lab eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("index", type=Path, help="CSV with path,label,method,kind")
     ap.add_argument("--reference", type=Path, action="append", default=[], help="TorchScript reference model (repeatable)")
     ap.add_argument("--frames", type=int, default=16)
@@ -288,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = analyzer.detector.config
         tcfg = analyzer.detector.temporal_config
         if a.temporal and tcfg is None:
-            raise DfdemoError("--temporal: these weights have no temporal head (python -m dfdemo train-temporal)")
+            raise DfdemoError("--temporal: these weights have no temporal head (python -m dfdemo_lab train-temporal)")
         own = list(TEMPORAL_MODELS) if a.temporal else ["dfdemo"]
         models = own + [r.name for r in refs]
         scores: dict[str, list[Scored]] = {m: [] for m in models}

@@ -1,6 +1,6 @@
 """Benchmark: where the time of one analysis goes, against its floor and against MTCNN.
 
-``python -m dfdemo bench [VIDEO] [--repeats 3] [--hd] [--long] [--json OUT]``
+``python -m dfdemo_lab bench [VIDEO] [--repeats 3] [--hd] [--long] [--json OUT]``
 
 Everything is measured in one process with the models loaded once; each number is the
 median of ``--repeats`` runs after one warm-up call. Without VIDEO the benchmark writes its
@@ -131,7 +131,7 @@ def analysis_memory(analyzer, path, settings) -> dict:
 def _untrained_weights(folder: Path) -> Path:
     import torch
 
-    from .detector import DetectorConfig, create_model, save_detector
+    from dfdemo.detector import DetectorConfig, create_model, save_detector
 
     torch.manual_seed(0)
     return save_detector(create_model("tf_efficientnet_lite0"), folder, DetectorConfig(model_id="bench:untrained"))
@@ -140,7 +140,7 @@ def _untrained_weights(folder: Path) -> Path:
 def resolve_bench_weights(arg: str | None, tmp: Path) -> tuple[str, str]:
     """(weights source, how it was chosen): ``--weights``, else the bundled folder, else an
     untrained stand-in of the default architecture (speed does not depend on weight values)."""
-    from .detector import BUNDLED_WEIGHTS
+    from dfdemo.detector import BUNDLED_WEIGHTS
 
     if arg:
         return arg, "given"
@@ -155,8 +155,8 @@ def floor_pass(faces, path, frames: int, crop_margin: float, crop_size: int) -> 
     Also returns one face crop per frame with a face (for the classifier rate), cut outside
     the timed parts.
     """
-    from .faces import square_crop
-    from .media import sample_frames
+    from dfdemo.faces import square_crop
+    from dfdemo.media import sample_frames
 
     decode = detect = 0.0
     with_face, crops, n = 0, [], 0
@@ -181,7 +181,7 @@ def floor_pass(faces, path, frames: int, crop_margin: float, crop_size: int) -> 
 def classifier_rates(detector, crops: list[np.ndarray], repeats: int) -> dict:
     """Faces per second of the classifier alone: one crop a pass, ``BATCH_SIZE`` crops a pass
     (what the analysis uses), and all crops in one pass."""
-    from .detector import BATCH_SIZE
+    from dfdemo.detector import BATCH_SIZE
 
     sizes = {"batch1_faces_per_s": 1, "batched_faces_per_s": BATCH_SIZE, "one_pass_faces_per_s": max(1, len(crops))}
     if not crops:
@@ -209,7 +209,7 @@ def peer_mtcnn(faces, path, frames: int, repeats: int) -> dict | None:
         return None
     import cv2
 
-    from .media import sample_frames
+    from dfdemo.media import sample_frames
 
     rgbs = [fr.rgb for fr in sample_frames(path, frames)]
     side = faces.detect_side
@@ -275,7 +275,7 @@ def time_analyses(analyzer, path, settings, repeats: int, floor: bool = True) ->
 
 def child_memory(path, weights: str, frames: int, heatmaps: int) -> dict:
     """Analyse ``path`` once in a fresh Python process and return its memory numbers."""
-    cmd = [sys.executable, "-m", "dfdemo", "bench", "--memory-child", str(path), "--weights", weights,
+    cmd = [sys.executable, "-m", "dfdemo_lab", "bench", "--memory-child", str(path), "--weights", weights,
            "--frames", str(frames), "--heatmaps", str(heatmaps)]
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
@@ -286,7 +286,7 @@ def child_memory(path, weights: str, frames: int, heatmaps: int) -> dict:
 
 
 def _memory_child(path: str, weights: str, frames: int, heatmaps: int) -> int:
-    from .analyzer import Analyzer, Settings
+    from dfdemo.analyzer import Analyzer, Settings
 
     settings = Settings(frames=frames, heatmaps=heatmaps)
     with Analyzer.load(weights) as analyzer:
@@ -388,7 +388,7 @@ def print_result(r: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m dfdemo bench", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m dfdemo_lab bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("video", nargs="?", help="a video to measure (default: a generated 10 s 720p clip)")
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per measurement; medians are printed (default 3)")
     ap.add_argument("--frames", type=int, default=32, help="frames sampled per video (default 32)")
@@ -408,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.memory_child:
         return _memory_child(a.memory_child, a.weights, a.frames, a.heatmaps)
 
-    from .analyzer import Analyzer, Settings  # before torch: dfdemo.detector sets OpenMP's spin count
+    from dfdemo.analyzer import Analyzer, Settings
 
     import torch
 

@@ -1,4 +1,4 @@
-"""``python -m dfdemo calibrate``: set the decision thresholds on real media held out from training.
+"""``python -m dfdemo_lab calibrate``: set the decision thresholds on real media held out from training.
 
 Runs the full pipeline (same as ``scan``) on the held-out real clips (the clips the crop cache
 marks as validation, never trained on; those of ``real-videos/more/`` are held out by source
@@ -17,18 +17,18 @@ Weights with a temporal head get the same treatment for the combined score (fram
 from __future__ import annotations
 
 import argparse
-import json
-import math
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from .analyzer import Analyzer, Settings, aggregate
-from .detector import DetectorConfig, load_config, resolve_weights
-from .errors import DfdemoError
+from dfdemo.analyzer import Analyzer, Settings, aggregate
+from dfdemo.config import band_for, load_config, threshold_for, update_config  # the band's one rule lives with the config
+from dfdemo.detector import resolve_weights
+from dfdemo.errors import DfdemoError
+
+from .cache import split_of
 from .evaluate import own_scores
-from .train.cache import split_of
 
 CV_FOLDS = 10
 
@@ -50,28 +50,10 @@ def clip_source(path: Path) -> str:
     return "__".join(parts[:2]) if len(parts) >= 3 else path.parent.name
 
 
-def threshold_for(scores: np.ndarray, target_fpr: float, floor: float = 0.5) -> float:
-    """Smallest threshold (≥ ``floor``) with at most ``target_fpr`` of ``scores`` at or above it."""
-    s = np.sort(np.asarray(scores))[::-1]
-    k = int(math.floor(target_fpr * len(s)))  # clips allowed above the threshold
-    t = float(s[k]) + 1e-3 if k < len(s) else 0.0
-    return float(min(max(t, floor), 0.999))
-
-
-def band_for(t: float, scores: np.ndarray | None = None, target_fpr: float | None = None) -> tuple[float, float]:
-    """The uncertain band around threshold ``t``: ± min(0.1, t/2, (1 − t)/2), and, given the
-    held-out real scores, reaching down to the threshold that would call twice ``target_fpr``
-    of them fake (so a high threshold does not leave a score just under it as "real"), but
-    never below half the threshold."""
-    d = min(0.1, t / 2, (1 - t) / 2)
-    lo = t - d
-    if scores is not None and target_fpr is not None and len(scores):
-        lo = max(min(lo, threshold_for(scores, min(1.0, 2 * target_fpr), floor=0.0)), t / 2)
-    return round(lo, 4), round(t + d, 4)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m dfdemo calibrate", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m dfdemo_lab calibrate", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", required=True, help="weights folder to calibrate (config.json is rewritten)")
     ap.add_argument("--shared", type=Path, default=Path("../shared"), help="the shared data folder (default: ../shared)")
@@ -80,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--floor", type=float, default=0.5, help="never set a threshold below this (default: 0.5)")
     ap.add_argument("--photos", type=int, default=400, help="at most this many held-out real photos (default: 400; 0 = no photo threshold)")
     ap.add_argument("--cache", type=Path, default=Path("cache/faces"),
-                    help="crop cache (python -m dfdemo.train.cache): self-blended fake clips of the held-out clips "
+                    help="crop cache (python -m dfdemo_lab cache): self-blended fake clips of the held-out clips "
                          "measure what the band means; skipped when absent (default: cache/faces)")
     a = ap.parse_args(argv)
     clips = held_out_clips(a.shared)
@@ -103,28 +85,29 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[calibrate] {i + 1}/{len(photos)} held-out photos", flush=True)
         sbi_clips = sbi_clip_scores(analyzer.detector, a.cache) if a.cache.is_dir() else None
     folder = resolve_weights(a.weights)
-    cfg = load_config(folder)
+    changes, records = {}, {}
     frame_key = "frame-only" if temporal else "dfdemo"
     sources = [clip_source(p) for p in clips]
     t, calib = calibration(scores[frame_key], a.target_fpr, a.floor, sources, sbi_clips)
-    cfg = DetectorConfig(**{**asdict(cfg), "threshold": round(t, 4), "uncertain_band": tuple(calib["band"]),
-                            "extra": {**cfg.extra, "calibration": calib}})
+    changes.update(threshold=round(t, 4), uncertain_band=tuple(calib["band"]))
+    records["calibration"] = calib
     say(frame_key, t, calib)
     if photo_scores:
         people = [p.parent.name for p in photos]
         tp, pcal = calibration(photo_scores, a.target_fpr, a.floor, people, group_name="person")
-        cfg = replace(cfg, photo_threshold=round(tp, 4), photo_uncertain_band=tuple(pcal["band"]),
-                      extra={**cfg.extra, "photo_calibration": pcal})
+        changes.update(photo_threshold=round(tp, 4), photo_uncertain_band=tuple(pcal["band"]))
+        records["photo_calibration"] = pcal
         say("photos", tp, pcal, unit="photos")
     if temporal:
         tc, tcal = calibration(scores["combined"], a.target_fpr, a.floor, sources)
         to, ocal = calibration(scores["temporal-only"], a.target_fpr, a.floor, sources)
         tcal["temporal_only_threshold"], tcal["temporal_only"] = round(to, 4), ocal
-        extra = {**cfg.temporal.get("extra", {}), "calibration": tcal}
-        cfg = replace(cfg, temporal={**cfg.temporal, "threshold": round(tc, 4), "uncertain_band": tuple(tcal["band"]), "extra": extra})
+        tcfg = load_config(folder).temporal
+        changes["temporal"] = replace(tcfg, threshold=round(tc, 4), uncertain_band=tuple(tcal["band"]),
+                                      extra={**tcfg.extra, "calibration": tcal})
         say("combined", tc, tcal)
         say("temporal-only", to, ocal)
-    (folder / "config.json").write_text(json.dumps(cfg.to_json_dict(), indent=2, sort_keys=True) + "\n")
+    update_config(folder, records, **changes)
     return 0
 
 
@@ -169,7 +152,7 @@ def sbi_clip_scores(detector, cache: Path, per_clip: int = 16, seed: int = 7) ->
     """Self-blended fake clips of the held-out clips of the crop cache: ``per_clip`` frames of
     each, each blended (whole face), scored at the inference framing and aggregated as the
     product aggregates a face track. Measures what the threshold and band do to known fakes."""
-    from .train.train import CropSet, make_pair
+    from .train import CropSet, make_pair
 
     crops = CropSet.load(cache, "val")
     rng = np.random.default_rng(seed)

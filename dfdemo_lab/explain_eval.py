@@ -1,4 +1,4 @@
-"""``python -m dfdemo explain-eval``: how faithful are the heatmaps? Measured, not claimed.
+"""``python -m dfdemo_lab explain-eval``: how faithful are the heatmaps? Measured, not claimed.
 
 On a fixed, seeded set of held-out self-blended fakes (validation clips and LFW people, never
 trained on), each with its exact blend mask, as many of each kind of self-blend
@@ -37,9 +37,9 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from .detector import Detector, load_detector
-from .explain import CAM_METHODS, REGIONS, gradcam, region_shares, top_region
-from .train.metrics import binary, mask_iou  # noqa: F401 (mask_iou: part of these measures)
+from dfdemo.detector import Detector, load_detector
+from dfdemo.explain import CAM_METHODS, REGIONS, gradcam, region_shares, top_region
+from .metrics import binary, mask_iou  # noqa: F401 (mask_iou: part of these measures)
 
 REGION_KINDS = ("mouth", "eyes")  # the blends of one small region: the issue's "region blends"
 
@@ -158,7 +158,7 @@ def reinit_from(det: Detector, last_blocks: int = 2) -> int:
     n = len(det.model.blocks)
     names = list(det.cam_layer_names)
     if det.has_mask_head:
-        names += [det.config.mask_head["layer"]] + ([det.config.mask_head["deep_layer"]] if det.config.mask_head.get("deep_layer") else [])
+        names += det.config.mask_head.layers
     return min([n - last_blocks] + [_block_index(name, n) for name in names])
 
 
@@ -208,9 +208,9 @@ def sbi_eval(det: Detector, cache: Path, n: int, deletion_n: int, seed: int = 7,
     """The measures on ``n`` held-out self-blended fakes, the blend kinds in turn (``kinds``,
     default all of ``BLEND_KINDS``). Every fake's crop, blend and mask depend on ``seed`` only,
     so two Grad-CAM settings of the same weights are measured on the very same fakes."""
-    from .train.cache import CACHE_MARGIN, CACHE_SIZE
-    from .train.sbi import BLEND_KINDS
-    from .train.train import CropSet, make_pair
+    from .cache import CACHE_MARGIN, CACHE_SIZE
+    from .sbi import BLEND_KINDS
+    from .train import CropSet, make_pair
 
     kinds = tuple(kinds or BLEND_KINDS)
     crops = CropSet.load(cache, "val")
@@ -284,9 +284,9 @@ def dev_faces(rows: list[dict], frames: int, margin: float, size: int) -> dict[s
     """The largest face of each of ``frames`` sampled frames of every file, cut as the product
     cuts it: crops (N, size, size, 3) RGB uint8, BlazeFace keypoints in crop pixels (N, 6, 2),
     and the file (row of ``rows``) of each crop (``file_row``)."""
-    from .errors import DfdemoError
-    from .faces import FaceDetector, square_crop
-    from .media import sample_frames
+    from dfdemo.errors import DfdemoError
+    from dfdemo.faces import FaceDetector, square_crop
+    from dfdemo.media import sample_frames
 
     crops, kps, file = [], [], []
     with FaceDetector() as fd:
@@ -416,27 +416,20 @@ def record(weights: str | None, s: dict, dev: dict | None, det: Detector) -> Pat
     """Store the numbers (old keys kept, new ones added) and the Grad-CAM setting they were
     measured with in the weights' config.json: the app's How it works shows them, and the
     product then explains with that setting."""
-    from .detector import resolve_weights
+    from dfdemo.config import CONFIG_FILE, update_config
+    from dfdemo.detector import resolve_weights
 
-    cfg_path = resolve_weights(weights) / "config.json"
-    cfg = json.loads(cfg_path.read_text())
+    folder = resolve_weights(weights)
     nums = {**s, **(dev or {}).get("summary", {})}
-    own = cfg["dfdemo"]
-    own.setdefault("extra", {})["faithfulness"] = {k: round(float(v), 4) for k, v in nums.items() if np.isfinite(v)} | {
-        "cam_setting": cam_setting(det)}
-    own["target_layer"] = ",".join(det.cam_layer_names)
-    if det.config.cam:
-        own["cam"] = det.config.cam
-    else:
-        own.pop("cam", None)
-    cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
-    return cfg_path
+    faithfulness = {k: round(float(v), 4) for k, v in nums.items() if np.isfinite(v)} | {"cam_setting": cam_setting(det)}
+    update_config(folder, {"faithfulness": faithfulness}, target_layer=",".join(det.cam_layer_names), cam=det.config.cam)
+    return folder / CONFIG_FILE
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .train.sbi import BLEND_KINDS
+    from .sbi import BLEND_KINDS
 
-    ap = argparse.ArgumentParser(prog="python -m dfdemo explain-eval", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m dfdemo_lab explain-eval", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", default=None)
     ap.add_argument("--layer", default=None,

@@ -1,4 +1,4 @@
-"""``python -m dfdemo train-temporal``: train the temporal head on real videos only.
+"""``python -m dfdemo_lab train-temporal``: train the temporal head on real videos only.
 
 Three steps, each resumable (what is on disk is reused):
 
@@ -34,10 +34,11 @@ import cv2
 import numpy as np
 import torch
 
-from ..detector import load_config, load_detector
-from ..faces import FaceDetector, follow
-from ..media import probe, read_windows, window_starts
-from ..temporal import TemporalConfig, TemporalHead, save_temporal
+from dfdemo.config import load_config, save_config
+from dfdemo.detector import load_detector
+from dfdemo.faces import FaceDetector, follow
+from dfdemo.media import probe, read_windows, window_starts
+from dfdemo.temporal import TemporalConfig, TemporalHead, save_temporal
 from .cache import CACHE_MARGIN, Landmarker, cache_crop, split_of
 from .metrics import roc_auc
 from .sbi import (BLEND_RATIOS, affine, blend_mask, color_transform, elastic, quality_transform, reframe,
@@ -272,7 +273,7 @@ def evaluate_head(head: TemporalHead, val: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m dfdemo train-temporal", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m dfdemo_lab train-temporal", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", type=Path, default=Path("../shared"))
     ap.add_argument("--windows-cache", type=Path, default=Path("cache/windows"))
@@ -306,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     print("[val] " + json.dumps(metrics), flush=True)
     cfg = replace(cfg, frame_weight=metrics["frame_weight"], default_on=a.default_on,
                   extra={"validation": metrics, "epochs": history, "train_samples": int(len(train["label"])), "minutes": round((time.time() - t0) / 60, 1),
-                         "command": "python -m dfdemo train-temporal " + " ".join(argv if argv is not None else [])})
+                         "command": "python -m dfdemo_lab train-temporal " + " ".join(argv if argv is not None else [])})
     write_weights(a.weights, a.out, head, cfg, a.model_id)
     print(f"[temporal] saved {a.out} (frame detector + temporal head) in {(time.time() - t0) / 60:.1f} min", flush=True)
     return 0
@@ -314,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_weights(source, out: Path, head: TemporalHead, cfg: TemporalConfig, model_id: str | None = None) -> Path:
     """Copy the frame detector's weights folder to ``out`` and add the temporal head to it."""
-    from ..detector import resolve_weights
+    from dfdemo.detector import resolve_weights
 
     folder = resolve_weights(source)
     out.mkdir(parents=True, exist_ok=True)
@@ -324,9 +325,8 @@ def write_weights(source, out: Path, head: TemporalHead, cfg: TemporalConfig, mo
     config = load_config(folder)
     if model_id is None:
         model_id = config.model_id if config.model_id.endswith("+ temporal") else f"{config.model_id} + temporal".strip()
-    config = replace(config, temporal=cfg.to_dict(), model_id=model_id)
     save_temporal(head, out)
-    (out / "config.json").write_text(json.dumps(config.to_json_dict(), indent=2, sort_keys=True) + "\n")
+    save_config(out, replace(config, temporal=cfg, model_id=model_id))
     return out
 
 

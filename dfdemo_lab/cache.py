@@ -19,8 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..faces import Detection, FaceDetector, square_crop
-from ..media import sample_frames, probe
+from dfdemo.faces import Detection, FaceDetector, square_crop
+from dfdemo.media import sample_frames, probe
 
 CACHE_MARGIN = 0.6
 CACHE_SIZE = 256
@@ -160,7 +160,7 @@ def _save(path: Path, rows: dict[str, list]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m dfdemo.train.cache", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m dfdemo_lab cache", description=__doc__)
     ap.add_argument("--shared", default="../shared", type=Path)
     ap.add_argument("--out", default="cache/faces", type=Path)
     ap.add_argument("--fps", type=float, default=5.0, help="frames per second sampled from each real clip")

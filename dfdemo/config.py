@@ -1,0 +1,256 @@
+"""The weights' config, typed: what travels with a set of weights in ``config.json``.
+
+``DetectorConfig`` holds the network's input contract (architecture, input size, mean, std)
+and dfdemo's own settings under the ``"dfdemo"`` key, in typed blocks: the decision ``Cut``s
+(clip and photo threshold with their uncertain band), the optional ``MaskHeadConfig`` and
+``TemporalConfig``, and ``extra``: the lab's free-form records (accuracy, calibration,
+faithfulness, training history), kept as they are written.
+
+One load (``load_config``), one save (``save_config``) and one read-change-write
+(``update_config``) that every writer goes through: ``save_detector``, calibrate,
+train-temporal, eval --record-accuracy and explain-eval --record. The uncertain band has its
+rules here too (``band_for`` after calibration, ``manual_cut`` for a threshold the user sets).
+Standard library only: the app reads the config without loading torch.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import WeightsError
+
+CONFIG_FILE = "config.json"
+MANUAL_BAND = 0.05  # a threshold set by hand gets an uncertain band of ± this
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A decision threshold and its uncertain band [low, high): a score at or above the
+    threshold is "fake", one inside the band around it "uncertain"."""
+
+    threshold: float
+    band: tuple[float, float]
+
+
+def manual_cut(threshold: float) -> Cut:
+    """The cut for a threshold set by hand (``Settings.threshold``, the app's slider)."""
+    t = float(threshold)
+    return Cut(t, (max(0.0, t - MANUAL_BAND), min(1.0, t + MANUAL_BAND)))
+
+
+def threshold_for(scores, target_fpr: float, floor: float = 0.5) -> float:
+    """Smallest threshold (≥ ``floor``) with at most ``target_fpr`` of ``scores`` at or above it."""
+    s = sorted((float(x) for x in scores), reverse=True)
+    k = int(math.floor(target_fpr * len(s)))  # scores allowed above the threshold
+    t = s[k] + 1e-3 if k < len(s) else 0.0
+    return float(min(max(t, floor), 0.999))
+
+
+def band_for(t: float, scores=None, target_fpr: float | None = None) -> tuple[float, float]:
+    """The uncertain band around a calibrated threshold ``t``: ± min(0.1, t/2, (1 − t)/2), and,
+    given the held-out real scores, reaching down to the threshold that would call twice
+    ``target_fpr`` of them fake (so a high threshold does not leave a score just under it as
+    "real"), but never below half the threshold."""
+    d = min(0.1, t / 2, (1 - t) / 2)
+    lo = t - d
+    if scores is not None and target_fpr is not None and len(scores):
+        lo = max(min(lo, threshold_for(scores, min(1.0, 2 * target_fpr), floor=0.0)), t / 2)
+    return round(lo, 4), round(t + d, 4)
+
+
+@dataclass(frozen=True)
+class MaskHeadConfig:
+    """The learned-map head (``detector.MaskHead``): the layer it reads, optionally joined by a
+    deeper one; saved as ``config.json`` → ``dfdemo.mask_head``."""
+
+    layer: str
+    channels: int
+    deep_layer: str | None = None
+    deep_channels: int = 0
+
+    @property
+    def layers(self) -> list[str]:
+        return [self.layer] + ([self.deep_layer] if self.deep_layer else [])
+
+    def to_dict(self) -> dict:
+        d = {"layer": self.layer, "channels": self.channels}
+        if self.deep_layer:
+            d.update(deep_layer=self.deep_layer, deep_channels=self.deep_channels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MaskHeadConfig | None":
+        if not d:
+            return None
+        return cls(str(d["layer"]), int(d["channels"]), d.get("deep_layer") or None, int(d.get("deep_channels", 0)))
+
+
+@dataclass(frozen=True)
+class TemporalConfig:
+    """The temporal head's settings, saved as ``config.json`` → ``dfdemo.temporal``."""
+
+    window: int = 8  # consecutive frames per window
+    windows: int = 4  # windows read per video by default
+    embed_dim: int = 1280
+    hidden: int = 32
+    differences_only: bool = False  # the GRU reads only frame-to-frame changes (no per-frame appearance)
+    frame_weight: float = 0.5  # combined = w * frame score + (1 - w) * temporal score
+    threshold: float = 0.5  # threshold of the combined score
+    uncertain_band: tuple[float, float] = (0.4, 0.6)
+    default_on: bool = False  # used by default only if it measured better than the frame detector
+    extra: dict = field(default_factory=dict)  # the training command's records
+
+    @property
+    def cut(self) -> Cut:
+        """The cut of the combined (frame + temporal) score."""
+        return Cut(self.threshold, tuple(self.uncertain_band))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TemporalConfig":
+        known = {f.name for f in fields(cls)}
+        try:
+            c = cls(**{k: v for k, v in d.items() if k in known})
+            return cls(**{**asdict(c), "uncertain_band": tuple(c.uncertain_band)})
+        except TypeError as e:
+            raise WeightsError(f"config.json: bad temporal head settings: {e}") from e
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Everything needed to use a set of weights; saved as config.json beside them."""
+
+    architecture: str = "tf_efficientnet_lite0"
+    input_size: int = 224
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    crop_margin: float = 0.3
+    threshold: float = 0.5
+    uncertain_band: tuple[float, float] = (0.4, 0.6)
+    # photos are another domain (no video compression, often studio quality): their own cut
+    photo_threshold: float | None = None
+    photo_uncertain_band: tuple[float, float] | None = None
+    # Grad-CAM setting: the layer(s) whose activations explain the score, one module name or
+    # several joined by commas (their maps are averaged); "" = the family's last layer
+    # (detector.TARGET_LAYERS). ``cam`` is the method (explain.CAM_METHODS); "" = Grad-CAM.
+    target_layer: str = ""
+    cam: str = ""
+    model_id: str = ""
+    mask_head: MaskHeadConfig | None = None  # when the weights have a learned-map head
+    temporal: TemporalConfig | None = None  # when the weights have a temporal head
+    # The lab's records, free-form and kept as written: "accuracy" (eval --record-accuracy; the
+    # report and the app's card show it), "faithfulness" (explain-eval --record; How it works),
+    # "calibration" / "photo_calibration" (calibrate), training history and steps (train).
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):  # a dict (older callers, add_mask_head of old) becomes its block
+        if isinstance(self.mask_head, dict):
+            object.__setattr__(self, "mask_head", MaskHeadConfig.from_dict(self.mask_head))
+        if isinstance(self.temporal, dict):
+            object.__setattr__(self, "temporal", TemporalConfig.from_dict(self.temporal) if self.temporal else None)
+
+    @property
+    def clip_cut(self) -> Cut:
+        return Cut(self.threshold, tuple(self.uncertain_band))
+
+    @property
+    def photo_cut(self) -> Cut | None:
+        if self.photo_threshold is None:
+            return None
+        return Cut(self.photo_threshold, tuple(self.photo_uncertain_band or (self.photo_threshold, self.photo_threshold)))
+
+    def cut(self, kind: str) -> Cut:
+        """The cut calibrated for a media kind: photos have their own where the weights were
+        calibrated on photos, videos (and older weights) the clip one."""
+        return (self.photo_cut if kind == "image" else None) or self.clip_cut
+
+    def cut_for(self, kind: str) -> tuple[float, tuple[float, float]]:
+        """``cut(kind)`` as (threshold, uncertain band)."""
+        c = self.cut(kind)
+        return c.threshold, c.band
+
+    @property
+    def accuracy(self) -> dict:
+        """How the weights did on held-out data (``extra.accuracy``), {} when not measured."""
+        return dict(self.extra.get("accuracy") or {})
+
+    @property
+    def faithfulness(self) -> dict | None:
+        """The heatmaps' measured faithfulness (``extra.faithfulness``), None when not measured."""
+        return self.extra.get("faithfulness")
+
+    def to_json_dict(self) -> dict:
+        dfdemo: dict[str, Any] = {"crop_margin": self.crop_margin, "threshold": self.threshold,
+                                  "uncertain_band": list(self.uncertain_band), "target_layer": self.target_layer,
+                                  "model_id": self.model_id, "mask_head": self.mask_head.to_dict() if self.mask_head else {},
+                                  "temporal": self.temporal.to_dict() if self.temporal else {}, "extra": self.extra}
+        if self.cam:  # written only when set: configs of older weights stay as they were
+            dfdemo["cam"] = self.cam
+        if self.photo_threshold is not None:
+            dfdemo["photo_threshold"], dfdemo["photo_uncertain_band"] = self.photo_threshold, list(self.photo_uncertain_band or ())
+        return {
+            "architecture": self.architecture,
+            "num_classes": 1,
+            "pretrained_cfg": {"input_size": [3, self.input_size, self.input_size], "mean": list(self.mean), "std": list(self.std)},
+            "dfdemo": dfdemo,
+        }
+
+    @classmethod
+    def from_json_dict(cls, d: dict) -> "DetectorConfig":
+        try:
+            pc = d.get("pretrained_cfg", {})
+            own = d.get("dfdemo", {})
+            return cls(
+                architecture=d["architecture"],
+                input_size=int(pc.get("input_size", [3, 224, 224])[-1]),
+                mean=tuple(pc.get("mean", (0.5, 0.5, 0.5))),
+                std=tuple(pc.get("std", (0.5, 0.5, 0.5))),
+                crop_margin=float(own.get("crop_margin", 0.3)),
+                threshold=float(own.get("threshold", 0.5)),
+                uncertain_band=tuple(own.get("uncertain_band", (0.4, 0.6))),
+                photo_threshold=None if own.get("photo_threshold") is None else float(own["photo_threshold"]),
+                photo_uncertain_band=tuple(own["photo_uncertain_band"]) if own.get("photo_uncertain_band") else None,
+                target_layer=str(own.get("target_layer", "")),
+                cam=str(own.get("cam", "")),
+                model_id=str(own.get("model_id", "")),
+                mask_head=MaskHeadConfig.from_dict(own.get("mask_head") or {}),
+                temporal=TemporalConfig.from_dict(own["temporal"]) if own.get("temporal") else None,
+                extra=dict(own.get("extra", {})),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise WeightsError(f"config.json is not a dfdemo/timm detector config: {e}") from e
+
+
+def load_config(folder: str | os.PathLike) -> DetectorConfig:
+    """The ``DetectorConfig`` of a weights folder, without loading the weights."""
+    path = Path(folder) / CONFIG_FILE
+    try:
+        return DetectorConfig.from_json_dict(json.loads(path.read_text()))
+    except json.JSONDecodeError as e:
+        raise WeightsError(f"{path} is not valid JSON: {e}") from e
+    except OSError as e:
+        raise WeightsError(f"{path}: cannot read the detector config: {e}") from e
+
+
+def save_config(folder: str | os.PathLike, config: DetectorConfig) -> Path:
+    """Write ``config`` as ``folder/config.json`` (sorted keys, indented)."""
+    path = Path(folder) / CONFIG_FILE
+    path.write_text(json.dumps(config.to_json_dict(), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def update_config(folder: str | os.PathLike, records: dict | None = None, **changes) -> DetectorConfig:
+    """Read ``folder/config.json``, change the fields named in ``changes`` and merge ``records``
+    into ``extra`` (a record of the same name is replaced, the others kept), write it back."""
+    config = load_config(folder)
+    if records:
+        changes["extra"] = {**changes.get("extra", config.extra), **records}
+    config = replace(config, **changes)
+    save_config(folder, config)
+    return config

@@ -1,0 +1,29 @@
+"""The lab's typed error and its prerequisite checks: each says what is missing and the command
+that makes it. A tool's helpers raise ``LabError``; ``dfdemo_lab.cli`` turns it into one line on
+stderr and exit status 2, never a traceback."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from dfdemo.errors import DfdemoError
+
+
+class LabError(DfdemoError):
+    """A lab command cannot run: a prerequisite is missing or an option is wrong (the message says the fix)."""
+
+
+def require_cache(cache: str | Path) -> Path:
+    """The crop cache's ``index.npz`` (``python -m dfdemo_lab cache`` builds it), or LabError."""
+    index = Path(cache) / "index.npz"
+    if not index.is_file():
+        raise LabError(f"no crop cache at {index}: build it first with python -m dfdemo_lab cache --out {cache}")
+    return index
+
+
+def require_shared(shared: str | Path, *parts: str) -> Path:
+    """``shared/parts...`` (the project's data beside the checkout), or LabError."""
+    path = Path(shared).joinpath(*parts)
+    if not path.exists():
+        raise LabError(f"{path} not found: the lab reads its data from ../shared beside the checkout "
+                       "(or pass --shared DIR)")
+    return path
