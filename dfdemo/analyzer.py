@@ -2,7 +2,11 @@
 
 ``Analyzer.load(weights)`` loads the detector and the face detector once;
 ``analyzer.analyze(path, settings, progress)`` returns an ``Analysis``: the JSON-ready
-``Report`` plus the images (face thumbnails, heatmap overlays) that the app shows.
+``Report`` plus the images (face thumbnails, learned-map overlays) that the app shows.
+``analyze`` is a short sequence of named steps with small frozen dataclasses between them
+(probe → find faces → track and score → temporal check → cuts → face reports → explain →
+report). One analyzer may serve several threads: the face detector and the Grad-CAM step
+take turns on their shared state (locks inside the library), scoring runs in parallel.
 """
 from __future__ import annotations
 
@@ -10,18 +14,19 @@ import os
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
 import cv2
 import numpy as np
 
+from .config import Cut, manual_cut
 from .detector import Detector, load_detector
 from .errors import DfdemoError, MediaError
 from .explain import gradcam, overlay, region_shares, top_region
-from .faces import FaceDetector, appearance, drop_weak_tracks, follow, link_tracks, square_crop
-from .media import probe, read_windows, sample_frames, window_starts
+from .faces import Detection, FaceDetector, Track, appearance, drop_weak_tracks, follow, link_tracks, square_crop
+from .media import MediaInfo, probe, read_windows, sample_frames, window_starts
 from .report import FaceReport, FrameScore, Heatmap, Report, WindowScore, blending_check, verdict_for
 from .temporal import combine, window_probabilities
 
@@ -49,24 +54,68 @@ class Settings:
     windows: int | None = None  # how many windows; None = the weights' default
 
 
+
 @dataclass
 class Analysis:
+    """The JSON-ready ``Report`` and the images the app shows beside it."""
+
     report: Report
     face_thumbnails: dict[int, np.ndarray] = field(default_factory=dict)  # track_id → RGB crop
-    overlays: list[np.ndarray] = field(default_factory=list)  # parallel to report.heatmaps
     learned_maps: list[np.ndarray] = field(default_factory=list)  # overlays of the learned map, when the weights have one
 
 
-@dataclass
+@dataclass(frozen=True)
 class _FaceSample:
-    slot: int
-    index: int
+    """One face in one sampled frame: its detection, its crop and (once scored) its P(fake)."""
+
+    index: int  # frame index in the file
     time_s: float
-    box: tuple[float, float, float, float]
-    score: float
-    crop: np.ndarray
-    keypoints: np.ndarray
+    detection: Detection
+    crop: np.ndarray  # RGB uint8 (S, S, 3), the detector's framing
+    keypoints: np.ndarray  # the 6 BlazeFace points in crop pixels
     quality: dict[str, float]
+    score: float = 0.0
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        return self.detection.box
+
+
+@dataclass(frozen=True)
+class _Sampled:
+    """The faces found on the sampled frames (``per_frame``: the detections of each decoded frame)."""
+
+    samples: list[_FaceSample]
+    per_frame: list[list[Detection]]
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class _Tracked:
+    """Each person's scored samples, in track order, and what tracking had to say."""
+
+    tracks: list[Track]
+    samples: dict[int, list[_FaceSample]]  # track_id → its samples, frame order
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class _TemporalCheck:
+    """Whether the temporal check ran (``Report.temporal``), its windows per track, and the note."""
+
+    state: str  # "off", "used", "unavailable" or "not_applicable"
+    windows: dict[int, list[WindowScore]]
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class _Cuts:
+    """The one choice of threshold and band: ``frame`` for a frame score, ``combined`` for a
+    face whose frame and temporal scores were combined."""
+
+    frame: Cut
+    combined: Cut
+
 
 
 def read_ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
@@ -194,104 +243,111 @@ class Analyzer:
     def model_id(self) -> str:
         return self.detector.config.model_id
 
+
     def analyze(self, path: str | os.PathLike, settings: Settings = Settings(), progress: Progress | None = None) -> Analysis:
         """Analyse one video or image. Raises MediaError for input that cannot be analysed."""
         report_progress = progress or (lambda f, m: None)
-        cfg = self.detector.config
         timings: dict[str, float] = {}
         t_all = time.perf_counter()
+        info = self._probe(path, settings, timings, report_progress)
+        sampled = self._find_faces(path, info, settings, timings, report_progress)
+        tracked = self._score_tracks(sampled, timings, report_progress)
+        temporal = self._temporal(path, info, tracked, settings, timings, report_progress)
+        cuts = self._cuts(info.kind, settings, temporal.state)
+        t = time.perf_counter()
+        faces = [self._face_report(tr, tracked.samples[tr.track_id], temporal, cuts, info.kind) for tr in tracked.tracks]
+        timings["report"] = time.perf_counter() - t
+        t = time.perf_counter()
+        report_progress(0.85, "explaining the most suspicious faces")
+        heatmaps, learned = self._explain(tracked.samples, settings, path)
+        timings["explain"] = time.perf_counter() - t
+        timings["total"] = time.perf_counter() - t_all
+        report_progress(1.0, "done")
+        notes = [*info.notes, *sampled.notes, *tracked.notes, *([temporal.note] if temporal.note else []),
+                 *(f"face {f.track_id + 1} was not seen through any whole window: frame score only"
+                   for f in faces if temporal.state == "used" and f.temporal_probability is None)]
+        report = self._report(path, info, sampled, faces, heatmaps, notes, temporal.state, cuts, timings)
+        thumbs = {tr.track_id: max(tracked.samples[tr.track_id], key=lambda s: s.score).crop for tr in tracked.tracks}
+        return Analysis(report, thumbs, learned)
 
+    def _probe(self, path, settings: Settings, timings, report_progress) -> MediaInfo:
+        """Describe the file (a photo is decoded here, once); refuse a video over the length limit."""
         t = time.perf_counter()
         report_progress(0.0, "reading the file")
         info = probe(path, check_beyond_s=settings.max_duration_s)  # a stated length over the limit is checked
         timings["probe"] = time.perf_counter() - t
-        threshold, band = cfg.cut_for(info.kind)
-        if settings.threshold is not None:
-            threshold = float(settings.threshold)
-            band = (max(0.0, threshold - 0.05), min(1.0, threshold + 0.05))
         if settings.max_duration_s and info.kind == "video" and info.duration_s > settings.max_duration_s:
             raise MediaError(f"{path}: the video lasts {info.duration_s:.0f} s, longer than the {settings.max_duration_s:.0f} s limit")
+        return info
 
-        samples, per_frame, n_frames, notes = self._faces(path, info, settings, timings, report_progress)
-        notes[:0] = info.notes  # what the media stage found about the file itself
-        look = {(s.slot, s.box): appearance(s.crop) for s in samples}  # tells people apart across cuts
-        looks = [[look[(slot, d.box)] for d in dets] for slot, dets in enumerate(per_frame)]
-        tracks, weak = drop_weak_tracks(link_tracks(per_frame, looks))
-        if weak:
-            notes.append(f"{weak} faint face detection(s) beside a clear face were ignored (most likely not faces)")
-
+    def _score_tracks(self, sampled: _Sampled, timings, report_progress) -> _Tracked:
+        """Follow each person over the frames (appearance tells people apart across cuts), then
+        score every crop in one batched pass."""
+        looks = {id(s.detection): appearance(s.crop) for s in sampled.samples}
+        tracks, weak = drop_weak_tracks(link_tracks(sampled.per_frame, [[looks[id(d)] for d in dets] for dets in sampled.per_frame]))
+        notes = [f"{weak} faint face detection(s) beside a clear face were ignored (most likely not faces)"] if weak else []
         t = time.perf_counter()
-        report_progress(0.75, f"scoring {len(samples)} face crops")
-        if samples:
-            scores = self.detector.predict(np.stack([s.crop for s in samples]))
-            for s, p in zip(samples, scores):
-                s.score = float(p)
+        report_progress(0.75, f"scoring {len(sampled.samples)} face crops")
+        scores = self.detector.predict(np.stack([s.crop for s in sampled.samples])) if sampled.samples else []
+        scored = {id(s.detection): replace(s, score=float(p)) for s, p in zip(sampled.samples, scores)}
         timings["classify"] = time.perf_counter() - t
+        return _Tracked(tracks, {tr.track_id: [scored[id(d)] for d in tr.detections] for tr in tracks}, notes)
 
-        by_det = {(s.slot, s.box): s for s in samples}
-        track_samples = {tr.track_id: [by_det[(slot, d.box)] for slot, d in zip(tr.frame_slots, tr.detections)]
-                         for tr in tracks}
-
-        (temporal, why), windows = self._temporal_state(settings, info), {}
-        if temporal == "used":
-            t = time.perf_counter()
-            report_progress(0.8, "temporal check: reading windows of consecutive frames")
-            windows = self._windows(path, info, track_samples, settings)
-            timings["temporal"] = time.perf_counter() - t
-            if not any(windows.values()):
-                temporal, why = "not_applicable", "no face was seen through a whole window of consecutive frames: frame score only"
-        notes += [why] if why else []
-        tcfg = self.detector.temporal_config
-        # a combined score has its own calibrated threshold; a face without windows keeps the frame one
-        frame_cut = combined_cut = (threshold, band)
-        if temporal == "used" and settings.threshold is None:
-            combined_cut = (tcfg.threshold, tuple(tcfg.uncertain_band))
-
+    def _temporal(self, path, info: MediaInfo, tracked: _Tracked, settings: Settings, timings, report_progress) -> _TemporalCheck:
+        state, note = self._temporal_state(settings, info)
+        if state != "used":
+            return _TemporalCheck(state, {}, note)
         t = time.perf_counter()
-        faces, thumbs = [], {}
-        for tr in tracks:
-            ss = track_samples[tr.track_id]
-            sc = np.array([s.score for s in ss])
-            p = frame_p = aggregate(sc)
-            wins = windows.get(tr.track_id, [])
-            temporal_p = aggregate(np.array([w.fake_probability for w in wins])) if wins else None
-            cut = frame_cut
-            if temporal_p is not None:
-                p, cut = combine(frame_p, temporal_p, tcfg.frame_weight), combined_cut
-            elif temporal == "used":
-                notes.append(f"face {tr.track_id + 1} was not seen through any whole window: frame score only")
-            faces.append(FaceReport(
-                track_id=tr.track_id, fake_probability=p, verdict=verdict_for(p, *cut),
-                frames=[FrameScore(s.index, round(s.time_s, 3), tuple(round(v, 1) for v in s.box), s.score,
-                                   round(tr.detections[k].score, 3)) for k, s in enumerate(ss)],
-                face_size_px=float(np.median([s.quality["size_px"] for s in ss])),
-                score_spread=float(sc.std()), warnings=face_warnings([s.quality for s in ss], info.kind == "video"),
-                frame_probability=frame_p if temporal == "used" else None, temporal_probability=temporal_p, windows=wins))
-            thumbs[tr.track_id] = ss[int(np.argmax(sc))].crop
-        timings["report"] = time.perf_counter() - t
+        report_progress(0.8, "temporal check: reading windows of consecutive frames")
+        windows = self._windows(path, info, tracked.samples, settings)
+        timings["temporal"] = time.perf_counter() - t
+        if not any(windows.values()):
+            return _TemporalCheck("not_applicable", windows,
+                                  "no face was seen through a whole window of consecutive frames: frame score only")
+        return _TemporalCheck("used", windows)
 
-        t = time.perf_counter()
-        report_progress(0.85, "explaining the most suspicious faces")
-        heatmaps, overlays, learned = self._explain(track_samples, settings, path)
-        timings["explain"] = time.perf_counter() - t
+    def _cuts(self, kind: str, settings: Settings, temporal: str) -> _Cuts:
+        """The one place that chooses threshold and band: the user's threshold (with the manual
+        band), else the one calibrated for the media kind; a combined score has its own
+        calibrated cut, a face without windows keeps the frame one."""
+        frame = manual_cut(settings.threshold) if settings.threshold is not None else self.detector.config.cut(kind)
+        combined = self.detector.temporal_config.cut if temporal == "used" and settings.threshold is None else frame
+        return _Cuts(frame, combined)
 
-        # the file is judged by its most suspicious face: its score, its verdict and the threshold it met
+    def _face_report(self, track: Track, samples: list[_FaceSample], temporal: _TemporalCheck, cuts: _Cuts,
+                     kind: str) -> FaceReport:
+        """One person's verdict: the frame scores aggregated, combined with the windows' when there are any."""
+        sc = np.array([s.score for s in samples])
+        p = frame_p = aggregate(sc)
+        wins = temporal.windows.get(track.track_id, [])
+        temporal_p = aggregate(np.array([w.fake_probability for w in wins])) if wins else None
+        cut = cuts.frame
+        if temporal_p is not None:
+            p, cut = combine(frame_p, temporal_p, self.detector.temporal_config.frame_weight), cuts.combined
+        return FaceReport(
+            track_id=track.track_id, fake_probability=p, verdict=verdict_for(p, cut.threshold, cut.band),
+            frames=[FrameScore(s.index, round(s.time_s, 3), tuple(round(v, 1) for v in s.box), s.score,
+                               round(d.score, 3)) for s, d in zip(samples, track.detections)],
+            face_size_px=float(np.median([s.quality["size_px"] for s in samples])),
+            score_spread=float(sc.std()), warnings=face_warnings([s.quality for s in samples], kind == "video"),
+            frame_probability=frame_p if temporal.state == "used" else None, temporal_probability=temporal_p, windows=wins)
+
+    def _report(self, path, info: MediaInfo, sampled: _Sampled, faces: list[FaceReport], heatmaps: list[Heatmap],
+                notes: list[str], temporal: str, cuts: _Cuts, timings: dict[str, float]) -> Report:
+        """The file is judged by its most suspicious face: its score, its verdict and the cut it met."""
         worst = max(faces, key=lambda f: (SEVERITY[f.verdict], f.fake_probability), default=None)
         prob = None if worst is None else worst.fake_probability
-        threshold, band = combined_cut if worst is not None and worst.temporal_probability is not None else frame_cut
-        timings["total"] = time.perf_counter() - t_all
-        report_progress(1.0, "done")
-        verdict = verdict_for(prob, threshold, band)
-        report = Report(
+        cut = cuts.combined if worst is not None and worst.temporal_probability is not None else cuts.frame
+        verdict = verdict_for(prob, cut.threshold, cut.band)
+        return Report(
             file=str(path), kind=info.kind, verdict=verdict, fake_probability=prob,
-            frames_analyzed=n_frames, frames_with_face=sum(1 for d in per_frame if d), faces=faces,
-            timings_s={k: round(v, 4) for k, v in timings.items()}, model=self.model_id, threshold=threshold,
-            uncertain_band=tuple(band),
+            frames_analyzed=len(sampled.per_frame), frames_with_face=sum(1 for d in sampled.per_frame if d), faces=faces,
+            timings_s={k: round(v, 4) for k, v in timings.items()}, model=self.model_id, threshold=cut.threshold,
+            uncertain_band=tuple(cut.band),
             media={"width": info.width, "height": info.height, "fps": round(info.fps, 3),
                    "duration_s": round(info.duration_s, 3), "frame_count": info.frame_count, "rotation": info.rotation},
             heatmaps=heatmaps, notes=notes, temporal=temporal, checks=[blending_check(verdict, prob)],
-            accuracy=dict(cfg.extra.get("accuracy") or {}))
-        return Analysis(report, thumbs, overlays, learned)
+            accuracy=self.detector.config.accuracy)
 
     def _temporal_state(self, settings: Settings, info) -> tuple[str, str | None]:
         """Whether the temporal check runs on this file (``Report.temporal``), and the note that
@@ -336,7 +392,7 @@ class Analyzer:
                                         round(frames[-1].time_s, 3), float(p), float(frame_p[k * t:(k + 1) * t].mean())))
         return out
 
-    def _faces(self, path, info, settings: Settings, timings, report_progress):
+    def _find_faces(self, path, info: MediaInfo, settings: Settings, timings, report_progress) -> _Sampled:
         """Decode sampled frames one at a time, detect faces, keep only the crops."""
         cfg = self.detector.config
         samples: list[_FaceSample] = []
@@ -357,7 +413,7 @@ class Analyzer:
             detect += t2 - t1
             for d in dets:
                 crop, kps = square_crop(fr.rgb, d.box, cfg.crop_margin, cfg.input_size, d.keypoints)
-                samples.append(_FaceSample(slot, fr.index, fr.time_s, d.box, 0.0, crop, kps, face_quality(crop, kps, d.size)))
+                samples.append(_FaceSample(fr.index, fr.time_s, d, crop, kps, face_quality(crop, kps, d.size)))
             per_frame.append(dets)
             t = time.perf_counter()
             crop_t += t - t2
@@ -368,23 +424,26 @@ class Analyzer:
             notes.append(f"some frames had more than {settings.max_faces} faces; only the {settings.max_faces} clearest were analysed")
         if info.kind == "video" and len(per_frame) < n_target:
             notes.append(f"only {len(per_frame)} of {n_target} sampled frames could be decoded")
-        return samples, per_frame, len(per_frame), notes
+        return _Sampled(samples, per_frame, notes)
 
     def _explain(self, track_samples: dict[int, list[_FaceSample]], settings: Settings, path):
         """Grad-CAM on the ``settings.heatmaps`` most suspicious crops, at least one per face."""
         k = settings.heatmaps
         if k <= 0 or not track_samples:
-            return [], [], []
+            return [], []
         best = {tid: sorted(ss, key=lambda s: -s.score) for tid, ss in track_samples.items()}
         chosen = [(tid, ss[0]) for tid, ss in best.items()][:k]
         rest = sorted(((tid, s) for tid, ss in best.items() for s in ss[1:]), key=lambda p: -p[1].score)
         chosen += rest[: k - len(chosen)]
         chosen.sort(key=lambda p: (p[0], -p[1].score))
         x = self.detector.preprocess(np.stack([s.crop for _, s in chosen]))
-        with self.detector.capturing_mask_features() as learned_maps:  # one forward pass for both maps
-            maps = gradcam(self.detector.model, self.detector.cam_layers, x, self.detector.cam_method)
-        masks = learned_maps() if learned_maps else None
-        heatmaps, overlays, learned = [], [], []
+        # Grad-CAM and the feature capture change the shared model's state (hooks, requires_grad,
+        # eval mode): analyses on other threads take turns here, scoring does not wait
+        with self.detector.model_lock:
+            with self.detector.capturing_mask_features() as learned_maps:  # one forward pass for both maps
+                maps = gradcam(self.detector.model, self.detector.cam_layers, x, self.detector.cam_method)
+            masks = learned_maps() if learned_maps else None
+        heatmaps, learned = [], []
         out_dir = Path(settings.heatmap_dir) if settings.heatmap_dir else None
         if out_dir:
             try:
@@ -400,7 +459,7 @@ class Analyzer:
                 _write_png(ov_path, ov)
             lm = {}
             if masks is not None:
-                mk = masks[len(overlays)]
+                mk = masks[len(heatmaps)]
                 learned.append(overlay(s.crop, mk, s.score))
                 lm = {"learned_map_mean": round(float(mk.mean()), 4),
                       "learned_map_shares": {r: round(v, 4) for r, v in region_shares(mk, s.keypoints).items()}}
@@ -409,5 +468,4 @@ class Analyzer:
                     _write_png(lm["learned_map_path"], learned[-1])
             heatmaps.append(Heatmap(tid, s.index, round(s.time_s, 3), s.score,
                                     {r: round(v, 4) for r, v in shares.items()}, top_region(shares), ov_path, **lm))
-            overlays.append(ov)
-        return heatmaps, overlays, learned
+        return heatmaps, learned

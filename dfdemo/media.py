@@ -2,7 +2,8 @@
 
 Frames leave this module as RGB ``uint8`` arrays of shape (H, W, 3). A video is never held
 in memory whole: ``sample_frames`` yields one frame at a time, seeking where the sampled
-frames are far apart and grabbing sequentially where they are close.
+frames are far apart and grabbing sequentially where they are close. FFmpeg's console log is
+silenced where the process starts (``dfdemo.runtime``), not here.
 """
 from __future__ import annotations
 
@@ -10,18 +11,14 @@ import os
 import stat
 import struct
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-# FFmpeg (inside OpenCV) prints demuxer errors such as "moov atom not found" straight to
-# stderr; dfdemo reports a broken file itself, in one line. OpenCV reads this on first use.
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+import cv2
+import numpy as np
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .errors import MediaError  # noqa: E402
+from .errors import MediaError
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
@@ -49,6 +46,7 @@ class MediaInfo:
     duration_s: float
     rotation: int = 0
     notes: tuple[str, ...] = ()  # what the analysis must say about the file (a stream left out, a false header)
+    image: np.ndarray | None = field(default=None, repr=False, compare=False)  # a photo, decoded once by ``probe``
 
 
 @dataclass(frozen=True)
@@ -182,7 +180,7 @@ def probe(path: str | os.PathLike, check_beyond_s: float | None = None) -> Media
         rgb = load_image(path)
         frames = (_image_size(path) or (0, 0, 1))[2]
         notes = (f"an animated image ({frames} frames): only its first frame was analysed",) if frames > 1 else ()
-        return MediaInfo(str(path), "image", rgb.shape[1], rgb.shape[0], 0.0, 1, 0.0, notes=notes)
+        return MediaInfo(str(path), "image", rgb.shape[1], rgb.shape[0], 0.0, 1, 0.0, notes=notes, image=rgb)
     tracks = _video_tracks(path)
     cap = _open_video(path)
     try:
@@ -366,7 +364,7 @@ def sample_frames(path: str | os.PathLike, n: int, info: MediaInfo | None = None
     """
     info = info or probe(path)
     if info.kind == "image":
-        yield Frame(0, 0.0, load_image(path))
+        yield Frame(0, 0.0, info.image if info.image is not None else load_image(path))
         return
     wanted = sample_indices(info.frame_count, n)
     cap = _open_video(path)
