@@ -81,6 +81,15 @@ def face_label(track_id: int) -> str:
     return f"face {track_id + 1}"
 
 
+def crop_caption(face: FaceReport) -> str:
+    """The caption of a face's thumbnail in the app: its label and fake probability."""
+    return f"{face_label(face.track_id)} · p {face.fake_probability:.2f}"
+
+
+UPLOAD_KEPT_NOTE = ("Your upload stays on this server while it is selected (to re-run with other Settings); it is "
+                    "deleted when you choose another file or close the tab.")
+
+
 def percent(share: float) -> str:
     return f"{100 * share:.0f} %"
 

@@ -22,6 +22,8 @@ import numpy as np
 from dfdemo.faces import Detection, FaceDetector, square_crop
 from dfdemo.media import sample_frames, probe
 
+from .errors import LabError, require_shared
+
 CACHE_MARGIN = 0.6
 CACHE_SIZE = 256
 DLIB_MODEL = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat"
@@ -79,10 +81,12 @@ def split_of(group: str) -> str:
 
 class Landmarker:
     def __init__(self, model_path: str = DLIB_MODEL):
-        import dlib
-
+        try:
+            import dlib
+        except ImportError:
+            raise LabError("dlib is not installed: pip install -r requirements-dev.txt") from None
         if not Path(model_path).is_file():
-            raise SystemExit(f"dlib landmark model missing: {model_path} (apt-get install libdlib-data)")
+            raise LabError(f"dlib landmark model missing: {model_path} (apt-get install libdlib-data)")
         self._predict = dlib.shape_predictor(model_path)
         self._rect = dlib.rectangle
 
@@ -167,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--max-frames", type=int, default=120, help="at most this many frames per clip")
     ap.add_argument("--lfw-limit", type=int, default=None, help="use a random subset of LFW photos")
     a = ap.parse_args(argv)
+    require_shared(a.shared, "data")
     build(a.shared, a.out, a.fps, a.max_frames, a.lfw_limit)
 
 

@@ -39,6 +39,7 @@ from scipy.stats import spearmanr
 
 from dfdemo.detector import Detector, load_detector
 from dfdemo.explain import CAM_METHODS, REGIONS, gradcam, region_shares, top_region
+from .errors import require_cache
 from .metrics import binary, mask_iou  # noqa: F401 (mask_iou: part of these measures)
 
 REGION_KINDS = ("mouth", "eyes")  # the blends of one small region: the issue's "region blends"
@@ -452,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="store the numbers and the measured Grad-CAM setting in the weights' config.json "
                          "(the app explains with that setting and its How it works tab shows the numbers)")
     a = ap.parse_args(argv)
+    require_cache(a.cache)  # before the weights load: one line, not a traceback
     kinds = tuple(k.strip() for k in a.kinds.split(",") if k.strip())
     if unknown := set(kinds) - set(BLEND_KINDS):
         ap.error(f"unknown blend kind(s) {sorted(unknown)}; use {', '.join(BLEND_KINDS)}")

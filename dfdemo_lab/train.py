@@ -23,6 +23,7 @@ from dfdemo.detector import (DetectorConfig, add_mask_head, create_model, defaul
                         load_detector, mask_probabilities, normalise, save_detector)
 from .evaluate import DevCrops
 from .cache import CACHE_MARGIN
+from .errors import LabError, require_cache
 from .metrics import mask_iou, roc_auc
 from .sbi import BLEND_KINDS, align_to, reframe, self_blend, video_degrade
 
@@ -39,7 +40,7 @@ class CropSet:
 
     @classmethod
     def load(cls, cache: Path, split: str) -> "CropSet":
-        d = np.load(cache / "index.npz")
+        d = np.load(require_cache(cache))
         keep = d["split"] == split
         return cls(cache / "crops", d["name"][keep], d["landmarks"][keep], d["kind"][keep] == "video", d["group"][keep])
 
@@ -69,7 +70,7 @@ class BlendMix:
         for part in filter(None, kinds.split(",")):
             name, _, w = part.partition(":")
             if name not in BLEND_KINDS:
-                raise SystemExit(f"--blend-kinds: unknown kind {name!r} (known: {', '.join(BLEND_KINDS)})")
+                raise LabError(f"--blend-kinds: unknown kind {name!r} (known: {', '.join(BLEND_KINDS)})")
             pairs.append((name, float(w or 1)))
         total = sum(w for _, w in pairs)
         return cls(tuple((n, w / total) for n, w in pairs), cross_frame)
@@ -255,6 +256,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="face crops of the dev-eval (python -m dfdemo_lab eval --save-crops): its AUC is printed at every "
                          "evaluation (measurement only: never trained on, never used to pick the weights)")
     a = ap.parse_args(argv)
+    require_cache(a.cache)
 
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
@@ -281,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
         config = replace(config, mask_head=add_mask_head(model, deep_layer=a.mask_deep_layer))
     mask_head = config.mask_head if a.mask_weight > 0 else None
     if a.head_only and not (a.init and mask_head):
-        raise SystemExit("--head-only needs --init (the detector to keep) and --mask-weight > 0")
+        raise LabError("--head-only needs --init (the detector to keep) and --mask-weight > 0")
     model = model.to(memory_format=torch.channels_last)
     set_train_mode(model, a.head_only)
     if a.head_only:

@@ -39,6 +39,7 @@ from dfdemo.detector import load_detector
 from dfdemo.faces import FaceDetector, follow
 from dfdemo.media import probe, read_windows, window_starts
 from dfdemo.temporal import TemporalConfig, TemporalHead, save_temporal
+from .errors import LabError
 from .cache import CACHE_MARGIN, Landmarker, cache_crop, split_of
 from .metrics import roc_auc
 from .sbi import (BLEND_RATIOS, affine, blend_mask, color_transform, elastic, quality_transform, reframe,
@@ -60,11 +61,11 @@ def build_windows(shared: Path, out: Path, per_clip: int, length: int) -> None:
         old = np.load(index_path, allow_pickle=False)
         rows = {k: list(old[k]) for k in rows}
         if rows["names"] and len(rows["names"][0]) != length:
-            raise SystemExit(f"{out} holds windows of {len(rows['names'][0])} frames, not {length}: use another --windows-cache")
+            raise LabError(f"{out} holds windows of {len(rows['names'][0])} frames, not {length}: use another --windows-cache")
     done = set(rows["group"])
     clips = sorted((shared / "data" / "real-videos").glob("*/*.mp4"))
     if not clips:
-        raise SystemExit(f"no real clips found in {shared / 'data' / 'real-videos'} (--shared)")
+        raise LabError(f"no real clips found in {shared / 'data' / 'real-videos'} (--shared)")
     lm = Landmarker()
     t0, lost = time.time(), 0
     with FaceDetector(max_faces=2) as fd:

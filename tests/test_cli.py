@@ -126,3 +126,14 @@ def test_a_lab_tool_named_to_the_library_says_where_it_went():
                          text=True, timeout=120)
     assert run.returncode == 2 and run.stdout == ""
     assert run.stderr == "error: explain-eval is a lab tool: run python -m dfdemo_lab explain-eval\n"
+
+
+@pytest.mark.parametrize("tool", ["explain-eval", "train"])
+def test_a_lab_tool_without_its_crop_cache_says_so_in_one_line(tool, tmp_path):
+    """No crop cache: one line naming the command that builds it, exit 2, no traceback."""
+    run = subprocess.run([sys.executable, "-m", "dfdemo_lab", tool, "--cache", str(tmp_path / "faces")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines() == [f"error: no crop cache at {tmp_path / 'faces' / 'index.npz'}: build it "
+                                               f"first with python -m dfdemo_lab cache --out {tmp_path / 'faces'}"]
+

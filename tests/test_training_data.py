@@ -100,7 +100,9 @@ def test_blend_mix_parses_and_draws_in_proportion():
     rng = np.random.default_rng(0)
     draws = [mix.draw(rng) for _ in range(4000)]
     assert abs(draws.count("face") / 4000 - 0.5) < 0.03 and abs(draws.count("mouth") / 4000 - 0.25) < 0.03
-    with pytest.raises(SystemExit, match="unknown kind 'nose'"):
+    from dfdemo_lab.errors import LabError
+
+    with pytest.raises(LabError, match="unknown kind 'nose'"):
         BlendMix.parse("face:1,nose:1", 0)
 
 
