@@ -1,6 +1,6 @@
 """dfdemo in the browser: upload a clip or a photo, get a verdict, a timeline, heatmaps and words.
 
-Layout and events only: ``dfdemo.webapp.WebApp`` runs analyses and keeps uploads and session files
+Layout and events only: ``webapp.WebApp`` runs analyses and keeps uploads and session files
 (its docstring lists the DFDEMO_* settings and the privacy rules); ``dfdemo.page`` and ``dfdemo.words``
 turn a ``Report`` into HTML and text. ``python app.py`` serves it (Gradio reads GRADIO_SERVER_NAME /
 GRADIO_SERVER_PORT); ``app.demo`` builds the page on first use, not at import."""
@@ -15,7 +15,7 @@ import gradio as gr  # noqa: E402
 from dfdemo.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from dfdemo.page import (FACE_COLUMNS, HEATMAP_COLUMNS, colour_bar, faces_rows, heatmap_items, heatmap_rows,
                          message_card, timeline_figure, verdict_card)
-from dfdemo.webapp import WebApp, public_report, weights_source, without_stray_temp_file  # noqa: F401 (API of the app)
+from webapp import WebApp, public_report, weights_source, without_stray_temp_file  # noqa: F401 (API of the app)
 from dfdemo.words import how_it_works, plain_words
 
 INTRO = """# dfdemo: is this face a deepfake?

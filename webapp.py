@@ -4,7 +4,7 @@ cancellation, and turning an ``Analysis`` into the files and values the page sho
 ``app.py`` builds the Gradio page and wires its events to a ``WebApp``; everything here is
 plain Python over the library (``Analyzer``, ``words``, ``page``) plus the few places where
 Gradio's own objects are read (its upload set and queue, its ``Error`` for the visitor's message).
-The only module of the library that imports gradio. Settings come from the environment once,
+It lives beside ``app.py``, outside the library: the product library never imports gradio. Settings come from the environment once,
 when ``WebSettings.from_env()`` is called (see README, "App"):
 
 DFDEMO_WEIGHTS          weights folder or Hub repo id used for "bundled" (default: weights/detector)
@@ -41,13 +41,13 @@ from typing import Iterator
 import cv2
 import gradio as gr
 
-from .analyzer import Analysis, Analyzer, Settings
-from .config import DetectorConfig, load_config
-from .detector import resolve_weights
-from .errors import DfdemoError
-from .examples import build_examples
-from .report import Report
-from .words import UPLOAD_KEPT_NOTE, crop_caption
+from dfdemo.analyzer import Analysis, Analyzer, Settings
+from dfdemo.config import DetectorConfig, load_config
+from dfdemo.detector import resolve_weights
+from dfdemo.errors import DfdemoError
+from dfdemo.examples import build_examples
+from dfdemo.report import Report
+from dfdemo.words import UPLOAD_KEPT_NOTE, crop_caption
 
 log = logging.getLogger("dfdemo.app")
 
