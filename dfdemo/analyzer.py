@@ -27,7 +27,7 @@ from .errors import DfdemoError, MediaError
 from .explain import gradcam, overlay, region_shares, top_region
 from .faces import Detection, FaceDetector, Track, appearance, drop_weak_tracks, follow, link_tracks, square_crop
 from .media import MediaInfo, probe, read_windows, sample_frames, window_starts
-from .report import FaceReport, FrameScore, Heatmap, Report, WindowScore, blending_check, verdict_for
+from .report import Check, FaceReport, FrameScore, Heatmap, Report, WindowScore, deciding, make_check, verdict_for
 from .temporal import combine, window_probabilities
 
 Progress = Callable[[float, str], None]
@@ -74,7 +74,8 @@ class _FaceSample:
     crop: np.ndarray  # RGB uint8 (S, S, 3), the detector's framing
     keypoints: np.ndarray  # the 6 BlazeFace points in crop pixels
     quality: dict[str, float]
-    score: float = 0.0
+    score: float = 0.0  # the blending check's P(fake)
+    synthesis: float | None = None  # the synthesis check's, with weights that have that head
 
     @property
     def box(self) -> tuple[float, float, float, float]:
@@ -111,10 +112,12 @@ class _TemporalCheck:
 @dataclass(frozen=True)
 class _Cuts:
     """The one choice of threshold and band: ``frame`` for a frame score, ``combined`` for a
-    face whose frame and temporal scores were combined."""
+    face whose frame and temporal scores were combined, ``synthesis`` for the synthesis check
+    (None: the weights have no synthesis head)."""
 
     frame: Cut
     combined: Cut
+    synthesis: Cut | None = None
 
 
 
@@ -288,8 +291,11 @@ class Analyzer:
         notes = [f"{weak} faint face detection(s) beside a clear face were ignored (most likely not faces)"] if weak else []
         t = time.perf_counter()
         report_progress(0.75, f"scoring {len(sampled.samples)} face crops")
-        scores = self.detector.predict(np.stack([s.crop for s in sampled.samples])) if sampled.samples else []
-        scored = {id(s.detection): replace(s, score=float(p)) for s, p in zip(sampled.samples, scores)}
+        both = self.detector.scores(np.stack([s.crop for s in sampled.samples])) if sampled.samples else None
+        blend = both.blending if both else []
+        synth = both.synthesis if both is not None and both.synthesis is not None else [None] * len(blend)
+        scored = {id(s.detection): replace(s, score=float(p), synthesis=None if q is None else float(q))
+                  for s, p, q in zip(sampled.samples, blend, synth)}
         timings["classify"] = time.perf_counter() - t
         return _Tracked(tracks, {tr.track_id: [scored[id(d)] for d in tr.detections] for tr in tracks}, notes)
 
@@ -312,7 +318,8 @@ class Analyzer:
         calibrated cut, a face without windows keeps the frame one."""
         frame = manual_cut(settings.threshold) if settings.threshold is not None else self.detector.config.cut(kind)
         combined = self.detector.temporal_config.cut if temporal == "used" and settings.threshold is None else frame
-        return _Cuts(frame, combined)
+        synthesis = self.detector.config.synthesis.cut(kind) if self.detector.has_synthesis_head else None
+        return _Cuts(frame, combined, synthesis)
 
     def _face_report(self, track: Track, samples: list[_FaceSample], temporal: _TemporalCheck, cuts: _Cuts,
                      kind: str) -> FaceReport:
@@ -324,21 +331,28 @@ class Analyzer:
         cut = cuts.frame
         if temporal_p is not None:
             p, cut = combine(frame_p, temporal_p, self.detector.temporal_config.frame_weight), cuts.combined
+        checks = [make_check("blending", verdict_for(p, cut.threshold, cut.band), p, cut.threshold, cut.band)]
+        if cuts.synthesis is not None:
+            q, sc_cut = aggregate(np.array([s.synthesis for s in samples])), cuts.synthesis
+            checks.append(make_check("synthesis", verdict_for(q, sc_cut.threshold, sc_cut.band), q, sc_cut.threshold, sc_cut.band))
+        decided = deciding(checks)
         return FaceReport(
-            track_id=track.track_id, fake_probability=p, verdict=verdict_for(p, cut.threshold, cut.band),
+            track_id=track.track_id, fake_probability=decided.fake_probability, verdict=decided.verdict,
             frames=[FrameScore(s.index, round(s.time_s, 3), tuple(round(v, 1) for v in s.box), s.score,
-                               round(d.score, 3)) for s, d in zip(samples, track.detections)],
+                               round(d.score, 3), s.synthesis) for s, d in zip(samples, track.detections)],
             face_size_px=float(np.median([s.quality["size_px"] for s in samples])),
             score_spread=float(sc.std()), warnings=face_warnings([s.quality for s in samples], kind == "video"),
-            frame_probability=frame_p if temporal.state == "used" else None, temporal_probability=temporal_p, windows=wins)
+            frame_probability=frame_p if temporal.state == "used" else None, temporal_probability=temporal_p, windows=wins,
+            checks=checks)
 
     def _report(self, path, info: MediaInfo, sampled: _Sampled, faces: list[FaceReport], heatmaps: list[Heatmap],
                 notes: list[str], temporal: str, cuts: _Cuts, timings: dict[str, float]) -> Report:
-        """The file is judged by its most suspicious face: its score, its verdict and the cut it met."""
-        worst = max(faces, key=lambda f: (SEVERITY[f.verdict], f.fake_probability), default=None)
-        prob = None if worst is None else worst.fake_probability
-        cut = cuts.combined if worst is not None and worst.temporal_probability is not None else cuts.frame
-        verdict = verdict_for(prob, cut.threshold, cut.band)
+        """Each check judges the file by its most suspicious face; the file takes the deciding
+        check's verdict, probability and cut (``report.deciding``)."""
+        checks = [self._file_check(name, faces) for name in (("blending", "synthesis") if cuts.synthesis else ("blending",))]
+        decided = deciding(checks)
+        prob, verdict = decided.fake_probability, decided.verdict
+        cut = Cut(decided.threshold, decided.uncertain_band) if decided.threshold is not None else cuts.frame
         return Report(
             file=str(path), kind=info.kind, verdict=verdict, fake_probability=prob,
             frames_analyzed=len(sampled.per_frame), frames_with_face=sum(1 for d in sampled.per_frame if d), faces=faces,
@@ -346,8 +360,15 @@ class Analyzer:
             uncertain_band=tuple(cut.band),
             media={"width": info.width, "height": info.height, "fps": round(info.fps, 3),
                    "duration_s": round(info.duration_s, 3), "frame_count": info.frame_count, "rotation": info.rotation},
-            heatmaps=heatmaps, notes=notes, temporal=temporal, checks=[blending_check(verdict, prob)],
+            heatmaps=heatmaps, notes=notes, temporal=temporal, checks=checks,
             accuracy=self.detector.config.accuracy)
+
+    @staticmethod
+    def _file_check(name: str, faces: list[FaceReport]) -> Check:
+        """One check over the file: the finding on its most suspicious face for that check."""
+        found = [c for f in faces for c in f.checks if c.name == name]
+        worst = max(found, key=lambda c: (SEVERITY[c.verdict], c.fake_probability), default=None)
+        return worst if worst is not None else make_check(name, "no_face", None)
 
     def _temporal_state(self, settings: Settings, info) -> tuple[str, str | None]:
         """Whether the temporal check runs on this file (``Report.temporal``), and the note that

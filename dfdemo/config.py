@@ -3,7 +3,7 @@
 ``DetectorConfig`` holds the network's input contract (architecture, input size, mean, std)
 and dfdemo's own settings under the ``"dfdemo"`` key, in typed blocks: the decision ``Cut``s
 (clip and photo threshold with their uncertain band), the optional ``MaskHeadConfig`` and
-``TemporalConfig``, and ``extra``: the lab's free-form records (accuracy, calibration,
+``TemporalConfig`` and ``SynthesisConfig``, and ``extra``: the lab's free-form records (accuracy, calibration,
 faithfulness, training history), kept as they are written.
 
 One load (``load_config``), one save (``save_config``) and one read-change-write
@@ -123,6 +123,48 @@ class TemporalConfig:
 
 
 @dataclass(frozen=True)
+class SynthesisConfig:
+    """The synthesis check's head (``dfdemo.synthesis.SynthesisHead``): the layers it reads
+    from the scoring pass and its own calibrated cuts (clip and photo, like the blending
+    score's); saved as ``config.json`` → ``dfdemo.synthesis``."""
+
+    layers: tuple[str, ...]
+    spread: tuple[str, ...]  # layers whose spatial standard deviation is read too
+    dims: int
+    threshold: float = 0.5
+    uncertain_band: tuple[float, float] = (0.4, 0.6)
+    photo_threshold: float | None = None
+    photo_uncertain_band: tuple[float, float] | None = None
+    extra: dict = field(default_factory=dict)  # the training command's records
+
+    def cut(self, kind: str) -> Cut:
+        if kind == "image" and self.photo_threshold is not None:
+            return Cut(self.photo_threshold, tuple(self.photo_uncertain_band or (self.photo_threshold, self.photo_threshold)))
+        return Cut(self.threshold, tuple(self.uncertain_band))
+
+    def to_dict(self) -> dict:
+        d = {**asdict(self), "layers": list(self.layers), "spread": list(self.spread), "uncertain_band": list(self.uncertain_band)}
+        if self.photo_threshold is None:
+            d.pop("photo_threshold"), d.pop("photo_uncertain_band")
+        else:
+            d["photo_uncertain_band"] = list(self.photo_uncertain_band or ())
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SynthesisConfig | None":
+        if not d:
+            return None
+        try:
+            return cls(layers=tuple(d["layers"]), spread=tuple(d.get("spread", ())), dims=int(d["dims"]),
+                       threshold=float(d.get("threshold", 0.5)), uncertain_band=tuple(d.get("uncertain_band", (0.4, 0.6))),
+                       photo_threshold=None if d.get("photo_threshold") is None else float(d["photo_threshold"]),
+                       photo_uncertain_band=tuple(d["photo_uncertain_band"]) if d.get("photo_uncertain_band") else None,
+                       extra=dict(d.get("extra", {})))
+        except (KeyError, TypeError, ValueError) as e:
+            raise WeightsError(f"config.json: bad synthesis head settings: {e}") from e
+
+
+@dataclass(frozen=True)
 class DetectorConfig:
     """Everything needed to use a set of weights; saved as config.json beside them."""
 
@@ -144,6 +186,7 @@ class DetectorConfig:
     model_id: str = ""
     mask_head: MaskHeadConfig | None = None  # when the weights have a learned-map head
     temporal: TemporalConfig | None = None  # when the weights have a temporal head
+    synthesis: SynthesisConfig | None = None  # when the weights have a synthesis head
     # The lab's records, free-form and kept as written: "accuracy" (eval --record-accuracy; the
     # report and the app's card show it), "faithfulness" (explain-eval --record; How it works),
     # "calibration" / "photo_calibration" (calibrate), training history and steps (train).
@@ -154,6 +197,8 @@ class DetectorConfig:
             object.__setattr__(self, "mask_head", MaskHeadConfig.from_dict(self.mask_head))
         if isinstance(self.temporal, dict):
             object.__setattr__(self, "temporal", TemporalConfig.from_dict(self.temporal) if self.temporal else None)
+        if isinstance(self.synthesis, dict):
+            object.__setattr__(self, "synthesis", SynthesisConfig.from_dict(self.synthesis))
 
     @property
     def clip_cut(self) -> Cut:
@@ -192,6 +237,8 @@ class DetectorConfig:
                                   "temporal": self.temporal.to_dict() if self.temporal else {}, "extra": self.extra}
         if self.cam:  # written only when set: configs of older weights stay as they were
             dfdemo["cam"] = self.cam
+        if self.synthesis is not None:
+            dfdemo["synthesis"] = self.synthesis.to_dict()
         if self.photo_threshold is not None:
             dfdemo["photo_threshold"], dfdemo["photo_uncertain_band"] = self.photo_threshold, list(self.photo_uncertain_band or ())
         return {
@@ -221,6 +268,7 @@ class DetectorConfig:
                 model_id=str(own.get("model_id", "")),
                 mask_head=MaskHeadConfig.from_dict(own.get("mask_head") or {}),
                 temporal=TemporalConfig.from_dict(own["temporal"]) if own.get("temporal") else None,
+                synthesis=SynthesisConfig.from_dict(own.get("synthesis") or {}),
                 extra=dict(own.get("extra", {})),
             )
         except (KeyError, TypeError, ValueError) as e:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ import torch
 
 from .config import DetectorConfig, MaskHeadConfig, load_config, save_config  # noqa: F401 (load_config: part of the API)
 from .errors import WeightsError
+from .synthesis import SynthesisHead, pool
 from .temporal import TemporalHead, load_temporal
 
 BUNDLED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "detector"
@@ -306,6 +307,48 @@ class Detector:
         """Fake probability in [0, 1] for each crop (batched, no gradients)."""
         return 1.0 / (1.0 + np.exp(-self.logits(crops, batch_size)))
 
+    @property
+    def has_synthesis_head(self) -> bool:
+        return self.config.synthesis is not None and hasattr(self.scorer, "synthesis_head")
+
+    def scores(self, crops: np.ndarray, batch_size: int = BATCH_SIZE) -> Scores:
+        """Both checks' probabilities from one forward pass per batch: the blending score, and the
+        synthesis head's score of the activations it reads (None without a synthesis head)."""
+        if not self.has_synthesis_head:
+            return Scores(self.predict(crops, batch_size), None)
+        head, cfg = self.scorer.synthesis_head, self.config.synthesis
+        blend, synth = [], []
+        with torch.inference_mode():
+            for i in range(0, len(crops), batch_size):
+                logits, taps = forward_with_taps(self.scorer, self.preprocess(crops[i : i + batch_size]), cfg.layers)
+                blend.append(torch.sigmoid(logits.float().view(-1)))
+                synth.append(torch.sigmoid(head(pool(taps, cfg.layers, cfg.spread)).float()))
+        if not blend:
+            return Scores(np.zeros(0, np.float32), np.zeros(0, np.float32))
+        return Scores(torch.cat(blend).numpy(), torch.cat(synth).numpy())
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Per crop: the blending check's P(fake) and the synthesis check's (None: no such head)."""
+
+    blending: np.ndarray
+    synthesis: np.ndarray | None
+
+
+def forward_with_taps(model: torch.nn.Module, x: torch.Tensor, layers: tuple[str, ...]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """(logits, the outputs of ``layers``) from one pass, without hooks (so threads sharing the
+    model do not see each other's taps): timm EfficientNets are walked stage by stage, other
+    families go through ``_layer_outputs``' hooks."""
+    if not all(hasattr(model, n) for n in ("conv_stem", "bn1", "blocks", "conv_head", "bn2")):
+        return _layer_outputs(model, list(layers), x)
+    got: dict[str, torch.Tensor] = {}
+    x = model.bn1(model.conv_stem(x))
+    for k, block in enumerate(model.blocks):
+        x = got[f"blocks.{k}"] = block(x)
+    x = got["bn2"] = model.bn2(model.conv_head(x))
+    return model.forward_head(x), [got[n] for n in layers]
+
 
 
 
@@ -328,6 +371,8 @@ def load_detector(source: str | os.PathLike | None = None) -> Detector:
     model = create_model(config.architecture)
     if config.mask_head:
         add_mask_head(model, config.mask_head.layer, config.mask_head.deep_layer)
+    if config.synthesis is not None:
+        model.synthesis_head = SynthesisHead(config.synthesis.dims)
     try:
         state = load_file(str(st_path))
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .explain import colour_bar_stops
 from .report import STRENGTHS, Report
-from .words import accuracy_line, evidence_rows, face_label, finding_sentence, headline
+from .words import accuracy_line, blending_cut, blending_verdict, evidence_rows, face_label, finding_sentence, headline
 
 CARD_STYLE = {  # background, text colour; "nothing found" is neutral, never the green of "authentic"
     "fake": ("#fde2e1", "#8a1c14"),
@@ -110,7 +110,7 @@ def colour_bar() -> str:
 
 
 def timeline_figure(report: Report):
-    """Fake probability per face over time (per face for a photo), threshold and uncertain band
+    """The blending check's fake probability per face over time (per face for a photo), its threshold and band
     (a matplotlib ``Figure``, drawn without a display), or None without faces."""
     if not report.faces:
         return None
@@ -118,12 +118,12 @@ def timeline_figure(report: Report):
 
     fig = Figure(figsize=(8, 3.2), dpi=100)
     ax = fig.add_subplot()
-    low, high = report.uncertain_band
+    threshold, (low, high) = blending_cut(report)  # the frame scores are the blending check's
     ax.axhspan(low, high, color="#f5c542", alpha=0.25, label="uncertain", lw=0)
-    ax.axhline(report.threshold, color="#c0392b", ls="--", lw=1.5, label=f"threshold {report.threshold:.2f}")
+    ax.axhline(threshold, color="#c0392b", ls="--", lw=1.5, label=f"threshold {threshold:.2f}")
     if report.kind == "image":
         names = [face_label(f.track_id) for f in report.faces]
-        ax.bar(names, [f.fake_probability for f in report.faces], color="#4a6fa5", width=0.5)
+        ax.bar(names, [blending_verdict(f)[0] for f in report.faces], color="#4a6fa5", width=0.5)
         ax.set_xlabel("face")
     else:
         last = max(s.time_s for f in report.faces for s in f.frames)

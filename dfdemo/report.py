@@ -22,16 +22,37 @@ class Check:
     ("strong signs" / "some signs" / "none found" / "not checked": no face to check).
     """
 
-    name: str  # machine name, e.g. "blending"
+    name: str  # machine name: "blending" or "synthesis"
     label: str  # what a person reads, e.g. "Face-swap blending"
     verdict: str
     fake_probability: float | None
     strength: str
+    threshold: float | None = None  # the cut this check's probability met (None: not reported)
+    uncertain_band: tuple[float, float] | None = None
+
+
+CHECK_LABELS = {"blending": "Face-swap blending", "synthesis": "Generator traces"}
+
+
+def make_check(name: str, verdict: str, probability: float | None, threshold: float | None = None,
+               band: tuple[float, float] | None = None) -> Check:
+    """One check's row: ``"blending"`` (the frame detector, with the temporal check when used)
+    or ``"synthesis"`` (the synthesis head: traces a generator leaves in a face it drew)."""
+    return Check(name, CHECK_LABELS[name], verdict, probability, STRENGTHS[verdict], threshold,
+                 None if band is None else tuple(band))
 
 
 def blending_check(verdict: str, probability: float | None) -> Check:
     """The face-swap blending check (the frame detector, with the temporal check when used)."""
-    return Check("blending", "Face-swap blending", verdict, probability, STRENGTHS[verdict])
+    return make_check("blending", verdict, probability)
+
+
+def deciding(checks: list[Check]) -> Check | None:
+    """The check whose verdict the face or file takes: the most severe one (fake, then
+    uncertain, then real); on a tie the first (blending), so a second check changes nothing
+    until it finds more than the first."""
+    order = {"fake": 3, "uncertain": 2, "real": 1, "no_face": 0}
+    return max(checks, key=lambda c: order[c.verdict], default=None)
 
 
 @dataclass(frozen=True)
@@ -41,8 +62,9 @@ class FrameScore:
     index: int
     time_s: float
     box: tuple[float, float, float, float]
-    fake_probability: float
+    fake_probability: float  # the blending check's
     detection_score: float = 0.0
+    synthesis_probability: float | None = None  # the synthesis check's (weights with that head)
 
 
 @dataclass(frozen=True)
@@ -85,11 +107,14 @@ class FaceReport:
     face_size_px: float = 0.0
     score_spread: float = 0.0
     warnings: list[str] = field(default_factory=list)
-    # temporal check (weights with a temporal head, when used): fake_probability is then the
-    # combination of these two, see dfdemo/temporal.py
+    # temporal check (weights with a temporal head, when used): the blending probability is
+    # then the combination of these two, see dfdemo/temporal.py
     frame_probability: float | None = None
     temporal_probability: float | None = None
     windows: list[WindowScore] = field(default_factory=list)
+    # each check's finding on this face (blending; synthesis when the weights have that head).
+    # ``fake_probability`` and ``verdict`` are those of the deciding check (``deciding``)
+    checks: list[Check] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -113,9 +138,10 @@ class Report:
     # "off" (not asked), "used", "unavailable" (the weights have no temporal head) or
     # "not_applicable" (a photo, a clip shorter than one window, or no face in any window)
     temporal: str = "off"
-    # the kinds of evidence looked for, each with its verdict in words (the first one is what
-    # ``verdict`` and ``fake_probability`` report), and how well the weights measured on held-out
-    # data (config.json → dfdemo.extra.accuracy; {} when the weights record none)
+    # the kinds of evidence looked for, each with its verdict in words, and how well the weights
+    # measured on held-out data (config.json → dfdemo.extra.accuracy; {} when none recorded).
+    # ``verdict``, ``fake_probability``, ``threshold`` and ``uncertain_band`` are those of the
+    # deciding check (``deciding``: the most severe, blending on a tie)
     checks: list[Check] = field(default_factory=list)
     accuracy: dict[str, Any] = field(default_factory=dict)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .report import FaceReport, Report, blending_check
+from .report import Check, FaceReport, Report, blending_check, deciding
 
 REGION_NAMES = {"eyes": "the eyes", "nose": "the nose", "mouth": "the mouth", "forehead": "the forehead",
                 "cheeks_jaw": "the cheeks and jaw", "background": "the outline and background"}
@@ -32,16 +32,28 @@ CAVEAT = ("**Keep in mind:** a detector can be wrong. This one learned the trace
           "frame leaves; it can miss fakes made another way (for example whole images made by a generator) and "
           "it can flag real footage that was heavily compressed, filtered or retouched. Treat the result as one "
           "clue among others, not as proof.")
+CAVEAT_TWO_CHECKS = ("**Keep in mind:** a detector can be wrong. This one looks for two traces: the blending of a "
+                     "face pasted into a frame, and the traces a generator leaves in a face it drew. Both checks miss "
+                     "many fakes (re-enacted expressions and lip-sync on a real face most of all) and can flag real "
+                     "footage that was heavily compressed, filtered, smoothed or retouched. Treat the result as one "
+                     "clue among others, not as proof.")
+
+
+def checks_of(report: Report) -> list[Check]:
+    """The report's checks, the deciding one first (reports of older versions: the blending one)."""
+    checks = report.checks or [blending_check(report.verdict, report.fake_probability)]
+    first = deciding(checks)
+    return [first] + [c for c in checks if c is not first]
 
 
 def evidence_rows(report: Report) -> list[tuple[str, str, float | None]]:
-    """(check label, what it found in words, fake probability) per kind of evidence looked for."""
-    checks = report.checks or [blending_check(report.verdict, report.fake_probability)]
-    return [(c.label, c.strength, c.fake_probability) for c in checks]
+    """(check label, what it found in words, fake probability) per kind of evidence looked for,
+    the check that decided the verdict first."""
+    return [(c.label, c.strength, c.fake_probability) for c in checks_of(report)]
 
 
 def headline(report: Report) -> str:
-    """The card's first line: what the first check found, e.g. "Face-swap blending: strong signs"."""
+    """The card's first line: what the deciding check found, e.g. "Face-swap blending: strong signs"."""
     if report.verdict == "no_face":
         return "No face found"
     label, strength, _ = evidence_rows(report)[0]
@@ -56,11 +68,28 @@ FINDINGS = {
             "misses many fakes (see how well it works) and does not look for faces made entirely by a generator.",
     "no_face": "No face was found, so nothing was checked.",
 }
+SYNTHESIS_FINDINGS = {
+    "fake": "The generator-traces check found strong signs that a face was drawn by a generator (a GAN still or an "
+            "animated face). A detector can be wrong: treat it as a clue, not as proof.",
+    "uncertain": "The generator-traces check found some signs that a face was drawn by a generator, too few to "
+                 "decide either way.",
+}
+NEITHER_FOUND = ("Neither check found signs of a pasted face or of a generator's traces. That is not proof that the "
+                 "face is real: both checks miss many fakes (see how well they work).")
 
 
 def finding_sentence(report: Report) -> str:
     """What the file-level verdict means, worded so that "nothing found" never reads as "authentic"."""
+    decided = checks_of(report)[0]
+    if decided.name == "synthesis" and report.verdict in SYNTHESIS_FINDINGS:
+        return SYNTHESIS_FINDINGS[report.verdict]
+    if report.verdict == "real" and any(c.name == "synthesis" for c in report.checks):
+        return NEITHER_FOUND
     return FINDINGS.get(report.verdict, FINDINGS["uncertain"])
+
+
+def caveat(report: Report) -> str:
+    return CAVEAT_TWO_CHECKS if any(c.name == "synthesis" for c in report.checks) else CAVEAT
 
 
 def accuracy_line(accuracy: dict | None) -> str:
@@ -107,14 +136,38 @@ def mean_shares(report: Report, track_id: int) -> dict[str, float] | None:
     return {k: sum(m.get(k, 0.0) for m in maps) / len(maps) for k in keys}
 
 
+def _cut(check: Check | None, report: Report) -> tuple[float, tuple[float, float]]:
+    """The threshold and band a check's probability met (the report's, for older reports)."""
+    if check is not None and check.threshold is not None:
+        return check.threshold, tuple(check.uncertain_band or (check.threshold, check.threshold))
+    return report.threshold, tuple(report.uncertain_band)
+
+
+def _blending_of(face: FaceReport) -> Check | None:
+    return next((c for c in face.checks if c.name == "blending"), None)
+
+
+def blending_verdict(face: FaceReport) -> tuple[float, str]:
+    """(probability, verdict) of the blending check on a face (older reports: the face's own)."""
+    check = _blending_of(face)
+    return (check.fake_probability, check.verdict) if check else (face.fake_probability, face.verdict)
+
+
+def blending_cut(report: Report) -> tuple[float, tuple[float, float]]:
+    """The blending check's threshold and band over the file (what frame scores are drawn against)."""
+    return _cut(next((c for c in report.checks if c.name == "blending" and c.threshold is not None), None), report)
+
+
 def _verdict_sentence(face: FaceReport, report: Report) -> str:
-    p, t = face.fake_probability, report.threshold
-    low, high = report.uncertain_band
+    """The blending check's finding on this face."""
+    check = _blending_of(face)
+    p, verdict = blending_verdict(face)
+    t, (low, high) = _cut(check, report)
     over = f" over {len(face.frames)} frames" if report.kind == "video" and len(face.frames) > 1 else ""
-    if face.verdict == "fake":
+    if verdict == "fake":
         return (f"The face-swap blending check found **strong signs** on this face: its fake probability is "
                 f"{p:.2f}{over}, above the decision threshold of {t:.2f}.")
-    if face.verdict == "real":
+    if verdict == "real":
         return (f"The face-swap blending check found **no sign** of a pasted face here: its fake probability is "
                 f"{p:.2f}{over}, below the decision threshold of {t:.2f}.")
     return (f"The face-swap blending check found **some signs** on this face, too few to decide: its fake "
@@ -122,11 +175,29 @@ def _verdict_sentence(face: FaceReport, report: Report) -> str:
             f"of {t:.2f}.")
 
 
+def _synthesis_sentence(face: FaceReport, report: Report) -> str | None:
+    """The generator-traces check's finding on this face (weights with that check)."""
+    check = next((c for c in face.checks if c.name == "synthesis"), None)
+    if check is None:
+        return None
+    p, (t, (low, high)) = check.fake_probability, _cut(check, report)
+    if check.verdict == "fake":
+        return (f"The generator-traces check found **strong signs** that this face was drawn by a generator: its "
+                f"score is {p:.2f}, above its threshold of {t:.2f}.")
+    if check.verdict == "real":
+        return (f"The generator-traces check found **no sign** of a generator here: its score is {p:.2f}, below its "
+                f"threshold of {t:.2f}.")
+    return (f"The generator-traces check found **some signs** of a generator, too few to decide: its score of "
+            f"{p:.2f} lies in its uncertain band {low:.2f}–{high:.2f}.")
+
+
 def _consistency_sentence(face: FaceReport, report: Report) -> str | None:
     scores = [f.fake_probability for f in face.frames]
     if report.kind != "video" or len(scores) < 3:
         return None
-    n, above = len(scores), sum(s >= report.threshold for s in scores)
+    threshold, _ = _cut(_blending_of(face), report)
+    verdict = blending_verdict(face)[1]
+    n, above = len(scores), sum(s >= threshold for s in scores)
     counted = f"{above} of {n} frames score above the threshold"
     if face.score_spread < CONSISTENT_SPREAD:
         return f"Its frames agree with each other ({counted}, spread ±{face.score_spread:.2f})."
@@ -136,9 +207,9 @@ def _consistency_sentence(face: FaceReport, report: Report) -> str | None:
         so = "but none of them reaches the threshold"
     elif above == n:
         so = "but every one of them is above the threshold"
-    elif face.verdict == "fake":
+    elif verdict == "fake":
         so = "so the verdict rests on part of the clip only"
-    elif face.verdict == "real":
+    elif verdict == "real":
         so = "so parts of the clip look suspicious even though the whole does not"
     else:
         so = "so parts of the clip look suspicious and others do not"
@@ -155,14 +226,15 @@ def _temporal_sentence(face: FaceReport) -> str | None:
     n = len(face.windows)
     runs = f"{n} run{'s' if n != 1 else ''} of consecutive frames"
     scores = f"(temporal score {tp:.2f}, frames alone {fp:.2f})"
+    verdict = blending_verdict(face)[1]
     if tp >= fp + TEMPORAL_GAP:
-        if face.verdict == "fake":
+        if verdict == "fake":
             return (f"The temporal check raised the score: over {runs}, the face changes from frame to frame in a way "
                     f"a single frame does not show {scores}, as a flickering or drifting blend would.")
         return (f"The temporal check scored this face higher than its frames alone {scores} over {runs}, but not "
                 f"enough to call it manipulated.")
     if tp <= fp - TEMPORAL_GAP:
-        if face.verdict == "fake":
+        if verdict == "fake":
             return (f"The temporal check scored this face lower than its frames alone {scores} over {runs}, but the "
                     f"combined score stays above the threshold.")
         return (f"The temporal check lowered the score: over {runs}, the face moves consistently from frame to "
@@ -187,7 +259,7 @@ def _regions_sentence(face: FaceReport, report: Report) -> str | None:
     if top_p < FAINT_SCORE:
         return (f"Its heatmaps are drawn faint because the crops they explain scored low (at most {top_p:.2f}): they "
                 f"show the little that pushed the score up ({where}), not evidence of a swap.")
-    if face.verdict == "real":
+    if blending_verdict(face)[1] == "real":
         return (f"Its heatmaps explain its most suspicious frames (scores up to {top_p:.2f}), not the face as a whole, "
                 f"which stays below the threshold: in those frames {where}.")
     if off > OFF_FACE:
@@ -210,14 +282,15 @@ def _warnings_sentence(face: FaceReport) -> str | None:
 
 
 def face_words(face: FaceReport, report: Report) -> str:
-    """2–4 sentences about one face, from its numbers only."""
-    parts = [_verdict_sentence(face, report)]
-    # in reading order; when more than three apply, the frame-consistency sentence goes first
+    """2–4 sentences about one face, from its numbers only: each check's finding, then what
+    applies of the temporal check, frame consistency, heatmap regions and warnings."""
+    parts = [s for s in (_verdict_sentence(face, report), _synthesis_sentence(face, report)) if s]
+    # in reading order; when more apply than fit, the frame-consistency sentence goes first
     # (warnings say how far to trust the score, and the temporal check already speaks of time)
     consistency = _consistency_sentence(face, report)
     optional = [s for s in (_temporal_sentence(face), consistency, _regions_sentence(face, report),
                             _warnings_sentence(face)) if s]
-    if len(optional) > 3:
+    if len(parts) + len(optional) > 4 and consistency in optional:
         optional.remove(consistency)
     parts += optional
     if len(parts) == 1:
@@ -254,7 +327,7 @@ def plain_words(report: Report) -> str:
     maps = maps_words(report)
     paras += [maps] if maps else []
     paras += [f"Note: {n}." for n in report.notes]
-    paras.append(CAVEAT)
+    paras.append(caveat(report))
     return "\n\n".join(paras)
 
 

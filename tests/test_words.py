@@ -11,7 +11,8 @@ import pytest
 
 from conftest import ROOT
 from dfdemo.page import faces_rows, verdict_card
-from dfdemo.report import FaceReport, FrameScore, Heatmap, Report, WindowScore, blending_check, verdict_for
+from dfdemo.report import (FaceReport, FrameScore, Heatmap, Report, WindowScore, blending_check, deciding, make_check,
+                           verdict_for)
 from dfdemo.words import accuracy_line, evidence_rows, face_words, headline, plain_words
 
 THRESHOLD, BAND = 0.5, (0.45, 0.55)
@@ -92,7 +93,8 @@ def test_json_keeps_verdict_and_adds_the_wording():
     d = report([0.9, 0.8, 0.85], accuracy=ACCURACY).to_dict()
     assert d["verdict"] == "fake" and d["fake_probability"] == pytest.approx(0.875)
     assert d["checks"] == [{"name": "blending", "label": "Face-swap blending", "verdict": "fake",
-                            "fake_probability": pytest.approx(0.875), "strength": "strong signs"}]
+                            "fake_probability": pytest.approx(0.875), "strength": "strong signs",
+                            "threshold": None, "uncertain_band": None}]
     assert d["accuracy"]["tpr"] == 0.56
 
 
@@ -193,3 +195,52 @@ def test_how_it_works_says_how_well_the_weights_measured_and_only_what_they_reco
     assert "How well this detector did" not in how_it_works(None, {})  # weights that record nothing say nothing
     partial = how_it_works(None, {"calibration": extra["calibration"]})
     assert "sources" in partial and "held-out deepfake" not in partial
+
+
+# ---------------------------------------------------------------- two checks: blending and generator traces
+def two_checks(blend_scores, synth_p, synth_cut=(0.7, (0.6, 0.8))) -> Report:
+    """A one-face report with both checks, combined as the analyzer combines them (``deciding``)."""
+    r = report(blend_scores)
+    face = r.faces[0]
+    blend = make_check("blending", face.verdict, face.fake_probability, THRESHOLD, BAND)
+    synth = make_check("synthesis", verdict_for(synth_p, *synth_cut), synth_p, *synth_cut)
+    decided = deciding([blend, synth])
+    cut = (decided.threshold, decided.uncertain_band)
+    face = replace(face, fake_probability=decided.fake_probability, verdict=decided.verdict, checks=[blend, synth])
+    return replace(r, faces=[face], verdict=decided.verdict, fake_probability=decided.fake_probability,
+                   threshold=cut[0], uncertain_band=cut[1], checks=[blend, synth])
+
+
+def test_generator_traces_decide_when_the_blending_check_finds_nothing():
+    r = two_checks([0.05, 0.1, 0.02], 0.9)
+    assert r.verdict == "fake" and r.fake_probability == 0.9 and r.threshold == 0.7
+    assert headline(r) == "Generator traces: strong signs"
+    assert [row[:2] for row in evidence_rows(r)] == [("Generator traces", "strong signs"), ("Face-swap blending", "none found")]
+    text = words(r)
+    # each check speaks with its own threshold, whatever decided the file
+    assert "blending check found **no sign**" in text and "below the decision threshold of 0.50" in text
+    assert "drawn by a generator" in text and "above its threshold of 0.70" in text
+    card = verdict_card(r)
+    assert "drawn by a generator" in card and "pasted into the picture" not in card
+
+
+def test_the_blending_check_decides_a_tie_and_a_second_check_changes_nothing_below_it():
+    r = two_checks([0.9, 0.8, 0.85], 0.95)
+    assert headline(r) == "Face-swap blending: strong signs" and r.threshold == THRESHOLD
+    low = two_checks([0.9, 0.8, 0.85], 0.1)
+    assert low.verdict == "fake" and low.fake_probability == pytest.approx(0.875)
+    assert "no sign** of a generator" in words(low)
+
+
+def test_neither_check_found_anything_is_not_called_real():
+    r = two_checks([0.05, 0.1, 0.02], 0.2)
+    assert r.verdict == "real"
+    card = verdict_card(r)
+    assert "Neither check found signs" in card and "not proof that the face is real" in card
+    assert "two traces" in plain_words(r) and "whole images made by a generator" not in plain_words(r)
+
+
+def test_some_generator_signs_read_as_undecided():
+    r = two_checks([0.05, 0.1, 0.02], 0.65)
+    assert r.verdict == "uncertain" and headline(r) == "Generator traces: some signs"
+    assert "too few to decide" in verdict_card(r) and "uncertain band 0.60–0.80" in words(r)
