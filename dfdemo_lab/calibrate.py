@@ -13,6 +13,10 @@ clips made from the same held-out clips.
 
 Weights with a temporal head get the same treatment for the combined score (frame + temporal,
 ``dfdemo.temporal.threshold``) and for the temporal head alone, from the same analyses.
+
+Weights with a synthesis head get its clip and photo cuts from the same analyses, set so that
+the two checks together (a file is called fake when either check says so) call at most
+``--extra-fpr`` more of the held-out real media fake than the blending check alone.
 """
 from __future__ import annotations
 
@@ -60,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=32, help="frames sampled per clip (default: 32, as the app)")
     ap.add_argument("--target-fpr", type=float, default=0.05, help="largest share of held-out real media called fake (default: 0.05)")
     ap.add_argument("--floor", type=float, default=0.5, help="never set a threshold below this (default: 0.5)")
+    ap.add_argument("--extra-fpr", type=float, default=0.02,
+                    help="largest share of held-out real media the synthesis check may add to the blending check's "
+                         "false alarms (default: 0.02)")
     ap.add_argument("--photos", type=int, default=400, help="at most this many held-out real photos (default: 400; 0 = no photo threshold)")
     ap.add_argument("--cache", type=Path, default=Path("cache/faces"),
                     help="crop cache (python -m dfdemo_lab cache): self-blended fake clips of the held-out clips "
@@ -79,8 +86,12 @@ def main(argv: list[str] | None = None) -> int:
                 scores.setdefault(name, []).append(sc)
             print(f"[calibrate] {p.parent.name}/{p.name}: " + ", ".join(
                 f"{n} {v[-1].file_score or 0.0:.3f}" for n, v in scores.items()), flush=True)
+        photo_synth = []
         for i, p in enumerate(photos):
-            photo_scores.append(own_scores(analyzer.analyze(p, Settings(frames=1, heatmaps=0)).report, False)["dfdemo"])
+            own = own_scores(analyzer.analyze(p, Settings(frames=1, heatmaps=0)).report, False)
+            photo_scores.append(own["dfdemo"])
+            if "synthesis" in own:
+                photo_synth.append(own["synthesis"])
             if (i + 1) % 100 == 0 or i + 1 == len(photos):
                 print(f"[calibrate] {i + 1}/{len(photos)} held-out photos", flush=True)
         sbi_clips = sbi_clip_scores(analyzer.detector, a.cache) if a.cache.is_dir() else None
@@ -98,6 +109,18 @@ def main(argv: list[str] | None = None) -> int:
         changes.update(photo_threshold=round(tp, 4), photo_uncertain_band=tuple(pcal["band"]))
         records["photo_calibration"] = pcal
         say("photos", tp, pcal, unit="photos")
+    if "synthesis" in scores:
+        sc = load_config(folder).synthesis
+        ts, scal = synthesis_calibration(scores[frame_key], t, scores["synthesis"], a.extra_fpr, a.floor, sources)
+        say("synthesis", ts, scal)
+        syn = dict(threshold=round(ts, 4), uncertain_band=tuple(scal["band"]))
+        calibs = {"calibration": scal}
+        if photo_synth:
+            tps, pscal = synthesis_calibration(photo_scores, tp, photo_synth, a.extra_fpr, a.floor, people, "person")
+            say("synthesis, photos", tps, pscal, unit="photos")
+            syn.update(photo_threshold=round(tps, 4), photo_uncertain_band=tuple(pscal["band"]))
+            calibs["photo_calibration"] = pscal
+        changes["synthesis"] = replace(sc, **syn, extra={**sc.extra, **calibs})
     if temporal:
         tc, tcal = calibration(scores["combined"], a.target_fpr, a.floor, sources)
         to, ocal = calibration(scores["temporal-only"], a.target_fpr, a.floor, sources)
@@ -145,6 +168,39 @@ def calibration(scored: list, target_fpr: float, floor: float, groups: list[str]
     if sbi_clips is not None and len(sbi_clips):
         out.update(sbi_clips=int(len(sbi_clips)), sbi_clip_tpr=float((sbi_clips >= t).mean()),
                    sbi_in_band=float(((sbi_clips >= lo) & (sbi_clips < hi)).mean()))
+    return t, out
+
+
+def synthesis_calibration(blend: list, blend_threshold: float, synth: list, extra_fpr: float, floor: float,
+                          groups: list[str], group_name: str = "source") -> tuple[float, dict]:
+    """The synthesis check's threshold: the smallest (≥ ``floor``) at which it calls at most
+    ``extra_fpr`` of the held-out real media fake that the blending check (at its calibrated
+    ``blend_threshold``) did not already call fake; and what the two checks do together there,
+    cross-validated by group like the blending threshold."""
+    b = np.array([x.file_score or 0.0 for x in blend])
+    y = np.array([x.file_score or 0.0 for x in synth])
+    free = b < blend_threshold  # the real media the blending check lets through
+
+    def cut(idx: np.ndarray) -> float:
+        n, f = len(idx), idx[free[idx]]
+        return threshold_for(y[f], min(1.0, extra_fpr * n / max(1, len(f))), floor) if len(f) else 0.999
+
+    t = cut(np.arange(len(y)))
+    lo, hi = band_for(t, y[free], extra_fpr)
+    folds = group_folds(groups) if len(set(groups)) > 1 else np.arange(len(y)) % 2
+    cv_hits = 0
+    for f in np.unique(folds):
+        test, rest = np.flatnonzero(folds == f), np.flatnonzero(folds != f)
+        if len(rest):
+            cv_hits += int(((b[test] >= blend_threshold) | (y[test] >= cut(rest))).sum())
+    out = {"clips": len(y), "sources": len(set(groups)), "extra_fpr": extra_fpr,
+           "synthesis_fpr": float((y >= t).mean()), "blending_fpr": float((b >= blend_threshold).mean()),
+           "combined_fpr": float(((b >= blend_threshold) | (y >= t)).mean()),
+           "cross_fold_combined_fpr": float(cv_hits / len(y)),
+           "cross_validation": f"{min(CV_FOLDS, len(set(groups)))}-fold by {group_name}" if len(set(groups)) > 1 else "2-fold",
+           "clip_score_median": float(np.median(y)), "clip_score_max": float(y.max()),
+           "band": [lo, hi], "real_in_band": float(((y >= lo) & (y < hi)).mean())}
+    out["clip_fpr"], out["cross_fold_clip_fpr"], out["frame_fpr"] = out["combined_fpr"], out["cross_fold_combined_fpr"], 0.0
     return t, out
 
 

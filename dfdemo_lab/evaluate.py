@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import sys
 import warnings
 from collections import defaultdict
@@ -154,9 +155,28 @@ def reference_scores(refs: list[Reference], report, path: str, frames: int, marg
 TEMPORAL_MODELS = ("frame-only", "temporal-only", "combined")
 
 
+def margin(p: float | None, threshold: float) -> float | None:
+    """How far a probability lies above its check's threshold, on the logit scale (≥ 0: that
+    check calls it fake). The combined checks' score: the largest margin, so it ranks files in
+    the order of the product's verdict rule (fake when any check is)."""
+    if p is None:
+        return None
+    lp = math.log(max(p, 1e-6) / max(1 - p, 1e-6))
+    return lp - math.log(threshold / (1 - threshold))
+
+
 def own_scores(report, temporal: bool) -> dict[str, Scored]:
-    """dfdemo's scores of one analysed file: one model, or frame-only/temporal-only/combined."""
+    """dfdemo's scores of one analysed file: one model (the blending check, "dfdemo"), or
+    frame-only/temporal-only/combined; with a synthesis check also "synthesis" and "checks"
+    (both checks combined as the product combines them, as a margin over the thresholds)."""
     frame_scores = [fr.fake_probability for face in report.faces for fr in face.frames]
+    checks = {c.name: c for c in report.checks}
+    if not temporal and "synthesis" in checks:
+        b, sy = checks["blending"], checks["synthesis"]
+        margins = [m for m in (margin(c.fake_probability, c.threshold) for c in (b, sy) if c.threshold is not None) if m is not None]
+        return {"dfdemo": Scored(frame_scores, b.fake_probability),
+                "synthesis": Scored([fr.synthesis_probability for face in report.faces for fr in face.frames], sy.fake_probability),
+                "checks": Scored([], max(margins) if margins else None)}
     if not temporal:
         return {"dfdemo": Scored(frame_scores, report.fake_probability)}
 
@@ -200,16 +220,35 @@ def summarise(rows: list[dict], scores: dict[str, list[Scored]], thresholds: dic
     return out
 
 
+def by_method(rows: list[dict], scores: dict, thresholds: dict) -> dict:
+    """One row per fake method against the real files of its own slice (the same sizes and
+    compression where the slice was made that way): which generator or tool a check catches."""
+    out = {}
+    for sl in sorted({r["slice"] for r in rows}):
+        reals = [i for i, r in enumerate(rows) if r["slice"] == sl and r["label"] == "real"]
+        methods = sorted({r["method"] for r in rows if r["slice"] == sl and r["label"] == "fake"})
+        if not reals or len(methods) < 2:
+            continue
+        for m in methods:
+            idx = reals + [i for i, r in enumerate(rows) if r["slice"] == sl and r["method"] == m and r["label"] == "fake"]
+            sub = [dict(rows[i], slice=f"{sl}: {m[:28]}") for i in idx]
+            got = summarise(sub, {k: [v[i] for i in idx] for k, v in scores.items()},
+                            {k: np.broadcast_to(t, (len(rows),))[idx] for k, t in thresholds.items()})
+            out.update({k: v for k, v in got.items() if k not in ("overall", "no-synthesis")})
+    return out
+
+
 def print_table(summary: dict, models: list[str]) -> None:
     def f(x):
         return "  n/a" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:5.2f}"
 
-    print(f"{'slice':<16}{'fake/real':>10}  {'model':<20}{'vidAUC':>7} {'95% CI':>13} {'frmAUC':>7} {'acc':>6} {'FPR':>6} {'TPR':>6}")
+    w = max([16] + [len(g) + 1 for g in summary])
+    print(f"{'slice':<{w}}{'fake/real':>10}  {'model':<20}{'vidAUC':>7} {'95% CI':>13} {'frmAUC':>7} {'acc':>6} {'FPR':>6} {'TPR':>6}")
     for g, d in summary.items():
         for j, m in enumerate(models):
             s = d[m]
             ci = f"[{f(s['video_auc_ci95'][0])},{f(s['video_auc_ci95'][1])}]"
-            head = f"{g:<16}{str(d['n_fake']) + '/' + str(d['n_real']):>10}" if j == 0 else " " * 26
+            head = f"{g:<{w}}{str(d['n_fake']) + '/' + str(d['n_real']):>10}" if j == 0 else " " * (w + 10)
             print(f"{head}  {m:<20}{f(s['video_auc']):>7} {ci:>13} {f(s['frame_auc']):>7} {f(s['accuracy']):>6} {f(s['fpr']):>6} {f(s['tpr']):>6}")
 
 
@@ -230,22 +269,50 @@ def record_accuracy(weights, summary: dict, model: str) -> dict:
 
 
 def eval_from_crops(a) -> int:
-    """``eval --from-crops``: dfdemo's numbers per slice from saved face crops."""
+    """``eval --from-crops``: dfdemo's numbers per slice from saved face crops, each file at the
+    cut the product uses for its kind (the index says which files are photos); with a
+    synthesis head, each check and the two combined."""
     from dfdemo.detector import load_detector
 
     dev = DevCrops.load(a.from_crops)
     det = load_detector(a.weights)
+    if a.index.is_file():
+        index = read_index(a.index)
+        if len(index) != len(dev.labels):
+            raise DfdemoError(f"{a.index} lists {len(index)} files but {a.from_crops} was saved from {len(dev.labels)}: "
+                              "pass the index the crops were saved from")
+    else:
+        print(f"[eval] {a.index} not found: every file is judged at the clip threshold", file=sys.stderr)
+        index = [{"kind": "video", "method": ""}] * len(dev.labels)
+    kinds = [r.get("kind", "video") for r in index]
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
-        fs = det.predict(dev.crops).astype(np.float64)
+        both = det.scores(dev.crops)
+        fs = both.blending.astype(np.float64)
         if a.flip:
             fs = (fs + det.predict(np.ascontiguousarray(dev.crops[:, :, ::-1])).astype(np.float64)) / 2
-    vs = dev.file_scores(fs)
-    rows = [{"label": "fake" if y else "real", "slice": str(sl)} for y, sl in zip(dev.labels, dev.slices)]
+    rows = [{"label": "fake" if y else "real", "slice": str(sl), "method": r["method"]} for y, sl, r in zip(dev.labels, dev.slices, index)]
     name = "dfdemo" + ("+flip" if a.flip else "") + ("+bf16" if a.bf16 else "")
-    scored = [Scored(list(fs[dev.file == f]), float(vs[f]) if (dev.file == f).any() else None) for f in range(len(rows))]
-    summary = summarise(rows, {name: scored}, {name: det.config.threshold})
-    print(f"\nmodel: {det.config.model_id}; crops from {a.from_crops}; threshold {det.config.threshold:.3f}")
-    print_table(summary, [name])
+    has = (dev.file[:, None] == np.arange(len(rows))[None]).any(0)
+
+    def scored(frame, files):
+        return [Scored(list(frame[dev.file == f]), float(files[f]) if has[f] else None) for f in range(len(rows))]
+
+    vs = dev.file_scores(fs)
+    cut = [det.config.cut(k).threshold for k in kinds]
+    scores, thresholds = {name: scored(fs, vs)}, {name: cut}
+    if both.synthesis is not None:
+        ss = both.synthesis.astype(np.float64)
+        vss = dev.file_scores(ss)
+        scut = [det.config.synthesis.cut(k).threshold for k in kinds]
+        combined = np.array([max(margin(vs[f], cut[f]), margin(vss[f], scut[f])) for f in range(len(rows))])
+        scores.update(synthesis=scored(ss, vss), checks=scored(np.zeros(len(fs)), combined))
+        thresholds.update(synthesis=scut, checks=0.0)
+    summary = summarise(rows, scores, thresholds)
+    if a.by_method:
+        summary.update(by_method(rows, scores, thresholds))
+    print(f"\nmodel: {det.config.model_id}; crops from {a.from_crops}; each file at its kind's cut"
+          + ("; checks = both checks as the product combines them (fake when either is)" if both.synthesis is not None else ""))
+    print_table(summary, list(scores))
     if a.json:
         a.json.write_text(json.dumps({"model": det.config.model_id, "from_crops": str(a.from_crops), "summary": summary},
                                      indent=2, sort_keys=True) + "\n")
@@ -273,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
                          "calibrated threshold) in the weights' config.json as extra.accuracy, the line the app's card shows")
     ap.add_argument("--flip", action="store_true", help="with --from-crops: average each crop's score with its mirror's")
     ap.add_argument("--bf16", action="store_true", help="with --from-crops: score in bfloat16")
+    ap.add_argument("--by-method", action="store_true",
+                    help="with --from-crops: also one row per fake method against the real files of its slice")
     a = ap.parse_args(argv)
     if a.from_crops:
         return eval_from_crops(a)
@@ -286,10 +355,10 @@ def main(argv: list[str] | None = None) -> int:
         tcfg = analyzer.detector.temporal_config
         if a.temporal and tcfg is None:
             raise DfdemoError("--temporal: these weights have no temporal head (python -m dfdemo_lab train-temporal)")
-        own = list(TEMPORAL_MODELS) if a.temporal else ["dfdemo"]
+        own = list(TEMPORAL_MODELS) if a.temporal else ["dfdemo"] + (["synthesis", "checks"] if analyzer.detector.has_synthesis_head else [])
         models = own + [r.name for r in refs]
         scores: dict[str, list[Scored]] = {m: [] for m in models}
-        per_file, own_thresholds = [], []
+        per_file, own_thresholds, synth_thresholds = [], [], []
         saved: dict[str, list] = {"crops": [], "file": [], "track": []}
         for i, r in enumerate(rows):
             try:
@@ -300,10 +369,12 @@ def main(argv: list[str] | None = None) -> int:
                     scores[m].append(Scored())
                 per_file.append({"path": r["path"], "label": r["label"], "error": str(e)})
                 own_thresholds.append(cfg.threshold)
+                synth_thresholds.append(cfg.synthesis.threshold if cfg.synthesis else 0.5)
                 continue
             for name, scored in own_scores(rep, a.temporal).items():
                 scores[name].append(scored)
             own_thresholds.append(cfg.cut_for(rep.kind)[0])
+            synth_thresholds.append(cfg.synthesis.cut(rep.kind).threshold if cfg.synthesis else 0.5)
             ref_scores = reference_scores(refs, rep, r["abs"], a.frames, cfg.crop_margin) if refs else {}
             if a.save_crops:
                 for tid, crop in face_crops(rep, r["abs"], a.frames, cfg.crop_margin, cfg.input_size):
@@ -319,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{i + 1}/{len(rows)}] {r['label']:<4} {r['path']:<60} " + " ".join(
                 f"{m}={scores[m][-1].file_score if scores[m][-1].file_score is not None else float('nan'):.3f}" for m in models), flush=True)
     # each file at the threshold the product used for it (photos have their own where calibrated)
-    thresholds = {"dfdemo": own_thresholds, **{r.name: 0.5 for r in refs}}
+    thresholds = {"dfdemo": own_thresholds, "synthesis": synth_thresholds, "checks": 0.0, **{r.name: 0.5 for r in refs}}
     if a.temporal:
         thresholds.update({"frame-only": cfg.threshold, "combined": tcfg.threshold,
                            "temporal-only": tcfg.extra.get("calibration", {}).get("temporal_only_threshold", 0.5)})
