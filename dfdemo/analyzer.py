@@ -38,6 +38,8 @@ DARK_LUMA = 50
 BLURRY_LAPLACIAN = 30.0
 TURNED_YAW = 0.35
 SEVERITY = {"real": 0, "uncertain": 1, "fake": 2}
+SYNTHESIS_NOT_CALIBRATED = ("the generator-traces check has no calibrated threshold for videos with these weights (on "
+                            "held-out real clips it fired too often), so only the blending check judged this file")
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ class _Cuts:
     frame: Cut
     combined: Cut
     synthesis: Cut | None = None
+    synthesis_checked: bool = False  # the weights have a synthesis head (with or without a cut for this kind)
 
 
 
@@ -268,7 +271,8 @@ class Analyzer:
         report_progress(1.0, "done")
         notes = [*info.notes, *sampled.notes, *tracked.notes, *([temporal.note] if temporal.note else []),
                  *(f"face {f.track_id + 1} was not seen through any whole window: frame score only"
-                   for f in faces if temporal.state == "used" and f.temporal_probability is None)]
+                   for f in faces if temporal.state == "used" and f.temporal_probability is None),
+                 *([SYNTHESIS_NOT_CALIBRATED] if faces and cuts.synthesis_checked and cuts.synthesis is None else [])]
         report = self._report(path, info, sampled, faces, heatmaps, notes, temporal.state, cuts, timings)
         thumbs = {tr.track_id: max(tracked.samples[tr.track_id], key=lambda s: s.score).crop for tr in tracked.tracks}
         return Analysis(report, thumbs, learned)
@@ -318,8 +322,8 @@ class Analyzer:
         calibrated cut, a face without windows keeps the frame one."""
         frame = manual_cut(settings.threshold) if settings.threshold is not None else self.detector.config.cut(kind)
         combined = self.detector.temporal_config.cut if temporal == "used" and settings.threshold is None else frame
-        synthesis = self.detector.config.synthesis.cut(kind) if self.detector.has_synthesis_head else None
-        return _Cuts(frame, combined, synthesis)
+        head = self.detector.has_synthesis_head
+        return _Cuts(frame, combined, self.detector.config.synthesis.cut(kind) if head else None, head)
 
     def _face_report(self, track: Track, samples: list[_FaceSample], temporal: _TemporalCheck, cuts: _Cuts,
                      kind: str) -> FaceReport:
@@ -335,6 +339,8 @@ class Analyzer:
         if cuts.synthesis is not None:
             q, sc_cut = aggregate(np.array([s.synthesis for s in samples])), cuts.synthesis
             checks.append(make_check("synthesis", verdict_for(q, sc_cut.threshold, sc_cut.band), q, sc_cut.threshold, sc_cut.band))
+        elif cuts.synthesis_checked:  # a head without a cut for this kind of media: shown, not judged
+            checks.append(make_check("synthesis", "not_checked", None))
         decided = deciding(checks)
         return FaceReport(
             track_id=track.track_id, fake_probability=decided.fake_probability, verdict=decided.verdict,
@@ -349,7 +355,7 @@ class Analyzer:
                 notes: list[str], temporal: str, cuts: _Cuts, timings: dict[str, float]) -> Report:
         """Each check judges the file by its most suspicious face; the file takes the deciding
         check's verdict, probability and cut (``report.deciding``)."""
-        checks = [self._file_check(name, faces) for name in (("blending", "synthesis") if cuts.synthesis else ("blending",))]
+        checks = [self._file_check(name, faces) for name in (("blending", "synthesis") if cuts.synthesis_checked else ("blending",))]
         decided = deciding(checks)
         prob, verdict = decided.fake_probability, decided.verdict
         cut = Cut(decided.threshold, decided.uncertain_band) if decided.threshold is not None else cuts.frame
@@ -367,6 +373,9 @@ class Analyzer:
     def _file_check(name: str, faces: list[FaceReport]) -> Check:
         """One check over the file: the finding on its most suspicious face for that check."""
         found = [c for f in faces for c in f.checks if c.name == name]
+        if found and all(c.verdict == "not_checked" for c in found):
+            return found[0]
+        found = [c for c in found if c.verdict != "not_checked"]
         worst = max(found, key=lambda c: (SEVERITY[c.verdict], c.fake_probability), default=None)
         return worst if worst is not None else make_check(name, "no_face", None)
 

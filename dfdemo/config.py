@@ -131,19 +131,26 @@ class SynthesisConfig:
     layers: tuple[str, ...]
     spread: tuple[str, ...]  # layers whose spatial standard deviation is read too
     dims: int
-    threshold: float = 0.5
-    uncertain_band: tuple[float, float] = (0.4, 0.6)
+    # None: calibration found no clip cut within the allowed extra false alarms, so videos
+    # are not judged by this check (photos may still be)
+    threshold: float | None = 0.5
+    uncertain_band: tuple[float, float] | None = (0.4, 0.6)
     photo_threshold: float | None = None
     photo_uncertain_band: tuple[float, float] | None = None
     extra: dict = field(default_factory=dict)  # the training command's records
 
-    def cut(self, kind: str) -> Cut:
+    def cut(self, kind: str) -> Cut | None:
+        """The calibrated cut for a media kind (photos: their own where set), None where this
+        check has none (it then does not judge that kind of media)."""
         if kind == "image" and self.photo_threshold is not None:
             return Cut(self.photo_threshold, tuple(self.photo_uncertain_band or (self.photo_threshold, self.photo_threshold)))
-        return Cut(self.threshold, tuple(self.uncertain_band))
+        if self.threshold is None:
+            return None
+        return Cut(self.threshold, tuple(self.uncertain_band or (self.threshold, self.threshold)))
 
     def to_dict(self) -> dict:
-        d = {**asdict(self), "layers": list(self.layers), "spread": list(self.spread), "uncertain_band": list(self.uncertain_band)}
+        d = {**asdict(self), "layers": list(self.layers), "spread": list(self.spread),
+             "uncertain_band": None if self.uncertain_band is None else list(self.uncertain_band)}
         if self.photo_threshold is None:
             d.pop("photo_threshold"), d.pop("photo_uncertain_band")
         else:
@@ -156,7 +163,8 @@ class SynthesisConfig:
             return None
         try:
             return cls(layers=tuple(d["layers"]), spread=tuple(d.get("spread", ())), dims=int(d["dims"]),
-                       threshold=float(d.get("threshold", 0.5)), uncertain_band=tuple(d.get("uncertain_band", (0.4, 0.6))),
+                       threshold=None if d.get("threshold", 0.5) is None else float(d.get("threshold", 0.5)),
+                       uncertain_band=None if d.get("uncertain_band", ()) is None else tuple(d.get("uncertain_band", (0.4, 0.6))),
                        photo_threshold=None if d.get("photo_threshold") is None else float(d["photo_threshold"]),
                        photo_uncertain_band=tuple(d["photo_uncertain_band"]) if d.get("photo_uncertain_band") else None,
                        extra=dict(d.get("extra", {})))

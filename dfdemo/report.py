@@ -11,7 +11,8 @@ from typing import Any
 
 VERDICTS = ("fake", "real", "uncertain", "no_face")
 # a check's verdict in words: what it found, never a claim that the face is real
-STRENGTHS = {"fake": "strong signs", "uncertain": "some signs", "real": "none found", "no_face": "not checked"}
+STRENGTHS = {"fake": "strong signs", "uncertain": "some signs", "real": "none found", "no_face": "not checked",
+             "not_checked": "not checked"}  # not_checked: a check without a calibrated cut for this kind of media
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def deciding(checks: list[Check]) -> Check | None:
     """The check whose verdict the face or file takes: the most severe one (fake, then
     uncertain, then real); on a tie the first (blending), so a second check changes nothing
     until it finds more than the first."""
-    order = {"fake": 3, "uncertain": 2, "real": 1, "no_face": 0}
+    order = {"fake": 3, "uncertain": 2, "real": 1, "no_face": 0, "not_checked": -1}
     return max(checks, key=lambda c: order[c.verdict], default=None)
 
 

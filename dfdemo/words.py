@@ -83,13 +83,13 @@ def finding_sentence(report: Report) -> str:
     decided = checks_of(report)[0]
     if decided.name == "synthesis" and report.verdict in SYNTHESIS_FINDINGS:
         return SYNTHESIS_FINDINGS[report.verdict]
-    if report.verdict == "real" and any(c.name == "synthesis" for c in report.checks):
+    if report.verdict == "real" and any(c.name == "synthesis" and c.verdict != "not_checked" for c in report.checks):
         return NEITHER_FOUND
     return FINDINGS.get(report.verdict, FINDINGS["uncertain"])
 
 
 def caveat(report: Report) -> str:
-    return CAVEAT_TWO_CHECKS if any(c.name == "synthesis" for c in report.checks) else CAVEAT
+    return CAVEAT_TWO_CHECKS if any(c.name == "synthesis" and c.verdict != "not_checked" for c in report.checks) else CAVEAT
 
 
 def accuracy_line(accuracy: dict | None) -> str:
@@ -178,7 +178,7 @@ def _verdict_sentence(face: FaceReport, report: Report) -> str:
 def _synthesis_sentence(face: FaceReport, report: Report) -> str | None:
     """The generator-traces check's finding on this face (weights with that check)."""
     check = next((c for c in face.checks if c.name == "synthesis"), None)
-    if check is None:
+    if check is None or check.verdict == "not_checked":  # the report's note says why
         return None
     p, (t, (low, high)) = check.fake_probability, _cut(check, report)
     if check.verdict == "fake":
@@ -357,11 +357,19 @@ def measured_words(extra: dict) -> str:
     if "cross_fold_clip_fpr" in photos:
         lines.append(f"- Real photos of people it never saw: {percent(photos['cross_fold_clip_fpr'])} of "
                      f"{photos['clips']} called fake (photos have their own threshold).")
+    synth = acc.get("synthesis") or {}
+    if all(k in synth for k in ("fakes", "reals", "tpr", "fpr")):
+        lines.append(f"- Generator traces, on {synth['fakes']} generated faces and animated clips and {synth['reals']} real "
+                     f"ones{' (' + synth['data'] + ')' if synth.get('data') else ''}: it caught {percent(synth['tpr'])} and "
+                     f"wrongly flagged {percent(synth['fpr'])}"
+                     + (f"; ranking them by its score, a fake comes first in {percent(synth['auc'])} of pairs." if "auc" in synth else "."))
     if not lines:
         return ""
-    return ("### How well this detector did on media it was never trained on\n" + "\n".join(lines)
-            + "\n\nIt looks for one trace, the blending of a pasted face; faces made entirely by a generator "
-              "are not what it checks.")
+    closing = ("It looks for two traces, the blending of a pasted face and a generator's upsampling; re-enacted and "
+               "lip-synced faces are what both checks miss most." if synth else
+               "It looks for one trace, the blending of a pasted face; faces made entirely by a generator "
+               "are not what it checks.")
+    return "### How well this detector did on media it was never trained on\n" + "\n".join(lines) + "\n\n" + closing
 
 
 def faithfulness_words(f: dict) -> str:

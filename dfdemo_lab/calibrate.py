@@ -112,13 +112,20 @@ def main(argv: list[str] | None = None) -> int:
     if "synthesis" in scores:
         sc = load_config(folder).synthesis
         ts, scal = synthesis_calibration(scores[frame_key], t, scores["synthesis"], a.extra_fpr, a.floor, sources)
-        say("synthesis", ts, scal)
-        syn = dict(threshold=round(ts, 4), uncertain_band=tuple(scal["band"]))
+        if ts is None:
+            print(f"[calibrate] synthesis: no clip cut below {scal['highest_cut']:.3f} keeps the added false alarms within "
+                  f"{a.extra_fpr:.0%} ({scal['real_at_or_above_0.999']:.0%} of held-out real clips score ≥ 0.999): "
+                  "videos are not judged by this check", flush=True)
+            syn = dict(threshold=None, uncertain_band=None)
+        else:
+            say("synthesis", ts, scal)
+            syn = dict(threshold=round(ts, 4), uncertain_band=tuple(scal["band"]))
         calibs = {"calibration": scal}
         if photo_synth:
             tps, pscal = synthesis_calibration(photo_scores, tp, photo_synth, a.extra_fpr, a.floor, people, "person")
-            say("synthesis, photos", tps, pscal, unit="photos")
-            syn.update(photo_threshold=round(tps, 4), photo_uncertain_band=tuple(pscal["band"]))
+            if tps is not None:
+                say("synthesis, photos", tps, pscal, unit="photos")
+                syn.update(photo_threshold=round(tps, 4), photo_uncertain_band=tuple(pscal["band"]))
             calibs["photo_calibration"] = pscal
         changes["synthesis"] = replace(sc, **syn, extra={**sc.extra, **calibs})
     if temporal:
@@ -172,11 +179,12 @@ def calibration(scored: list, target_fpr: float, floor: float, groups: list[str]
 
 
 def synthesis_calibration(blend: list, blend_threshold: float, synth: list, extra_fpr: float, floor: float,
-                          groups: list[str], group_name: str = "source") -> tuple[float, dict]:
+                          groups: list[str], group_name: str = "source") -> tuple[float | None, dict]:
     """The synthesis check's threshold: the smallest (≥ ``floor``) at which it calls at most
     ``extra_fpr`` of the held-out real media fake that the blending check (at its calibrated
     ``blend_threshold``) did not already call fake; and what the two checks do together there,
-    cross-validated by group like the blending threshold."""
+    cross-validated by group like the blending threshold. None when no cut up to the highest
+    (0.999) keeps within the allowance: the check then does not judge that kind of media."""
     b = np.array([x.file_score or 0.0 for x in blend])
     y = np.array([x.file_score or 0.0 for x in synth])
     free = b < blend_threshold  # the real media the blending check lets through
@@ -186,6 +194,13 @@ def synthesis_calibration(blend: list, blend_threshold: float, synth: list, extr
         return threshold_for(y[f], min(1.0, extra_fpr * n / max(1, len(f))), floor) if len(f) else 0.999
 
     t = cut(np.arange(len(y)))
+    if ((b >= blend_threshold) | (y >= t)).mean() - (b >= blend_threshold).mean() > extra_fpr + 1e-9:
+        # even the highest cut adds more false alarms than allowed: this check does not judge this kind of media
+        return None, {"clips": len(y), "sources": len(set(groups)), "extra_fpr": extra_fpr, "calibrated": False,
+                      "blending_fpr": float((b >= blend_threshold).mean()),
+                      "combined_fpr_at_highest_cut": float(((b >= blend_threshold) | (y >= t)).mean()),
+                      "highest_cut": t, "clip_score_median": float(np.median(y)),
+                      "real_at_or_above_0.999": float((y >= 0.999).mean())}
     lo, hi = band_for(t, y[free], extra_fpr)
     folds = group_folds(groups) if len(set(groups)) > 1 else np.arange(len(y)) % 2
     cv_hits = 0

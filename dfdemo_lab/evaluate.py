@@ -161,6 +161,8 @@ def margin(p: float | None, threshold: float) -> float | None:
     the order of the product's verdict rule (fake when any check is)."""
     if p is None:
         return None
+    if threshold >= 1:  # a check without a cut for this file never calls it fake
+        return -math.inf
     lp = math.log(max(p, 1e-6) / max(1 - p, 1e-6))
     return lp - math.log(threshold / (1 - threshold))
 
@@ -253,16 +255,25 @@ def print_table(summary: dict, models: list[str]) -> None:
 
 
 def record_accuracy(weights, summary: dict, model: str) -> dict:
-    """Write the evaluation's headline row into the weights' config (``extra.accuracy``)."""
-    from dfdemo.config import update_config
+    """Write the evaluation's headline row into the weights' config (``extra.accuracy``); for
+    the synthesis check, its row on the generated faces (``extra.accuracy.synthesis``)."""
+    from dfdemo.config import load_config, update_config
     from dfdemo.detector import resolve_weights
 
-    row_name = "no-synthesis" if "no-synthesis" in summary else "overall"
+    if model == "synthesis":
+        row_name, data = "synthesis", "dev-eval generated faces: StyleGAN2, StyleGAN2-ADA, R3GAN stills vs FFHQ photos"
+    else:
+        row_name = "no-synthesis" if "no-synthesis" in summary else "overall"
+        data = f"dfdemo dev-eval ({row_name}): face swaps, reenactment and lip-sync by tools nobody here wrote"
     row, s = summary[row_name], summary[row_name][model]
     acc = {"fakes": row["n_fake"], "reals": row["n_real"], "auc": round(s["video_auc"], 3),
            "auc_ci95": [round(v, 3) for v in s["video_auc_ci95"]], "tpr": round(s["tpr"], 3), "fpr": round(s["fpr"], 3),
-           "unit": "file", "data": f"dfdemo dev-eval ({row_name}): face swaps, reenactment and lip-sync by tools nobody here wrote"}
+           "unit": "photo" if model == "synthesis" else "file", "data": data}
     folder = resolve_weights(weights)
+    if model == "synthesis":
+        acc = {**load_config(folder).accuracy, "synthesis": acc}
+    else:
+        acc = {**acc, **({"synthesis": load_config(folder).accuracy["synthesis"]} if "synthesis" in load_config(folder).accuracy else {})}
     update_config(folder, {"accuracy": acc})
     print(f"[eval] recorded in {folder / 'config.json'}: {acc}")
     return acc
@@ -294,8 +305,9 @@ def eval_from_crops(a) -> int:
     name = "dfdemo" + ("+flip" if a.flip else "") + ("+bf16" if a.bf16 else "")
     has = (dev.file[:, None] == np.arange(len(rows))[None]).any(0)
 
-    def scored(frame, files):
-        return [Scored(list(frame[dev.file == f]), float(files[f]) if has[f] else None) for f in range(len(rows))]
+    def scored(frame, files):  # frame None: a file-level score only
+        return [Scored([] if frame is None else list(frame[dev.file == f]), float(files[f]) if has[f] else None)
+                for f in range(len(rows))]
 
     vs = dev.file_scores(fs)
     cut = [det.config.cut(k).threshold for k in kinds]
@@ -303,16 +315,23 @@ def eval_from_crops(a) -> int:
     if both.synthesis is not None:
         ss = both.synthesis.astype(np.float64)
         vss = dev.file_scores(ss)
-        scut = [det.config.synthesis.cut(k).threshold for k in kinds]
+        # a kind the check has no cut for is not judged by it: never called fake (ranking still measured)
+        scut = [c.threshold if (c := det.config.synthesis.cut(k)) is not None else math.inf for k in kinds]
         combined = np.array([max(margin(vs[f], cut[f]), margin(vss[f], scut[f])) for f in range(len(rows))])
-        scores.update(synthesis=scored(ss, vss), checks=scored(np.zeros(len(fs)), combined))
-        thresholds.update(synthesis=scut, checks=0.0)
+        alone = np.array([margin(vs[f], cut[f]) for f in range(len(rows))])  # the blending check alone, same scale
+        scores.update(synthesis=scored(ss, vss), checks=scored(None, combined), **{"blending-alone": scored(None, alone)})
+        thresholds.update(synthesis=scut, checks=0.0, **{"blending-alone": 0.0})
     summary = summarise(rows, scores, thresholds)
     if a.by_method:
         summary.update(by_method(rows, scores, thresholds))
     print(f"\nmodel: {det.config.model_id}; crops from {a.from_crops}; each file at its kind's cut"
-          + ("; checks = both checks as the product combines them (fake when either is)" if both.synthesis is not None else ""))
+          + ("; checks = both checks as the product combines them (fake when either is), blending-alone = the "
+             "blending check on the same scale (its margin over each file's cut)" if both.synthesis is not None else ""))
     print_table(summary, list(scores))
+    if a.record_accuracy:
+        if both.synthesis is None:
+            raise DfdemoError("--record-accuracy with --from-crops records the synthesis check's row: these weights have none")
+        record_accuracy(a.weights, summary, "synthesis")
     if a.json:
         a.json.write_text(json.dumps({"model": det.config.model_id, "from_crops": str(a.from_crops), "summary": summary},
                                      indent=2, sort_keys=True) + "\n")

@@ -147,3 +147,44 @@ def test_the_combined_margin_ranks_files_by_the_verdict_rule():
     assert margin(0.7, 0.7) == pytest.approx(0.0)
     assert margin(0.9, 0.95) < 0 < margin(0.6, 0.5)
     assert margin(None, 0.5) is None
+
+
+def test_no_cut_within_the_allowance_means_the_kind_is_not_judged():
+    from dfdemo_lab.calibrate import synthesis_calibration
+    from dfdemo_lab.evaluate import Scored
+
+    b = [Scored([], 0.1)] * 40
+    y = [Scored([], 1.0)] * 6 + [Scored([], 0.2)] * 34  # 15 % of real clips at the top of the scale
+    t, cal = synthesis_calibration(b, 0.9, y, 0.02, 0.5, [f"s{i}" for i in range(40)])
+    assert t is None and cal["calibrated"] is False and cal["combined_fpr_at_highest_cut"] == pytest.approx(0.15)
+    sc = SynthesisConfig(LAYERS, SPREAD, 10, None, None, 0.8, (0.7, 0.9))
+    assert sc.cut("video") is None and sc.cut("image").threshold == 0.8
+    assert SynthesisConfig.from_dict(sc.to_dict()) == sc
+
+
+def test_a_video_without_a_clip_cut_is_judged_by_blending_alone_and_says_so(tmp_path, clip):
+    from dfdemo.analyzer import SYNTHESIS_NOT_CALIBRATED, Analyzer, Settings
+    from dfdemo.config import update_config
+
+    folder = with_synthesis_head(ROOT / "weights" / "detector", tmp_path / "w", bias=12.0)
+    cfg = load_config(folder)
+    update_config(folder, synthesis=replace(cfg.synthesis, threshold=None, uncertain_band=None))
+    with Analyzer.load(folder) as an:
+        r = an.analyze(clip, Settings(frames=6, heatmaps=0)).report
+    synth = r.checks[1]
+    assert synth.name == "synthesis" and synth.verdict == "not_checked" and synth.strength == "not checked"
+    assert r.verdict == r.checks[0].verdict and r.fake_probability == r.checks[0].fake_probability
+    assert SYNTHESIS_NOT_CALIBRATED in r.notes
+
+
+def test_the_bundled_head_scores_an_upsampling_trace_above_the_same_faces():
+    """The shipped synthesis head against what it was trained to find, on a face it never saw."""
+    from dfdemo.detector import load_detector
+    from dfdemo_lab.train_synthesis import upsample_trace
+
+    det = load_detector(ROOT / "weights" / "detector")
+    assert det.has_synthesis_head and det.config.synthesis.cut("image") is not None
+    real = jittered_crops(12, seed=3)
+    fake = np.stack([upsample_trace(c, np.random.default_rng(k)) for k, c in enumerate(real)])
+    s_real, s_fake = det.scores(real).synthesis, det.scores(fake).synthesis
+    assert (s_fake > s_real).mean() >= 0.75 and np.median(s_fake) > np.median(s_real)
