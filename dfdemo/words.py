@@ -359,8 +359,8 @@ def measured_words(extra: dict) -> str:
                      f"{photos['clips']} called fake (photos have their own threshold).")
     synth = acc.get("synthesis") or {}
     if all(k in synth for k in ("fakes", "reals", "tpr", "fpr")):
-        lines.append(f"- Generator traces, on {synth['fakes']} generated faces and animated clips and {synth['reals']} real "
-                     f"ones{' (' + synth['data'] + ')' if synth.get('data') else ''}: it caught {percent(synth['tpr'])} and "
+        lines.append(f"- Generator traces, on {synth['fakes']} generated faces and {synth['reals']} real "
+                     f"{synth.get('unit', 'file')}s{' (' + synth['data'] + ')' if synth.get('data') else ''}: it caught {percent(synth['tpr'])} and "
                      f"wrongly flagged {percent(synth['fpr'])}"
                      + (f"; ranking them by its score, a fake comes first in {percent(synth['auc'])} of pairs." if "auc" in synth else "."))
     if not lines:

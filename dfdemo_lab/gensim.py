@@ -153,6 +153,7 @@ def patches(crops, n: int, size: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from .errors import require_cache
     from .train import CropSet
 
     ap = argparse.ArgumentParser(prog="python -m dfdemo_lab gensim", description=__doc__.split("\n\n")[0])
@@ -165,6 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--pretrained", type=Path, default=Path("../shared/pretrained/timm_tf_efficientnet_lite0_imagenet.pth"))
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
+    require_cache(a.cache)
     crops = CropSet.load(a.cache, "train")
     rng = np.random.default_rng(a.seed)
     torch.manual_seed(a.seed)

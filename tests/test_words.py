@@ -195,6 +195,11 @@ def test_how_it_works_says_how_well_the_weights_measured_and_only_what_they_reco
     assert "How well this detector did" not in how_it_works(None, {})  # weights that record nothing say nothing
     partial = how_it_works(None, {"calibration": extra["calibration"]})
     assert "sources" in partial and "held-out deepfake" not in partial
+    assert "Generator traces, on" not in text and "It looks for one trace" in text
+    synth = {"fakes": 69, "reals": 50, "tpr": 0.0, "fpr": 0.0, "auc": 0.545, "unit": "photo"}
+    two = how_it_works(None, {**extra, "accuracy": {**extra["accuracy"], "synthesis": synth}})
+    assert "Generator traces, on 69 generated faces and 50 real photos: it caught 0 % and wrongly flagged 0 %" in two
+    assert "a fake comes first in 55 % of pairs" in two and "two traces" in two
 
 
 # ---------------------------------------------------------------- two checks: blending and generator traces
