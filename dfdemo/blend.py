@@ -24,14 +24,20 @@ def color_transform(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(x, 0, 255).astype(np.uint8)
 
 
+def resample(img: np.ndarray, scale: float, up: int) -> np.ndarray:
+    """``img`` shrunk by ``scale`` (area averaging, at least 8 px a side) and enlarged back to
+    its size with the OpenCV interpolation ``up``: the detail a smaller picture lacks."""
+    h, w = img.shape[:2]
+    small = cv2.resize(img, (max(8, int(w * scale)), max(8, int(h * scale))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=up)
+
+
 def quality_transform(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Resample (down then up), sharpen or blur: the resolution mismatch of a pasted face."""
-    h, w = img.shape[:2]
     r = rng.random()
     if r < 0.5:
         s = rng.uniform(0.4, 0.9)
-        small = cv2.resize(img, (max(8, int(w * s)), max(8, int(h * s))), interpolation=cv2.INTER_AREA)
-        return cv2.resize(small, (w, h), interpolation=[cv2.INTER_LINEAR, cv2.INTER_CUBIC][int(rng.integers(2))])
+        return resample(img, s, [cv2.INTER_LINEAR, cv2.INTER_CUBIC][int(rng.integers(2))])
     if r < 0.8:
         blur = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.8, 1.5))
         return cv2.addWeighted(img, 1 + rng.uniform(0.3, 1.0), blur, -rng.uniform(0.3, 1.0), 0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from dfdemo.blend import color_transform, composite, quality_transform  # noqa: F401 (part of the SBI recipe)
+from dfdemo.blend import color_transform, composite, quality_transform, resample  # noqa: F401 (part of the SBI recipe)
 
 BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)
 
@@ -146,12 +146,10 @@ def quality_domain(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     picture, skin smoothed by a beauty filter or retouching (edge-preserving), over-sharpened,
     studio contrast / gamma. Applied to both classes alike (``video_degrade(mode="varied")``)
     so that picture quality alone stops meaning "fake"."""
-    h, w = img.shape[:2]
     r = rng.random()
     if r < 0.3:
         s = rng.uniform(0.25, 0.6)
-        small = cv2.resize(img, (max(8, int(w * s)), max(8, int(h * s))), interpolation=cv2.INTER_AREA)
-        return cv2.resize(small, (w, h), interpolation=[cv2.INTER_CUBIC, cv2.INTER_LANCZOS4][int(rng.integers(2))])
+        return resample(img, s, [cv2.INTER_CUBIC, cv2.INTER_LANCZOS4][int(rng.integers(2))])
     if r < 0.6:
         d = int(rng.integers(5, 10))
         return cv2.bilateralFilter(img, d, rng.uniform(20, 60), rng.uniform(3, 9))
