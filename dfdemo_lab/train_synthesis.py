@@ -43,7 +43,7 @@ from . import gensim
 from .cache import CACHE_MARGIN
 from .errors import LabError, require_cache
 from .metrics import roc_auc
-from .sbi import blend_mask, reframe, video_degrade
+from .sbi import blend_mask, reframe, resample, video_degrade
 from .train import CropSet
 
 # what the head reads: every stage's mean activation over the face, and the early stages'
@@ -56,9 +56,7 @@ TRACES = ("ae", "ae2x", "paste", "upsample", "upsample2x", "transposed", "smooth
 def upsample_trace(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A decoder's last upsampling: the face at half resolution, nearest-neighbour upsampled,
     then a random 3x3 kernel near a binomial smoothing (nearest + conv)."""
-    h, w = img.shape[:2]
-    small = cv2.resize(img, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-    up = cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST).astype(np.float32)
+    up = resample(img, 0.5, cv2.INTER_NEAREST).astype(np.float32)
     k = np.outer([1, 2, 1], [1, 2, 1]).astype(np.float32) / 4 + rng.normal(0, 0.3, (3, 3)).astype(np.float32)
     return np.clip(cv2.filter2D(up, -1, k / k.sum()), 0, 255).astype(np.uint8)
 
