@@ -265,7 +265,8 @@ class Analyzer:
         timings["report"] = time.perf_counter() - t
         t = time.perf_counter()
         report_progress(0.85, "explaining the most suspicious faces")
-        heatmaps, learned = self._explain(tracked.samples, settings, path)
+        explained = self._decided_check(faces, cuts).name  # the maps explain the check that decided the file
+        heatmaps, learned = self._explain(tracked.samples, settings, path, explained)
         timings["explain"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t_all
         report_progress(1.0, "done")
@@ -355,7 +356,7 @@ class Analyzer:
                 notes: list[str], temporal: str, cuts: _Cuts, timings: dict[str, float]) -> Report:
         """Each check judges the file by its most suspicious face; the file takes the deciding
         check's verdict, probability and cut (``report.deciding``)."""
-        checks = [self._file_check(name, faces) for name in (("blending", "synthesis") if cuts.synthesis_checked else ("blending",))]
+        checks = self._file_checks(faces, cuts)
         decided = deciding(checks)
         prob, verdict = decided.fake_probability, decided.verdict
         cut = Cut(decided.threshold, decided.uncertain_band) if decided.threshold is not None else cuts.frame
@@ -368,6 +369,12 @@ class Analyzer:
                    "duration_s": round(info.duration_s, 3), "frame_count": info.frame_count, "rotation": info.rotation},
             heatmaps=heatmaps, notes=notes, temporal=temporal, checks=checks,
             accuracy=self.detector.config.accuracy)
+
+    def _file_checks(self, faces: list[FaceReport], cuts: _Cuts) -> list[Check]:
+        return [self._file_check(name, faces) for name in (("blending", "synthesis") if cuts.synthesis_checked else ("blending",))]
+
+    def _decided_check(self, faces: list[FaceReport], cuts: _Cuts) -> Check:
+        return deciding(self._file_checks(faces, cuts))
 
     @staticmethod
     def _file_check(name: str, faces: list[FaceReport]) -> Check:
@@ -456,23 +463,32 @@ class Analyzer:
             notes.append(f"only {len(per_frame)} of {n_target} sampled frames could be decoded")
         return _Sampled(samples, per_frame, notes)
 
-    def _explain(self, track_samples: dict[int, list[_FaceSample]], settings: Settings, path):
-        """Grad-CAM on the ``settings.heatmaps`` most suspicious crops, at least one per face."""
+    def _explain(self, track_samples: dict[int, list[_FaceSample]], settings: Settings, path, check: str = "blending"):
+        """Grad-CAM of ``check``'s score on the ``settings.heatmaps`` crops it scored highest, at
+        least one per face; the learned map (a blending map) beside the blending check's."""
         k = settings.heatmaps
         if k <= 0 or not track_samples:
             return [], []
-        best = {tid: sorted(ss, key=lambda s: -s.score) for tid, ss in track_samples.items()}
+        synthesis = check == "synthesis"
+
+        def score(s: _FaceSample) -> float:
+            return s.synthesis if synthesis else s.score
+
+        best = {tid: sorted(ss, key=lambda s: -score(s)) for tid, ss in track_samples.items()}
         chosen = [(tid, ss[0]) for tid, ss in best.items()][:k]
-        rest = sorted(((tid, s) for tid, ss in best.items() for s in ss[1:]), key=lambda p: -p[1].score)
+        rest = sorted(((tid, s) for tid, ss in best.items() for s in ss[1:]), key=lambda p: -score(p[1]))
         chosen += rest[: k - len(chosen)]
-        chosen.sort(key=lambda p: (p[0], -p[1].score))
+        chosen.sort(key=lambda p: (p[0], -score(p[1])))
         x = self.detector.preprocess(np.stack([s.crop for _, s in chosen]))
         # Grad-CAM and the feature capture change the shared model's state (hooks, requires_grad,
         # eval mode): analyses on other threads take turns here, scoring does not wait
         with self.detector.model_lock:
-            with self.detector.capturing_mask_features() as learned_maps:  # one forward pass for both maps
-                maps = gradcam(self.detector.model, self.detector.cam_layers, x, self.detector.cam_method)
-            masks = learned_maps() if learned_maps else None
+            if synthesis:
+                maps, masks = gradcam(self.detector.synthesis_model, self.detector.cam_layers, x, self.detector.cam_method), None
+            else:
+                with self.detector.capturing_mask_features() as learned_maps:  # one forward pass for both maps
+                    maps = gradcam(self.detector.model, self.detector.cam_layers, x, self.detector.cam_method)
+                masks = learned_maps() if learned_maps else None
         heatmaps, learned = [], []
         out_dir = Path(settings.heatmap_dir) if settings.heatmap_dir else None
         if out_dir:
@@ -482,7 +498,7 @@ class Analyzer:
                 raise DfdemoError(f"{out_dir}: cannot make the heatmap folder ({(e.strerror or str(e)).lower()})") from None
         for (tid, s), m in zip(chosen, maps):
             shares = region_shares(m, s.keypoints)
-            ov = overlay(s.crop, m, s.score)  # one scale: heat × the crop's P(fake)
+            ov = overlay(s.crop, m, score(s))  # one scale: heat × the crop's score by the explained check
             ov_path = None
             if out_dir:
                 ov_path = str(out_dir / f"{_name_stem(path)}_face{tid + 1}_frame{s.index}.png")  # "face 1" = track 0
@@ -490,12 +506,12 @@ class Analyzer:
             lm = {}
             if masks is not None:
                 mk = masks[len(heatmaps)]
-                learned.append(overlay(s.crop, mk, s.score))
+                learned.append(overlay(s.crop, mk, score(s)))
                 lm = {"learned_map_mean": round(float(mk.mean()), 4),
                       "learned_map_shares": {r: round(v, 4) for r, v in region_shares(mk, s.keypoints).items()}}
                 if out_dir:
                     lm["learned_map_path"] = ov_path.replace(".png", "_learned.png")
                     _write_png(lm["learned_map_path"], learned[-1])
-            heatmaps.append(Heatmap(tid, s.index, round(s.time_s, 3), s.score,
-                                    {r: round(v, 4) for r, v in shares.items()}, top_region(shares), ov_path, **lm))
+            heatmaps.append(Heatmap(tid, s.index, round(s.time_s, 3), score(s),
+                                    {r: round(v, 4) for r, v in shares.items()}, top_region(shares), ov_path, **lm, check=check))
         return heatmaps, learned

@@ -207,6 +207,7 @@ class Detector:
         # Grad-CAM and the mask-feature capture change ``model``'s state (hooks, requires_grad,
         # eval mode): whoever explains with the shared model holds this lock (scoring uses ``scorer``)
         self.model_lock = threading.RLock()
+        self._synthesis_model: torch.nn.Module | None = None
         self._mean = torch.tensor(config.mean).view(1, 3, 1, 1)
         self._std = torch.tensor(config.std).view(1, 3, 1, 1)
 
@@ -311,6 +312,14 @@ class Detector:
     def has_synthesis_head(self) -> bool:
         return self.config.synthesis is not None and hasattr(self.scorer, "synthesis_head")
 
+    @property
+    def synthesis_model(self) -> torch.nn.Module:
+        """``model`` seen through its synthesis head: a module whose one logit is the synthesis
+        score, for Grad-CAM of that check (its layers are ``model``'s own, so ``cam_layers`` apply)."""
+        if self._synthesis_model is None:
+            self._synthesis_model = SynthesisLogit(self.model, self.config.synthesis)
+        return self._synthesis_model
+
     def scores(self, crops: np.ndarray, batch_size: int = BATCH_SIZE) -> Scores:
         """Both checks' probabilities from one forward pass per batch: the blending score, and the
         synthesis head's score of the activations it reads (None without a synthesis head)."""
@@ -326,6 +335,18 @@ class Detector:
         if not blend:
             return Scores(np.zeros(0, np.float32), np.zeros(0, np.float32))
         return Scores(torch.cat(blend).numpy(), torch.cat(synth).numpy())
+
+
+class SynthesisLogit(torch.nn.Module):
+    """``model``'s synthesis-head logit as the module's output (N, 1)."""
+
+    def __init__(self, model: torch.nn.Module, cfg):
+        super().__init__()
+        self.model, self.layers, self.spread = model, tuple(cfg.layers), tuple(cfg.spread)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, taps = forward_with_taps(self.model, x, self.layers)
+        return self.model.synthesis_head(pool(taps, self.layers, self.spread)).view(-1, 1)
 
 
 @dataclass(frozen=True)

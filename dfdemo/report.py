@@ -95,6 +95,9 @@ class Heatmap:
     learned_map_mean: float | None = None
     learned_map_shares: dict[str, float] | None = None
     learned_map_path: str | None = None
+    # the check whose score the map explains ("blending", or "synthesis" when that check
+    # decided the file); ``fake_probability`` is that check's score of the crop
+    check: str = "blending"
 
 
 @dataclass(frozen=True)

@@ -303,6 +303,11 @@ def maps_words(report: Report) -> str | None:
     """One plain sentence per kind of map shown: what it means and what it does not."""
     if not report.heatmaps:
         return None
+    if any(h.check == "synthesis" for h in report.heatmaps):
+        return ("**Heatmaps.** The generator-traces check decided this file, so Grad-CAM shows *what drove that "
+                "check's score*: the parts of the face whose pixels made it look drawn by a generator; it does not "
+                "show that those parts were generated. Every map is drawn on one scale, its heat times that check's "
+                "score of the crop it explains, so a crop scored low shows a faint map.")
     text = ("**Heatmaps.** Grad-CAM shows *what drove the score*: the parts of the face whose pixels pushed the "
             "fake probability up; it does not show that those parts were edited. Every map is drawn on one scale, "
             "its heat times the fake probability of the crop it explains, so a crop scored low shows a faint map.")

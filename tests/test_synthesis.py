@@ -188,3 +188,24 @@ def test_the_bundled_head_scores_an_upsampling_trace_above_the_same_faces():
     fake = np.stack([upsample_trace(c, np.random.default_rng(k)) for k, c in enumerate(real)])
     s_real, s_fake = det.scores(real).synthesis, det.scores(fake).synthesis
     assert (s_fake > s_real).mean() >= 0.75 and np.median(s_fake) > np.median(s_real)
+
+
+def test_when_the_synthesis_check_decides_the_heatmaps_explain_its_score(tmp_path, photo):
+    from dfdemo.analyzer import Analyzer, Settings
+    from dfdemo.words import maps_words
+
+    folder = with_synthesis_head(ROOT / "weights" / "detector", tmp_path / "w", bias=3.0, seed=1)
+    quiet = with_synthesis_head(ROOT / "weights" / "detector", tmp_path / "q", bias=-12.0, seed=1)
+    with Analyzer.load(folder) as an:
+        a = an.analyze(photo, Settings(heatmaps=1))
+    with Analyzer.load(quiet) as an:  # the synthesis check finds nothing: blending decides, its own maps
+        blending = an.analyze(photo, Settings(heatmaps=1))
+    r = a.report
+    assert r.checks[1].verdict == "fake" and len(r.heatmaps) == 1
+    h = r.heatmaps[0]
+    assert h.check == "synthesis" and h.fake_probability == pytest.approx(r.faces[0].frames[0].synthesis_probability)
+    assert h.learned_map_mean is None and a.learned_maps == []  # the learned map explains blending, not this check
+    assert "generator-traces check decided" in maps_words(r)
+    hb = blending.report.heatmaps[0]
+    assert hb.check == "blending" and hb.fake_probability == pytest.approx(blending.report.faces[0].frames[0].fake_probability)
+    assert hb.learned_map_mean is not None
