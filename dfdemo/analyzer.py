@@ -265,8 +265,8 @@ class Analyzer:
         timings["report"] = time.perf_counter() - t
         t = time.perf_counter()
         report_progress(0.85, "explaining the most suspicious faces")
-        explained = self._decided_check(faces, cuts).name  # the maps explain the check that decided the file
-        heatmaps, learned = self._explain(tracked.samples, settings, path, explained)
+        checks = self._file_checks(faces, cuts)  # the maps explain the check that decides the file
+        heatmaps, learned = self._explain(tracked.samples, settings, path, deciding(checks).name)
         timings["explain"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t_all
         report_progress(1.0, "done")
@@ -274,7 +274,7 @@ class Analyzer:
                  *(f"face {f.track_id + 1} was not seen through any whole window: frame score only"
                    for f in faces if temporal.state == "used" and f.temporal_probability is None),
                  *([SYNTHESIS_NOT_CALIBRATED] if faces and cuts.synthesis_checked and cuts.synthesis is None else [])]
-        report = self._report(path, info, sampled, faces, heatmaps, notes, temporal.state, cuts, timings)
+        report = self._report(path, info, sampled, faces, checks, heatmaps, notes, temporal.state, cuts, timings)
         thumbs = {tr.track_id: max(tracked.samples[tr.track_id], key=lambda s: s.score).crop for tr in tracked.tracks}
         return Analysis(report, thumbs, learned)
 
@@ -352,11 +352,9 @@ class Analyzer:
             frame_probability=frame_p if temporal.state == "used" else None, temporal_probability=temporal_p, windows=wins,
             checks=checks)
 
-    def _report(self, path, info: MediaInfo, sampled: _Sampled, faces: list[FaceReport], heatmaps: list[Heatmap],
-                notes: list[str], temporal: str, cuts: _Cuts, timings: dict[str, float]) -> Report:
-        """Each check judges the file by its most suspicious face; the file takes the deciding
-        check's verdict, probability and cut (``report.deciding``)."""
-        checks = self._file_checks(faces, cuts)
+    def _report(self, path, info: MediaInfo, sampled: _Sampled, faces: list[FaceReport], checks: list[Check],
+                heatmaps: list[Heatmap], notes: list[str], temporal: str, cuts: _Cuts, timings: dict[str, float]) -> Report:
+        """The file takes the deciding check's verdict, probability and cut (``report.deciding``)."""
         decided = deciding(checks)
         prob, verdict = decided.fake_probability, decided.verdict
         cut = Cut(decided.threshold, decided.uncertain_band) if decided.threshold is not None else cuts.frame
@@ -371,10 +369,8 @@ class Analyzer:
             accuracy=self.detector.config.accuracy)
 
     def _file_checks(self, faces: list[FaceReport], cuts: _Cuts) -> list[Check]:
+        """Each check over the file: it judges the file by its most suspicious face."""
         return [self._file_check(name, faces) for name in (("blending", "synthesis") if cuts.synthesis_checked else ("blending",))]
-
-    def _decided_check(self, faces: list[FaceReport], cuts: _Cuts) -> Check:
-        return deciding(self._file_checks(faces, cuts))
 
     @staticmethod
     def _file_check(name: str, faces: list[FaceReport]) -> Check:

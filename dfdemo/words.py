@@ -259,7 +259,9 @@ def _regions_sentence(face: FaceReport, report: Report) -> str | None:
     if top_p < FAINT_SCORE:
         return (f"Its heatmaps are drawn faint because the crops they explain scored low (at most {top_p:.2f}): they "
                 f"show the little that pushed the score up ({where}), not evidence of a swap.")
-    if blending_verdict(face)[1] == "real":
+    explained = next((h.check for h in report.heatmaps if h.track_id == face.track_id), "blending")
+    verdict = next((c.verdict for c in face.checks if c.name == explained), None) or blending_verdict(face)[1]
+    if verdict == "real":
         return (f"Its heatmaps explain its most suspicious frames (scores up to {top_p:.2f}), not the face as a whole, "
                 f"which stays below the threshold: in those frames {where}.")
     if off > OFF_FACE:
