@@ -260,6 +260,8 @@ def main(argv: list[str] | None = None) -> None:
                          "Face X-ray's 4*N*(1-N) of the normalised mask at the map's grid")
     ap.add_argument("--mask-dice", type=float, default=0.0,
                     help="weight of a soft-Dice loss on the fakes' maps, added to the mask BCE (0 = BCE only)")
+    ap.add_argument("--mask-real-weight", type=float, default=1.0,
+                    help="weight of the real faces' (all-zero) maps in the mask BCE; > 1 asks for quieter maps on real faces")
     ap.add_argument("--new-mask-head", action="store_true",
                     help="with --init: replace the weights' learned-map head by a freshly initialised one (same layers)")
     ap.add_argument("--precision", choices=("bf16", "fp32"), default="bf16",
@@ -312,6 +314,7 @@ def main(argv: list[str] | None = None) -> None:
     if a.mask_weight > 0:
         extra = {k: v for k, v in config.extra.items() if not (a.head_only and k == "faithfulness")}  # a new map: measure it again
         config = replace(config, extra={**extra, "mask_head_target": a.mask_target, "mask_head_dice": a.mask_dice,
+                                        "mask_head_real_weight": a.mask_real_weight,
                                         "mask_head_start": "new" if a.new_mask_head or not had_head else "the --init head"})
     mask_head = config.mask_head if a.mask_weight > 0 else None
     if a.head_only and not (a.init and mask_head):
@@ -381,7 +384,10 @@ def main(argv: list[str] | None = None) -> None:
             if mask_head:
                 logits, mlog = forward_with_mask(model, mask_head, x)
                 tgt = mask_targets(masks, len(reals), mlog.shape[-2:], a.mask_target)
-                loss = lossf(logits.float(), y) + a.mask_weight * lossf(mlog.float(), tgt)
+                w = torch.ones(len(tgt), 1, 1, 1)
+                w[:len(reals)] = a.mask_real_weight  # the reals' all-zero maps
+                loss = lossf(logits.float(), y) + a.mask_weight * torch.nn.functional.binary_cross_entropy_with_logits(
+                    mlog.float(), tgt, weight=w.expand_as(tgt))
                 if a.mask_dice:
                     loss = loss + a.mask_dice * soft_dice_loss(mlog[len(reals):], tgt[len(reals):])
             else:

@@ -112,3 +112,18 @@ def test_head_only_training_on_a_new_target_keeps_the_classifier_and_records_the
     assert extra["mask_head_target"] == target and extra["mask_head_dice"] == 0.5 and extra["mask_head_start"] == "new"
     assert "faithfulness" not in extra  # the old map's numbers do not describe the new one
     assert extra["mask_head_steps"] == 2 and "mask_iou" in extra["mask_head_history"][-1]
+
+
+def test_explain_eval_measures_the_learned_map_against_the_region_and_the_boundary_band(tmp_path, face68):
+    from dfdemo.detector import DetectorConfig, add_mask_head, create_model, load_detector, save_detector
+    from dfdemo_lab.explain_eval import sbi_eval
+
+    torch.manual_seed(0)
+    model = create_model("tf_efficientnet_lite0")
+    w = save_detector(model, tmp_path / "w", DetectorConfig(mask_head=add_mask_head(model, "blocks.4", "bn2"), target_layer="blocks.5"))
+    s = sbi_eval(load_detector(w), _tiny_cache(tmp_path / "cache", face68), n=2, deletion_n=0, kinds=("mouth", "eyes"))
+    for key in ("learned_map_iou_region", "learned_map_band_iou_region", "learned_map_band_heat_in_mask_ratio_mouth",
+                "learned_map_real_mean", "learned_map_real_mean_shown", "learned_map_sanity_spearman"):
+        assert np.isfinite(s[key]), key
+    assert "learned_map_band_sanity_spearman" not in s  # the same maps: one sanity number
+    assert s["learned_map_real_mean_shown"] <= s["learned_map_real_mean"] + 1e-9  # the overlay scales by P(fake) <= 1
