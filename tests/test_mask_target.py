@@ -97,10 +97,16 @@ def test_head_only_training_on_a_new_target_keeps_the_classifier_and_records_the
                                                                     extra={"faithfulness": {"learned_map_iou": 0.4}}))
     cache = _tiny_cache(tmp_path / "cache", face68)
     out = tmp_path / "out"
-    main(["--cache", str(cache), "--init", str(start), "--mask-weight", "1", "--head-only", "--mask-target", target,
-          "--mask-dice", "0.5", "--new-mask-head", "--blend-kinds", "mouth:1", "--run-dir", str(tmp_path / "run"),
-          "--out", str(out), "--steps", "2", "--batch", "2", "--eval-every", "2", "--val-pairs", "2", "--workers", "0",
-          "--threads", "1"])
+    args = ["--cache", str(cache), "--init", str(start), "--mask-weight", "1", "--head-only", "--mask-target", target,
+            "--mask-dice", "0.5", "--mask-real-weight", "4", "--new-mask-head", "--blend-kinds", "mouth:1",
+            "--run-dir", str(tmp_path / "run"), "--out", str(out), "--batch", "2", "--eval-every", "2", "--val-pairs", "2",
+            "--workers", "0", "--threads", "1", "--steps", "3"]
+    main(args + ["--minutes", "0.0001"])  # out of time after the first step: saved there
+    first = load_detector(out)
+    assert json.loads((out / "config.json").read_text())["dfdemo"]["extra"]["mask_head_steps"] == 1
+    main(args)  # resumes from the run folder's checkpoint at step 1
+    assert not torch.equal(dict(first.model.named_parameters())["mask_head.net.0.weight"],
+                           dict(load_detector(out).model.named_parameters())["mask_head.net.0.weight"])
     before, after = load_detector(start), load_detector(out)
     b, a = dict(before.model.named_parameters()), dict(after.model.named_parameters())
     for name in ("conv_stem.weight", "blocks.4.0.conv_pw.weight", "classifier.weight"):
@@ -111,7 +117,8 @@ def test_head_only_training_on_a_new_target_keeps_the_classifier_and_records_the
     extra = cfg["extra"]
     assert extra["mask_head_target"] == target and extra["mask_head_dice"] == 0.5 and extra["mask_head_start"] == "new"
     assert "faithfulness" not in extra  # the old map's numbers do not describe the new one
-    assert extra["mask_head_steps"] == 2 and "mask_iou" in extra["mask_head_history"][-1]
+    assert extra["mask_head_real_weight"] == 4.0 and extra["mask_head_steps"] == 3
+    assert [h["step"] for h in extra["mask_head_history"]] == [1, 2, 3] and "mask_iou" in extra["mask_head_history"][-1]
 
 
 def test_explain_eval_measures_the_learned_map_against_the_region_and_the_boundary_band(tmp_path, face68):
