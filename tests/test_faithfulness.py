@@ -172,7 +172,7 @@ def test_mask_head_output_has_the_crop_shape_and_round_trips(tmp_path, deep_laye
     torch.manual_seed(0)
     model = create_model("tf_efficientnet_lite0")
     head = add_mask_head(model, deep_layer=deep_layer)
-    assert head.deep_channels == (1280 if deep_layer else 0) and head.deep_layer == deep_layer
+    assert head.deep_channels == (1280 if deep_layer else 0)
     save_detector(model, tmp_path / "w", DetectorConfig(mask_head=head))
     det = load_detector(tmp_path / "w")
     crops = np.stack([np.zeros((224, 224, 3), np.uint8), astronaut()[100:324, 100:324]])
