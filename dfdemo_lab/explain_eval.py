@@ -40,7 +40,7 @@ from scipy.stats import spearmanr
 from dfdemo.detector import Detector, load_detector
 from dfdemo.explain import CAM_METHODS, REGIONS, gradcam, region_shares, top_region
 from .errors import require_cache
-from .metrics import binary, mask_iou  # noqa: F401 (mask_iou: part of these measures)
+from .metrics import binary, boundary_band, mask_iou  # noqa: F401 (mask_iou: part of these measures)
 
 REGION_KINDS = ("mouth", "eyes")  # the blends of one small region: the "region blends"
 
@@ -243,7 +243,15 @@ def sbi_eval(det: Detector, cache: Path, n: int, deletion_n: int, seed: int = 7,
         if learned is not None:  # the same measures for the learned map, plus its overlap and its real-face activation
             map_measures(res, "learned_", learned, learned_rand, masks, kps)
             res["learned_iou"] += [mask_iou(lm, m) for lm, m in zip(learned, masks)]
-            res["learned_real_mean"] += list(det.predict_masks(np.stack([p[0] for p in pairs])).mean((1, 2)))
+            # the same map against the blend boundary band (what a boundary-trained map draws)
+            bands = [boundary_band(m) for m in masks]
+            map_measures(res, "learnedband_", learned, learned_rand, bands, kps)
+            res["learnedband_iou"] += [mask_iou(lm, b) for lm, b in zip(learned, bands)]
+            reals = np.stack([p[0] for p in pairs])
+            real_maps = det.predict_masks(reals)
+            res["learned_real_mean"] += list(real_maps.mean((1, 2)))
+            # as the app shows it: the overlay scales the map by the face's P(fake)
+            res["learned_real_mean_shown"] += list((real_maps * det.predict(reals)[:, None, None]).mean((1, 2)))
         if start < deletion_n:
             rand_maps = smooth_random_maps(len(ids), size, del_rng)
             for pct in (10, 20):
@@ -258,8 +266,11 @@ def sbi_eval(det: Detector, cache: Path, n: int, deletion_n: int, seed: int = 7,
            "explain_ms_per_face": explain_ms_per_face(det, np.stack([p[1] for p in pairs])[:4])}
     out.update({f"n_{k}": int((kind_arr == k).sum()) for k in kinds})
     if "learned_iou" in r:
+        band = kind_summary(r, kind_arr, "learnedband_", "learned_map_band_")
+        band.pop("learned_map_band_sanity_spearman")  # the same maps: the same as learned_map_sanity_spearman
         out.update(learned_map_real_mean=float(r["learned_real_mean"].mean()),
-                   **kind_summary(r, kind_arr, "learned_", "learned_map_"))
+                   learned_map_real_mean_shown=float(r["learned_real_mean_shown"].mean()),
+                   **kind_summary(r, kind_arr, "learned_", "learned_map_"), **band)
     for pct in (10, 20) if "del10" in r else ():
         drop, drop_r = -r[f"del{pct}"].mean(), -r[f"del{pct}_random"].mean()
         out[f"deletion_drop_{pct}"] = float(drop)
@@ -380,7 +391,8 @@ def print_sbi(s: dict, setting: str, model: str) -> None:
     cols = [("heat_in_mask_ratio", "heat-in-mask"), ("pointing_game", "pointing")]
     if "learned_map_iou" in s:
         cols += [("learned_map_heat_in_mask_ratio", "learned h-i-m"), ("learned_map_pointing_game", "learned pointing"),
-                 ("learned_map_iou", "learned IoU")]
+                 ("learned_map_iou", "learned IoU"), ("learned_map_band_heat_in_mask_ratio", "l. h-i-band"),
+                 ("learned_map_band_iou", "l. band IoU")]
     print(f"  {'blend kind':<12} {'n':>4} " + " ".join(f"{name:>16}" for _, name in cols))
     for suffix, name, n in ([("", "all", s["n"])] + [("_" + k, k, s[f"n_{k}"]) for k in kinds if s[f"n_{k}"]]
                             + ([("_region", "mouth+eyes", sum(s.get(f"n_{k}", 0) for k in REGION_KINDS))] if "heat_in_mask_ratio_region" in s else [])):
@@ -392,9 +404,11 @@ def print_sbi(s: dict, setting: str, model: str) -> None:
         if k in s:
             print(f"  {k:<32} {s[k]:8.3f}  {('target ' + target) if target else ''}")
     if "learned_map_iou" in s:
-        print("Learned manipulation map (same fakes; deletion not run for it):")
+        print("Learned manipulation map (same fakes; deletion not run for it; IoU = map > 0.5 against the blend mask's "
+              "half maximum; band = the same against the blend boundary 4N(1-N) at the map's 14x14 grid):")
         for k, target in (("iou_region", ">= 0.5"), ("real_mean", "<= 0.05"), ("sanity_spearman", "< 0.2"),
-                          ("region_words_agree", "")):
+                          ("region_words_agree", ""), ("band_iou_region", ""), ("band_iou", ""),
+                          ("band_heat_in_mask_ratio_region", ""), ("real_mean_shown", "(x P(fake), as drawn)")):
             if "learned_map_" + k in s:
                 print(f"  {'learned_map_' + k:<32} {s['learned_map_' + k]:8.3f}  {('target ' + target) if target else ''}")
 

@@ -24,7 +24,7 @@ from dfdemo.detector import (DetectorConfig, add_mask_head, create_model, defaul
 from .evaluate import DevCrops
 from .cache import CACHE_MARGIN
 from .errors import LabError, require_cache
-from .metrics import mask_iou, roc_auc
+from .metrics import MASK_TARGETS, boundary_band, mask_iou, mask_target, roc_auc
 from .sbi import BLEND_KINDS, align_to, reframe, self_blend, video_degrade
 
 
@@ -157,21 +157,38 @@ def validation_set(crops: CropSet, n: int, size: int, margin: float, seed: int =
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]), crops.is_video[idx], np.stack([p[2] for p in pairs])
 
 
-def mask_targets(masks: torch.Tensor, n_real: int, size: tuple[int, int]) -> torch.Tensor:
-    """Targets of the mask head: zeros for the reals, each fake's blend mask (area-resized)."""
-    fake = torch.nn.functional.interpolate(masks.float().unsqueeze(1), size=size, mode="area")
+def mask_targets(masks: torch.Tensor, n_real: int, size: tuple[int, int], target: str = "blend") -> torch.Tensor:
+    """Targets of the mask head on its grid ``size``: zeros for the reals, each fake's
+    ``metrics.mask_target`` (the blend mask, the replaced region or its boundary)."""
+    fake = mask_target(masks, target, size).unsqueeze(1)
     return torch.cat([torch.zeros((n_real, 1) + tuple(size)), fake])
+
+
+def soft_dice_loss(mask_logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean over the maps of 1 − soft Dice (2·Σpt + 1) / (Σp + Σt + 1): the overlap with the
+    target, whatever its size (a mouth is a few cells of the grid, BCE mostly sees background)."""
+    p = torch.sigmoid(mask_logits.float()).flatten(1)
+    t = target.flatten(1)
+    return (1 - (2 * (p * t).sum(1) + 1) / (p.sum(1) + t.sum(1) + 1)).mean()
+
+
+def target_map(mask: np.ndarray, target: str) -> np.ndarray:
+    """What a map trained on ``target`` is compared with at full resolution: the blend mask
+    (``binary`` takes its half maximum: the replaced region) or its boundary band."""
+    return boundary_band(mask) if target == "boundary" else mask
 
 
 @torch.inference_mode()
 def evaluate(model, reals, fakes, is_video, masks, mean, std, mask_head: dict | None = None, bs: int = 64,
-             bf16: bool = False) -> dict:
+             bf16: bool = False, mask_target: str = "blend") -> dict:
+    """Scores of held-out pairs; with ``mask_head`` also the map's IoU with what it is trained
+    to draw (``target_map`` of ``mask_target``) and its mean on the real faces."""
     model.eval()
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        return _evaluate(model, reals, fakes, is_video, masks, mean, std, mask_head, bs)
+        return _evaluate(model, reals, fakes, is_video, masks, mean, std, mask_head, bs, mask_target)
 
 
-def _evaluate(model, reals, fakes, is_video, masks, mean, std, mask_head, bs) -> dict:
+def _evaluate(model, reals, fakes, is_video, masks, mean, std, mask_head, bs, mask_target="blend") -> dict:
     scores, ious, real_act = [], [], []
     for i in range(0, len(reals), bs):
         x, _ = to_batch(torch.from_numpy(reals[i:i + bs]), torch.from_numpy(fakes[i:i + bs]), mean, std)
@@ -180,7 +197,7 @@ def _evaluate(model, reals, fakes, is_video, masks, mean, std, mask_head, bs) ->
             pm = mask_probabilities(mlog, x.shape[-1])
             n = len(pm) // 2
             real_act += pm[:n].mean((1, 2)).tolist()
-            ious += [mask_iou(p, m) for p, m in zip(pm[n:].float().numpy(), masks[i:i + bs])]
+            ious += [mask_iou(p, target_map(m, mask_target)) for p, m in zip(pm[n:].float().numpy(), masks[i:i + bs])]
         else:
             logits = model(x)
         scores.append(torch.sigmoid(logits.float().view(-1)).view(2, -1))
@@ -237,6 +254,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--head-only", action="store_true",
                     help="with --init and --mask-weight: train the mask head alone on the frozen detector "
                          "(the classifier, hence its scores and threshold, stay exactly as they were)")
+    ap.add_argument("--mask-target", choices=MASK_TARGETS, default="blend",
+                    help="what the learned map is trained to draw on the fakes (reals: all zero): blend = the blend mask "
+                         "times the blend ratio (v1-v3), region = the replaced region whatever the ratio, boundary = "
+                         "Face X-ray's 4*N*(1-N) of the normalised mask at the map's grid")
+    ap.add_argument("--mask-dice", type=float, default=0.0,
+                    help="weight of a soft-Dice loss on the fakes' maps, added to the mask BCE (0 = BCE only)")
+    ap.add_argument("--mask-real-weight", type=float, default=1.0,
+                    help="weight of the real faces' (all-zero) maps in the mask BCE; > 1 asks for quieter maps on real faces")
+    ap.add_argument("--new-mask-head", action="store_true",
+                    help="with --init: replace the weights' learned-map head by a freshly initialised one (same layers)")
     ap.add_argument("--precision", choices=("bf16", "fp32"), default="bf16",
                     help="bf16: torch.autocast to bfloat16 on the CPU (AVX-512 BF16 / AMX); fp32: plain float32")
     ap.add_argument("--blend-kinds", default="face:1",
@@ -279,8 +306,16 @@ def main(argv: list[str] | None = None) -> None:
         cfg = model.pretrained_cfg
         config = DetectorConfig(architecture=a.arch, input_size=a.size, mean=tuple(cfg["mean"]), std=tuple(cfg["std"]),
                                 crop_margin=a.margin, target_layer=default_target_layer(a.arch, model), model_id=a.model_id)
-    if a.mask_weight > 0 and not config.mask_head:
-        config = replace(config, mask_head=add_mask_head(model, deep_layer=a.mask_deep_layer))
+    had_head = bool(config.mask_head)
+    if a.mask_weight > 0 and (a.new_mask_head or not config.mask_head):
+        old = config.mask_head
+        layer, deep = (old.layer, old.deep_layer) if old and not a.mask_deep_layer else ("blocks.4", a.mask_deep_layer)
+        config = replace(config, mask_head=add_mask_head(model, layer, deep_layer=deep))
+    if a.mask_weight > 0:
+        extra = {k: v for k, v in config.extra.items() if not (a.head_only and k == "faithfulness")}  # a new map: measure it again
+        config = replace(config, extra={**extra, "mask_head_target": a.mask_target, "mask_head_dice": a.mask_dice,
+                                        "mask_head_real_weight": a.mask_real_weight,
+                                        "mask_head_start": "new" if a.new_mask_head or not had_head else "the --init head"})
     mask_head = config.mask_head if a.mask_weight > 0 else None
     if a.head_only and not (a.init and mask_head):
         raise LabError("--head-only needs --init (the detector to keep) and --mask-weight > 0")
@@ -313,7 +348,7 @@ def main(argv: list[str] | None = None) -> None:
                  for k in filter(None, a.val_kinds.split(",")) if k != "face"}
     dev = None  # loaded at the first evaluation where the file exists (it may still be being written)
     if a.eval_only:
-        m = evaluate(model, *val, config.mean, config.std, mask_head, bf16=bf16)
+        m = evaluate(model, *val, config.mean, config.std, mask_head, bf16=bf16, mask_target=a.mask_target)
         m.update({f"sbi_auc_{k}": evaluate(model, *v, config.mean, config.std, None, bf16=bf16)["sbi_auc"] for k, v in extra_val.items()})
         if a.dev_crops:
             m.update(DevCrops.load(a.dev_crops).evaluate(model, config, bf16))
@@ -348,7 +383,13 @@ def main(argv: list[str] | None = None) -> None:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             if mask_head:
                 logits, mlog = forward_with_mask(model, mask_head, x)
-                loss = lossf(logits.float(), y) + a.mask_weight * lossf(mlog.float(), mask_targets(masks, len(reals), mlog.shape[-2:]))
+                tgt = mask_targets(masks, len(reals), mlog.shape[-2:], a.mask_target)
+                w = torch.ones(len(tgt), 1, 1, 1)
+                w[:len(reals)] = a.mask_real_weight  # the reals' all-zero maps
+                loss = lossf(logits.float(), y) + a.mask_weight * torch.nn.functional.binary_cross_entropy_with_logits(
+                    mlog.float(), tgt, weight=w.expand_as(tgt))
+                if a.mask_dice:
+                    loss = loss + a.mask_dice * soft_dice_loss(mlog[len(reals):], tgt[len(reals):])
             else:
                 loss = lossf(model(x).float().view(-1), y)
         opt.zero_grad(set_to_none=True)
@@ -364,7 +405,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"[train] step {step}/{a.steps} loss {np.mean(run_loss[-25:]):.4f} lr {sched.get_last_lr()[0]:.2e} "
                   f"{seen / el:.1f} img/s (waiting for data {waited / el:.0%}) elapsed {el / 60:.1f} min", flush=True)
         if step % a.eval_every == 0 or step >= a.steps or out_of_time:
-            m = evaluate(model, *val, config.mean, config.std, mask_head, bf16=bf16)
+            m = evaluate(model, *val, config.mean, config.std, mask_head, bf16=bf16, mask_target=a.mask_target)
             for k, v in extra_val.items():
                 m[f"sbi_auc_{k}"] = evaluate(model, *v, config.mean, config.std, None, bf16=bf16)["sbi_auc"]
             if dev is None and a.dev_crops and a.dev_crops.is_file():
