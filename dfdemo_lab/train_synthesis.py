@@ -3,9 +3,10 @@
 The backbone stays frozen (the blending score, its calibration and its heatmaps do not move);
 only ``dfdemo.synthesis.SynthesisHead`` is fitted. Each training face appears twice: as it is
 (real) and as one simulated generator trace of it (fake), then both sides get the same framing
-and independent video degradations and picture-quality looks (``video_degrade(..., "varied")``),
-so that sharpness, compression or size alone cannot tell the classes apart. The traces
-(``TRACES``):
+and independent video degradations (resampling, JPEG; ``--degrade varied`` adds the
+picture-quality looks of ``sbi.quality_domain`` to both, which transferred worse), so that
+compression or size alone cannot tell the classes apart. The defaults are the bundled head's
+recipe (the ``upsample`` trace, 4,000 faces). The traces (``TRACES``):
 
 - ``ae``: the whole crop redrawn by the generator simulator (``gensim``), a random decoder;
 - ``ae2x``: the same at twice the scale (upscaled, redrawn, downscaled), the traces of a
@@ -39,6 +40,7 @@ import torch
 from dfdemo.config import SynthesisConfig, load_config
 from dfdemo.detector import forward_with_taps, load_detector, resolve_weights, save_detector
 from dfdemo.synthesis import SynthesisHead, pool
+
 from . import gensim
 from .cache import CACHE_MARGIN
 from .errors import LabError, require_cache
@@ -218,11 +220,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sim", type=Path, default=Path("runs/gensim"), help="generator simulator (python -m dfdemo_lab gensim)")
     ap.add_argument("--cache", type=Path, default=Path("cache/faces"))
     ap.add_argument("--out", type=Path, default=Path("runs/synthesis"))
-    ap.add_argument("--faces", type=int, default=2000, help="training faces (each seen real and with each trace)")
-    ap.add_argument("--val-faces", type=int, default=400)
+    ap.add_argument("--faces", type=int, default=4000, help="training faces (each seen real and with each trace)")
+    ap.add_argument("--val-faces", type=int, default=300)
     ap.add_argument("--traces", default="upsample:1")
-    ap.add_argument("--degrade", default="varied", choices=["plain", "strong", "varied"])
-    ap.add_argument("--weight-decay", type=float, default=1e-3)
+    ap.add_argument("--degrade", default="plain", choices=["plain", "strong", "varied"])
+    ap.add_argument("--weight-decay", type=float, default=0.01)
     ap.add_argument("--dev-crops", type=Path, help="also print the dev-eval AUC per slice (measurement only)")
     ap.add_argument("--save", type=Path, help="write the input weights + this head here (a new weights folder)")
     ap.add_argument("--seed", type=int, default=0)
