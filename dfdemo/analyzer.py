@@ -21,7 +21,7 @@ from typing import Callable, Iterator, TypeVar
 import cv2
 import numpy as np
 
-from .config import Cut, manual_cut
+from .config import Cut, cut_at, manual_cut
 from .detector import Detector, load_detector
 from .errors import DfdemoError, MediaError
 from .explain import gradcam, overlay, region_shares, top_region
@@ -357,7 +357,7 @@ class Analyzer:
         """The file takes the deciding check's verdict, probability and cut (``report.deciding``)."""
         decided = deciding(checks)
         prob, verdict = decided.fake_probability, decided.verdict
-        cut = Cut(decided.threshold, decided.uncertain_band) if decided.threshold is not None else cuts.frame
+        cut = cut_at(decided.threshold, decided.uncertain_band) or cuts.frame
         return Report(
             file=str(path), kind=info.kind, verdict=verdict, fake_probability=prob,
             frames_analyzed=len(sampled.per_frame), frames_with_face=sum(1 for d in sampled.per_frame if d), faces=faces,

@@ -36,6 +36,14 @@ class Cut:
     band: tuple[float, float]
 
 
+def cut_at(threshold: float | None, band: tuple[float, float] | None = None) -> Cut | None:
+    """The cut at ``threshold`` with its ``band`` (none given: no uncertain band); None when
+    there is no threshold (the block was not calibrated for that kind of media)."""
+    if threshold is None:
+        return None
+    return Cut(threshold, tuple(band or (threshold, threshold)))
+
+
 def manual_cut(threshold: float) -> Cut:
     """The cut for a threshold set by hand (``Settings.threshold``, the app's slider)."""
     t = float(threshold)
@@ -143,10 +151,8 @@ class SynthesisConfig:
         """The calibrated cut for a media kind (photos: their own where set), None where this
         check has none (it then does not judge that kind of media)."""
         if kind == "image" and self.photo_threshold is not None:
-            return Cut(self.photo_threshold, tuple(self.photo_uncertain_band or (self.photo_threshold, self.photo_threshold)))
-        if self.threshold is None:
-            return None
-        return Cut(self.threshold, tuple(self.uncertain_band or (self.threshold, self.threshold)))
+            return cut_at(self.photo_threshold, self.photo_uncertain_band)
+        return cut_at(self.threshold, self.uncertain_band)
 
     def to_dict(self) -> dict:
         d = {**asdict(self), "layers": list(self.layers), "spread": list(self.spread),
@@ -214,9 +220,7 @@ class DetectorConfig:
 
     @property
     def photo_cut(self) -> Cut | None:
-        if self.photo_threshold is None:
-            return None
-        return Cut(self.photo_threshold, tuple(self.photo_uncertain_band or (self.photo_threshold, self.photo_threshold)))
+        return cut_at(self.photo_threshold, self.photo_uncertain_band)
 
     def cut(self, kind: str) -> Cut:
         """The cut calibrated for a media kind: photos have their own where the weights were
