@@ -148,9 +148,20 @@ def group_folds(groups: list[str], k: int = CV_FOLDS) -> np.ndarray:
     return np.array([fold_of[g] for g in groups])
 
 
+def folds_of(groups: list[str]) -> np.ndarray:
+    """Cross-validation folds of the items: whole groups per fold, or two alternating folds
+    when there is only one group."""
+    return group_folds(groups) if len(set(groups)) > 1 else np.arange(len(groups)) % 2
+
+
+def folds_said(groups: list[str], group_name: str) -> str:
+    """How ``folds_of`` split the items, in words (recorded with the numbers)."""
+    return f"{min(CV_FOLDS, len(set(groups)))}-fold by {group_name}" if len(set(groups)) > 1 else "2-fold"
+
+
 def cross_validated_fpr(cs: np.ndarray, groups: list[str], target_fpr: float, floor: float) -> float:
     """Share of items called fake by a threshold set without their group's fold."""
-    folds = group_folds(groups) if len(set(groups)) > 1 else np.arange(len(cs)) % 2
+    folds = folds_of(groups)
     hits = [(cs[folds == f] >= threshold_for(cs[folds != f], target_fpr, floor)).sum() for f in np.unique(folds)
             if (folds != f).any()]
     return float(np.sum(hits) / len(cs)) if hits else float("nan")
@@ -169,7 +180,7 @@ def calibration(scored: list, target_fpr: float, floor: float, groups: list[str]
     out = {"clips": len(cs), "sources": len(set(groups)), "frames": int(len(fs)), "target_fpr": target_fpr,
            "clip_fpr": float((cs >= t).mean()), "frame_fpr": float((fs >= t).mean()) if len(fs) else 0.0,
            "cross_fold_clip_fpr": cross_validated_fpr(cs, groups, target_fpr, floor),
-           "cross_validation": f"{min(CV_FOLDS, len(set(groups)))}-fold by {group_name}" if len(set(groups)) > 1 else "2-fold",
+           "cross_validation": folds_said(groups, group_name),
            "clip_score_median": float(np.median(cs)), "clip_score_max": float(cs.max()),
            "band": [lo, hi], "real_in_band": float(((cs >= lo) & (cs < hi)).mean())}
     if sbi_clips is not None and len(sbi_clips):
@@ -187,32 +198,29 @@ def synthesis_calibration(blend: list, blend_threshold: float, synth: list, extr
     (0.999) keeps within the allowance: the check then does not judge that kind of media."""
     b = np.array([x.file_score or 0.0 for x in blend])
     y = np.array([x.file_score or 0.0 for x in synth])
-    free = b < blend_threshold  # the real media the blending check lets through
+    flagged = b >= blend_threshold  # the real media the blending check already calls fake
+    free = ~flagged
 
     def cut(idx: np.ndarray) -> float:
         n, f = len(idx), idx[free[idx]]
         return threshold_for(y[f], min(1.0, extra_fpr * n / max(1, len(f))), floor) if len(f) else 0.999
 
     t = cut(np.arange(len(y)))
-    if ((b >= blend_threshold) | (y >= t)).mean() - (b >= blend_threshold).mean() > extra_fpr + 1e-9:
+    combined = flagged | (y >= t)
+    head = {"clips": len(y), "sources": len(set(groups)), "extra_fpr": extra_fpr, "blending_fpr": float(flagged.mean())}
+    if combined.mean() - flagged.mean() > extra_fpr + 1e-9:
         # even the highest cut adds more false alarms than allowed: this check does not judge this kind of media
-        return None, {"clips": len(y), "sources": len(set(groups)), "extra_fpr": extra_fpr, "calibrated": False,
-                      "blending_fpr": float((b >= blend_threshold).mean()),
-                      "combined_fpr_at_highest_cut": float(((b >= blend_threshold) | (y >= t)).mean()),
-                      "highest_cut": t, "clip_score_median": float(np.median(y)),
-                      "real_at_or_above_0.999": float((y >= 0.999).mean())}
+        return None, {**head, "calibrated": False, "combined_fpr_at_highest_cut": float(combined.mean()), "highest_cut": t,
+                      "clip_score_median": float(np.median(y)), "real_at_or_above_0.999": float((y >= 0.999).mean())}
     lo, hi = band_for(t, y[free], extra_fpr)
-    folds = group_folds(groups) if len(set(groups)) > 1 else np.arange(len(y)) % 2
+    folds = folds_of(groups)
     cv_hits = 0
     for f in np.unique(folds):
         test, rest = np.flatnonzero(folds == f), np.flatnonzero(folds != f)
         if len(rest):
-            cv_hits += int(((b[test] >= blend_threshold) | (y[test] >= cut(rest))).sum())
-    out = {"clips": len(y), "sources": len(set(groups)), "extra_fpr": extra_fpr,
-           "synthesis_fpr": float((y >= t).mean()), "blending_fpr": float((b >= blend_threshold).mean()),
-           "combined_fpr": float(((b >= blend_threshold) | (y >= t)).mean()),
-           "cross_fold_combined_fpr": float(cv_hits / len(y)),
-           "cross_validation": f"{min(CV_FOLDS, len(set(groups)))}-fold by {group_name}" if len(set(groups)) > 1 else "2-fold",
+            cv_hits += int((flagged[test] | (y[test] >= cut(rest))).sum())
+    out = {**head, "synthesis_fpr": float((y >= t).mean()), "combined_fpr": float(combined.mean()),
+           "cross_fold_combined_fpr": float(cv_hits / len(y)), "cross_validation": folds_said(groups, group_name),
            "clip_score_median": float(np.median(y)), "clip_score_max": float(y.max()),
            "band": [lo, hi], "real_in_band": float(((y >= lo) & (y < hi)).mean())}
     out["clip_fpr"], out["cross_fold_clip_fpr"], out["frame_fpr"] = out["combined_fpr"], out["cross_fold_combined_fpr"], 0.0
