@@ -24,6 +24,8 @@ from typing import Any
 from .errors import WeightsError
 
 CONFIG_FILE = "config.json"
+# the learned checks: heads on the scoring pass's pooled activations, by their config key
+LEARNED_CHECKS = ("synthesis", "animation")
 MANUAL_BAND = 0.05  # a threshold set by hand gets an uncertain band of ± this
 
 
@@ -132,9 +134,11 @@ class TemporalConfig:
 
 @dataclass(frozen=True)
 class SynthesisConfig:
-    """The synthesis check's head (``dfdemo.synthesis.SynthesisHead``): the layers it reads
-    from the scoring pass and its own calibrated cuts (clip and photo, like the blending
-    score's); saved as ``config.json`` → ``dfdemo.synthesis``."""
+    """A learned check's head (``dfdemo.synthesis.SynthesisHead``): the layers it reads from
+    the scoring pass and its own calibrated cuts (clip and photo, like the blending score's).
+    Saved as ``config.json`` → ``dfdemo.synthesis`` (generator traces) and ``dfdemo.animation``
+    (lip-sync / face animation). ``media`` are the kinds of file it judges at all (a photo has
+    no lip movement); below ``min_face_px`` (the smallest faces it was measured on) it abstains."""
 
     layers: tuple[str, ...]
     spread: tuple[str, ...]  # layers whose spatial standard deviation is read too
@@ -146,10 +150,17 @@ class SynthesisConfig:
     photo_threshold: float | None = None
     photo_uncertain_band: tuple[float, float] | None = None
     extra: dict = field(default_factory=dict)  # the training command's records
+    media: tuple[str, ...] = ("video", "image")
+    min_face_px: float = 0.0
+
+    def judges(self, kind: str) -> bool:
+        return kind in self.media
 
     def cut(self, kind: str) -> Cut | None:
         """The calibrated cut for a media kind (photos: their own where set), None where this
         check has none (it then does not judge that kind of media)."""
+        if not self.judges(kind):
+            return None
         if kind == "image" and self.photo_threshold is not None:
             return cut_at(self.photo_threshold, self.photo_uncertain_band)
         return cut_at(self.threshold, self.uncertain_band)
@@ -157,6 +168,12 @@ class SynthesisConfig:
     def to_dict(self) -> dict:
         d = {**asdict(self), "layers": list(self.layers), "spread": list(self.spread),
              "uncertain_band": None if self.uncertain_band is None else list(self.uncertain_band)}
+        if tuple(self.media) == ("video", "image"):  # defaults are not written: older configs stay as they were
+            d.pop("media")
+        else:
+            d["media"] = list(self.media)
+        if not self.min_face_px:
+            d.pop("min_face_px")
         if self.photo_threshold is None:
             d.pop("photo_threshold"), d.pop("photo_uncertain_band")
         else:
@@ -173,6 +190,7 @@ class SynthesisConfig:
                        uncertain_band=None if d.get("uncertain_band", ()) is None else tuple(d.get("uncertain_band", (0.4, 0.6))),
                        photo_threshold=None if d.get("photo_threshold") is None else float(d["photo_threshold"]),
                        photo_uncertain_band=tuple(d["photo_uncertain_band"]) if d.get("photo_uncertain_band") else None,
+                       media=tuple(d.get("media", ("video", "image"))), min_face_px=float(d.get("min_face_px", 0.0)),
                        extra=dict(d.get("extra", {})))
         except (KeyError, TypeError, ValueError) as e:
             raise WeightsError(f"config.json: bad synthesis head settings: {e}") from e
@@ -201,6 +219,7 @@ class DetectorConfig:
     mask_head: MaskHeadConfig | None = None  # when the weights have a learned-map head
     temporal: TemporalConfig | None = None  # when the weights have a temporal head
     synthesis: SynthesisConfig | None = None  # when the weights have a synthesis head
+    animation: SynthesisConfig | None = None  # when the weights have a lip-sync / face-animation head
     # The lab's records, free-form and kept as written: "accuracy" (eval --record-accuracy; the
     # report and the app's card show it), "faithfulness" (explain-eval --record; How it works),
     # "calibration" / "photo_calibration" (calibrate), training history and steps (train).
@@ -211,8 +230,9 @@ class DetectorConfig:
             object.__setattr__(self, "mask_head", MaskHeadConfig.from_dict(self.mask_head))
         if isinstance(self.temporal, dict):
             object.__setattr__(self, "temporal", TemporalConfig.from_dict(self.temporal) if self.temporal else None)
-        if isinstance(self.synthesis, dict):
-            object.__setattr__(self, "synthesis", SynthesisConfig.from_dict(self.synthesis))
+        for name in LEARNED_CHECKS:
+            if isinstance(getattr(self, name), dict):
+                object.__setattr__(self, name, SynthesisConfig.from_dict(getattr(self, name)))
 
     @property
     def clip_cut(self) -> Cut:
@@ -242,6 +262,10 @@ class DetectorConfig:
         """The heatmaps' measured faithfulness (``extra.faithfulness``), None when not measured."""
         return self.extra.get("faithfulness")
 
+    def learned(self) -> dict[str, SynthesisConfig]:
+        """The learned checks these weights have, by name (``LEARNED_CHECKS`` order)."""
+        return {n: getattr(self, n) for n in LEARNED_CHECKS if getattr(self, n) is not None}
+
     def to_json_dict(self) -> dict:
         dfdemo: dict[str, Any] = {"crop_margin": self.crop_margin, "threshold": self.threshold,
                                   "uncertain_band": list(self.uncertain_band), "target_layer": self.target_layer,
@@ -249,8 +273,9 @@ class DetectorConfig:
                                   "temporal": self.temporal.to_dict() if self.temporal else {}, "extra": self.extra}
         if self.cam:  # written only when set: configs of older weights stay as they were
             dfdemo["cam"] = self.cam
-        if self.synthesis is not None:
-            dfdemo["synthesis"] = self.synthesis.to_dict()
+        for name in LEARNED_CHECKS:
+            if getattr(self, name) is not None:
+                dfdemo[name] = getattr(self, name).to_dict()
         if self.photo_threshold is not None:
             dfdemo["photo_threshold"], dfdemo["photo_uncertain_band"] = self.photo_threshold, list(self.photo_uncertain_band or ())
         return {
@@ -281,6 +306,7 @@ class DetectorConfig:
                 mask_head=MaskHeadConfig.from_dict(own.get("mask_head") or {}),
                 temporal=TemporalConfig.from_dict(own["temporal"]) if own.get("temporal") else None,
                 synthesis=SynthesisConfig.from_dict(own.get("synthesis") or {}),
+                animation=SynthesisConfig.from_dict(own.get("animation") or {}),
                 extra=dict(own.get("extra", {})),
             )
         except (KeyError, TypeError, ValueError) as e:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -207,7 +207,7 @@ class Detector:
         # Grad-CAM and the mask-feature capture change ``model``'s state (hooks, requires_grad,
         # eval mode): whoever explains with the shared model holds this lock (scoring uses ``scorer``)
         self.model_lock = threading.RLock()
-        self._synthesis_model: torch.nn.Module | None = None
+        self._head_models: dict[str, torch.nn.Module] = {}
         self._mean = torch.tensor(config.mean).view(1, 3, 1, 1)
         self._std = torch.tensor(config.std).view(1, 3, 1, 1)
 
@@ -310,51 +310,71 @@ class Detector:
 
     @property
     def has_synthesis_head(self) -> bool:
-        return self.config.synthesis is not None and hasattr(self.scorer, "synthesis_head")
+        return "synthesis" in self.learned_heads
+
+    @property
+    def learned_heads(self) -> list[str]:
+        """The learned checks these weights have (``config.LEARNED_CHECKS``: "synthesis",
+        "animation"), each a head ``<name>_head`` on the scoring pass's pooled activations."""
+        return [n for n in self.config.learned() if hasattr(self.scorer, f"{n}_head")]
+
+    def head_model(self, name: str) -> torch.nn.Module:
+        """``model`` seen through one learned head: a module whose one logit is that check's
+        score, for Grad-CAM of the check (its layers are ``model``'s own, so ``cam_layers`` apply)."""
+        if name not in self._head_models:
+            self._head_models[name] = HeadLogit(self.model, self.config.learned()[name], name)
+        return self._head_models[name]
 
     @property
     def synthesis_model(self) -> torch.nn.Module:
-        """``model`` seen through its synthesis head: a module whose one logit is the synthesis
-        score, for Grad-CAM of that check (its layers are ``model``'s own, so ``cam_layers`` apply)."""
-        if self._synthesis_model is None:
-            self._synthesis_model = SynthesisLogit(self.model, self.config.synthesis)
-        return self._synthesis_model
+        return self.head_model("synthesis")
 
     def scores(self, crops: np.ndarray, batch_size: int = BATCH_SIZE) -> Scores:
-        """Both checks' probabilities from one forward pass per batch: the blending score, and the
-        synthesis head's score of the activations it reads (None without a synthesis head)."""
-        if not self.has_synthesis_head:
-            return Scores(self.predict(crops, batch_size), None)
-        head, cfg = self.scorer.synthesis_head, self.config.synthesis
-        blend, synth = [], []
+        """Every check's probabilities from one forward pass per batch: the blending score, and
+        each learned head's score of the pooled activations it reads."""
+        names = self.learned_heads
+        if not names:
+            return Scores(self.predict(crops, batch_size))
+        cfgs = self.config.learned()
+        layers = tuple(dict.fromkeys(layer for n in names for layer in cfgs[n].layers))
+        blend, learned = [], {n: [] for n in names}
         with torch.inference_mode():
             for i in range(0, len(crops), batch_size):
-                logits, taps = forward_with_taps(self.scorer, self.preprocess(crops[i : i + batch_size]), cfg.layers)
+                logits, taps = forward_with_taps(self.scorer, self.preprocess(crops[i : i + batch_size]), layers)
                 blend.append(torch.sigmoid(logits.float().view(-1)))
-                synth.append(torch.sigmoid(head(pool(taps, cfg.layers, cfg.spread)).float()))
+                tapped = dict(zip(layers, taps))
+                for n in names:
+                    c = cfgs[n]
+                    pooled = pool([tapped[layer] for layer in c.layers], c.layers, c.spread)
+                    learned[n].append(torch.sigmoid(getattr(self.scorer, f"{n}_head")(pooled).float()))
         if not blend:
-            return Scores(np.zeros(0, np.float32), np.zeros(0, np.float32))
-        return Scores(torch.cat(blend).numpy(), torch.cat(synth).numpy())
+            return Scores(np.zeros(0, np.float32), {n: np.zeros(0, np.float32) for n in names})
+        return Scores(torch.cat(blend).numpy(), {n: torch.cat(v).numpy() for n, v in learned.items()})
 
 
-class SynthesisLogit(torch.nn.Module):
-    """``model``'s synthesis-head logit as the module's output (N, 1)."""
+class HeadLogit(torch.nn.Module):
+    """``model``'s ``<name>_head`` logit as the module's output (N, 1)."""
 
-    def __init__(self, model: torch.nn.Module, cfg):
+    def __init__(self, model: torch.nn.Module, cfg, name: str):
         super().__init__()
-        self.model, self.layers, self.spread = model, tuple(cfg.layers), tuple(cfg.spread)
+        self.model, self.layers, self.spread, self.name = model, tuple(cfg.layers), tuple(cfg.spread), name
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _, taps = forward_with_taps(self.model, x, self.layers)
-        return self.model.synthesis_head(pool(taps, self.layers, self.spread)).view(-1, 1)
+        return getattr(self.model, f"{self.name}_head")(pool(taps, self.layers, self.spread)).view(-1, 1)
 
 
 @dataclass(frozen=True)
 class Scores:
-    """Per crop: the blending check's P(fake) and the synthesis check's (None: no such head)."""
+    """Per crop: the blending check's P(fake) and each learned check's, by name."""
 
     blending: np.ndarray
-    synthesis: np.ndarray | None
+    learned: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def synthesis(self) -> np.ndarray | None:
+        """The generator-traces check's P(fake) (None: no such head)."""
+        return self.learned.get("synthesis")
 
 
 def forward_with_taps(model: torch.nn.Module, x: torch.Tensor, layers: tuple[str, ...]) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -392,8 +412,8 @@ def load_detector(source: str | os.PathLike | None = None) -> Detector:
     model = create_model(config.architecture)
     if config.mask_head:
         add_mask_head(model, config.mask_head.layer, config.mask_head.deep_layer)
-    if config.synthesis is not None:
-        model.synthesis_head = SynthesisHead(config.synthesis.dims)
+    for name, head in config.learned().items():
+        setattr(model, f"{name}_head", SynthesisHead(head.dims))
     try:
         state = load_file(str(st_path))
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
