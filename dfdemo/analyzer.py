@@ -25,9 +25,9 @@ from .config import Cut, cut_at, manual_cut
 from .detector import Detector, load_detector
 from .errors import DfdemoError, MediaError
 from .explain import gradcam, overlay, region_shares, top_region
-from .faces import Detection, FaceDetector, Track, appearance, drop_weak_tracks, follow, link_tracks, square_crop
+from .faces import Detection, FaceDetector, Track, appearance, drop_weak_tracks, follow, link_tracks, mouth_crop, square_crop
 from .media import MediaInfo, probe, read_windows, sample_frames, window_starts
-from .report import Check, FaceReport, FrameScore, Heatmap, Report, WindowScore, deciding, make_check, verdict_for
+from .report import CHECK_LABELS, Check, FaceReport, FrameScore, Heatmap, Report, WindowScore, deciding, make_check, verdict_for
 from .temporal import combine, window_probabilities
 
 Progress = Callable[[float, str], None]
@@ -40,6 +40,18 @@ TURNED_YAW = 0.35
 SEVERITY = {"real": 0, "uncertain": 1, "fake": 2}
 SYNTHESIS_NOT_CALIBRATED = ("the generator-traces check has no calibrated threshold for videos with these weights (on "
                             "held-out real clips it fired too often), so only the blending check judged this file")
+MIN_TRACK_CROPS = 2  # a track-level check (lip-sync / animation) needs a face seen in this many frames
+
+
+def not_judged_note(name: str, kind: str, head) -> str | None:
+    """Why a learned check did not judge this file at all (None: it did, or it has a cut)."""
+    if name == "synthesis" and kind == "video":
+        return SYNTHESIS_NOT_CALIBRATED
+    if not head.judges(kind):
+        return (f"the {CHECK_LABELS[name].lower()} check reads how a face moves over the frames of a video: "
+                f"it does not judge a {'photo' if kind == 'image' else kind}")
+    return (f"the {CHECK_LABELS[name].lower()} check has no calibrated threshold for "
+            f"{'photos' if kind == 'image' else 'videos'} with these weights, so it did not judge this file")
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,8 @@ class _FaceSample:
     quality: dict[str, float]
     score: float = 0.0  # the blending check's P(fake)
     synthesis: float | None = None  # the synthesis check's, with weights that have that head
+    mouth: np.ndarray | None = None  # the mouth at its own resolution, for a head that reads it
+    features: dict[str, np.ndarray] = field(default_factory=dict)  # a track-level head's input from this crop
 
     @property
     def box(self) -> tuple[float, float, float, float]:
@@ -114,13 +128,16 @@ class _TemporalCheck:
 @dataclass(frozen=True)
 class _Cuts:
     """The one choice of threshold and band: ``frame`` for a frame score, ``combined`` for a
-    face whose frame and temporal scores were combined, ``synthesis`` for the synthesis check
-    (None: the weights have no synthesis head)."""
+    face whose frame and temporal scores were combined, and each learned check's (by name:
+    "synthesis", "animation"; None: it has no cut for this kind of media and does not judge it)."""
 
     frame: Cut
     combined: Cut
-    synthesis: Cut | None = None
-    synthesis_checked: bool = False  # the weights have a synthesis head (with or without a cut for this kind)
+    learned: dict[str, Cut | None] = field(default_factory=dict)  # the weights' learned checks, judged or not
+
+    @property
+    def synthesis(self) -> Cut | None:
+        return self.learned.get("synthesis")
 
 
 
@@ -257,7 +274,7 @@ class Analyzer:
         t_all = time.perf_counter()
         info = self._probe(path, settings, timings, report_progress)
         sampled = self._find_faces(path, info, settings, timings, report_progress)
-        tracked = self._score_tracks(sampled, timings, report_progress)
+        tracked = self._score_tracks(sampled, info.kind, timings, report_progress)
         temporal = self._temporal(path, info, tracked, settings, timings, report_progress)
         cuts = self._cuts(info.kind, settings, temporal.state)
         t = time.perf_counter()
@@ -273,7 +290,7 @@ class Analyzer:
         notes = [*info.notes, *sampled.notes, *tracked.notes, *([temporal.note] if temporal.note else []),
                  *(f"face {f.track_id + 1} was not seen through any whole window: frame score only"
                    for f in faces if temporal.state == "used" and f.temporal_probability is None),
-                 *([SYNTHESIS_NOT_CALIBRATED] if faces and cuts.synthesis_checked and cuts.synthesis is None else [])]
+                 *self._learned_notes(faces, cuts, info.kind)]
         report = self._report(path, info, sampled, faces, checks, heatmaps, notes, temporal.state, cuts, timings)
         thumbs = {tr.track_id: max(tracked.samples[tr.track_id], key=lambda s: s.score).crop for tr in tracked.tracks}
         return Analysis(report, thumbs, learned)
@@ -288,7 +305,7 @@ class Analyzer:
             raise MediaError(f"{path}: the video lasts {info.duration_s:.0f} s, longer than the {settings.max_duration_s:.0f} s limit")
         return info
 
-    def _score_tracks(self, sampled: _Sampled, timings, report_progress) -> _Tracked:
+    def _score_tracks(self, sampled: _Sampled, kind: str, timings, report_progress) -> _Tracked:
         """Follow each person over the frames (appearance tells people apart across cuts), then
         score every crop in one batched pass."""
         looks = {id(s.detection): appearance(s.crop) for s in sampled.samples}
@@ -296,11 +313,16 @@ class Analyzer:
         notes = [f"{weak} faint face detection(s) beside a clear face were ignored (most likely not faces)"] if weak else []
         t = time.perf_counter()
         report_progress(0.75, f"scoring {len(sampled.samples)} face crops")
-        both = self.detector.scores(np.stack([s.crop for s in sampled.samples])) if sampled.samples else None
+        mouths = [s.mouth for s in sampled.samples]
+        both = self.detector.scores(np.stack([s.crop for s in sampled.samples]),
+                                    np.stack(mouths) if mouths and mouths[0] is not None else None,
+                                    heads=[n for n, h in self.detector.config.learned().items() if h.judges(kind)]) if sampled.samples else None
         blend = both.blending if both else []
         synth = both.synthesis if both is not None and both.synthesis is not None else [None] * len(blend)
-        scored = {id(s.detection): replace(s, score=float(p), synthesis=None if q is None else float(q))
-                  for s, p, q in zip(sampled.samples, blend, synth)}
+        feats = both.features if both else {}
+        scored = {id(s.detection): replace(s, score=float(p), synthesis=None if q is None else float(q), mouth=None,
+                                           features={n: f[i] for n, f in feats.items()})
+                  for i, (s, p, q) in enumerate(zip(sampled.samples, blend, synth))}
         timings["classify"] = time.perf_counter() - t
         return _Tracked(tracks, {tr.track_id: [scored[id(d)] for d in tr.detections] for tr in tracks}, notes)
 
@@ -323,8 +345,8 @@ class Analyzer:
         calibrated cut, a face without windows keeps the frame one."""
         frame = manual_cut(settings.threshold) if settings.threshold is not None else self.detector.config.cut(kind)
         combined = self.detector.temporal_config.cut if temporal == "used" and settings.threshold is None else frame
-        head = self.detector.has_synthesis_head
-        return _Cuts(frame, combined, self.detector.config.synthesis.cut(kind) if head else None, head)
+        cfg = self.detector.config.learned()
+        return _Cuts(frame, combined, {n: cfg[n].cut(kind) for n in self.detector.learned_heads})  # None: not judged here
 
     def _face_report(self, track: Track, samples: list[_FaceSample], temporal: _TemporalCheck, cuts: _Cuts,
                      kind: str) -> FaceReport:
@@ -337,20 +359,53 @@ class Analyzer:
         if temporal_p is not None:
             p, cut = combine(frame_p, temporal_p, self.detector.temporal_config.frame_weight), cuts.combined
         checks = [make_check("blending", verdict_for(p, cut.threshold, cut.band), p, cut.threshold, cut.band)]
-        if cuts.synthesis is not None:
-            q, sc_cut = aggregate(np.array([s.synthesis for s in samples])), cuts.synthesis
-            checks.append(make_check("synthesis", verdict_for(q, sc_cut.threshold, sc_cut.band), q, sc_cut.threshold, sc_cut.band))
-        elif cuts.synthesis_checked:  # a head without a cut for this kind of media: shown, not judged
-            checks.append(make_check("synthesis", "not_checked", None))
+        checks += [self._learned_check(name, cut, samples) for name, cut in cuts.learned.items()]
         decided = deciding(checks)
         return FaceReport(
             track_id=track.track_id, fake_probability=decided.fake_probability, verdict=decided.verdict,
             frames=[FrameScore(s.index, round(s.time_s, 3), tuple(round(v, 1) for v in s.box), s.score,
                                round(d.score, 3), s.synthesis) for s, d in zip(samples, track.detections)],
             face_size_px=float(np.median([s.quality["size_px"] for s in samples])),
-            score_spread=float(sc.std()), warnings=face_warnings([s.quality for s in samples], kind == "video"),
+            score_spread=float(sc.std()),
+            warnings=face_warnings([s.quality for s in samples], kind == "video") + self._abstained(checks, samples),
             frame_probability=frame_p if temporal.state == "used" else None, temporal_probability=temporal_p, windows=wins,
             checks=checks)
+
+    def _learned_check(self, name: str, cut: Cut | None, samples: list[_FaceSample]) -> Check:
+        """A learned check on one face: its P(fake) at its own cut; "not_checked" where it has no
+        cut for this kind of media, where the face is smaller than the check was calibrated
+        for, or (a track-level check) where the face was seen in too few frames."""
+        head = self.detector.config.learned()[name]
+        size = float(np.median([s.quality["size_px"] for s in samples]))
+        if cut is None or size < head.min_face_px:
+            return make_check(name, "not_checked", None)
+        if head.unit == "track":
+            if len(samples) < MIN_TRACK_CROPS:
+                return make_check(name, "not_checked", None)
+            q = self.detector.track_probability(name, np.stack([s.features[name] for s in samples]))
+        else:
+            q = aggregate(np.array([s.synthesis for s in samples]))
+        return make_check(name, verdict_for(q, cut.threshold, cut.band), q, cut.threshold, cut.band)
+
+    def _abstained(self, checks: list[Check], samples: list[_FaceSample]) -> list[str]:
+        """A face warning for each learned check that had a cut but abstained on this face."""
+        cfg, out = self.detector.config.learned(), []
+        size = float(np.median([s.quality["size_px"] for s in samples]))
+        for c in checks:
+            if c.name in cfg and c.verdict == "not_checked" and cfg[c.name].judges("video" if len(samples) > 1 else "image"):
+                if size < cfg[c.name].min_face_px:
+                    out.append(f"face too small for the {c.label.lower()} check ({size:.0f} px; it is calibrated from "
+                               f"{cfg[c.name].min_face_px:.0f} px): not checked")
+                elif cfg[c.name].unit == "track" and len(samples) < MIN_TRACK_CROPS:
+                    out.append(f"seen in too few frames for the {c.label.lower()} check: not checked")
+        return out
+
+    def _learned_notes(self, faces: list[FaceReport], cuts: _Cuts, kind: str) -> list[str]:
+        """One note for each learned check that judged no face of this file for want of a cut."""
+        if not faces:
+            return []
+        cfg = self.detector.config.learned()
+        return [note for name, cut in cuts.learned.items() if cut is None and (note := not_judged_note(name, kind, cfg[name]))]
 
     def _report(self, path, info: MediaInfo, sampled: _Sampled, faces: list[FaceReport], checks: list[Check],
                 heatmaps: list[Heatmap], notes: list[str], temporal: str, cuts: _Cuts, timings: dict[str, float]) -> Report:
@@ -370,7 +425,7 @@ class Analyzer:
 
     def _file_checks(self, faces: list[FaceReport], cuts: _Cuts) -> list[Check]:
         """Each check over the file: it judges the file by its most suspicious face."""
-        return [self._file_check(name, faces) for name in (("blending", "synthesis") if cuts.synthesis_checked else ("blending",))]
+        return [self._file_check(name, faces) for name in ("blending", *cuts.learned)]
 
     @staticmethod
     def _file_check(name: str, faces: list[FaceReport]) -> Check:
@@ -433,6 +488,8 @@ class Analyzer:
         capped = False
         decode = detect = crop_t = 0.0
         n_target = 1 if info.kind == "image" else min(settings.frames, info.frame_count)
+        heads = self.detector.config.learned()
+        mouth_px = max((heads[n].mouth_px for n in self.detector.learned_heads if heads[n].judges(info.kind)), default=0)
         # decode the next frame while detecting on this one; "decode" = time spent waiting for it
         frames = read_ahead(iter(sample_frames(path, settings.frames, info)))
         t = time.perf_counter()
@@ -446,7 +503,8 @@ class Analyzer:
             detect += t2 - t1
             for d in dets:
                 crop, kps = square_crop(fr.rgb, d.box, cfg.crop_margin, cfg.input_size, d.keypoints)
-                samples.append(_FaceSample(fr.index, fr.time_s, d, crop, kps, face_quality(crop, kps, d.size)))
+                mouth = mouth_crop(fr.rgb, d.box, d.keypoints, mouth_px) if mouth_px else None
+                samples.append(_FaceSample(fr.index, fr.time_s, d, crop, kps, face_quality(crop, kps, d.size), mouth=mouth))
             per_frame.append(dets)
             t = time.perf_counter()
             crop_t += t - t2
@@ -465,12 +523,20 @@ class Analyzer:
         k = settings.heatmaps
         if k <= 0 or not track_samples:
             return [], []
-        synthesis = check == "synthesis"
+        by_head = check in self.detector.learned_heads
+        track_p = {}  # a track-level check's per-face probability stands for each of its crops
+        if by_head and self.detector.config.learned()[check].unit == "track":
+            track_p = {tid: self.detector.track_probability(check, np.stack([s.features[check] for s in ss]))
+                       if len(ss) >= MIN_TRACK_CROPS else 0.0 for tid, ss in track_samples.items()}
 
         def score(s: _FaceSample) -> float:
-            return s.synthesis if synthesis else s.score
+            if not by_head:
+                return s.score
+            return track_p[tid_of[id(s)]] if track_p else s.synthesis
 
-        best = {tid: sorted(ss, key=lambda s: -score(s)) for tid, ss in track_samples.items()}
+        tid_of = {id(s): tid for tid, ss in track_samples.items() for s in ss}
+
+        best = {tid: sorted(ss, key=lambda s: (-score(s), -s.score)) for tid, ss in track_samples.items()}
         chosen = [(tid, ss[0]) for tid, ss in best.items()][:k]
         rest = sorted(((tid, s) for tid, ss in best.items() for s in ss[1:]), key=lambda p: -score(p[1]))
         chosen += rest[: k - len(chosen)]
@@ -479,8 +545,8 @@ class Analyzer:
         # Grad-CAM and the feature capture change the shared model's state (hooks, requires_grad,
         # eval mode): analyses on other threads take turns here, scoring does not wait
         with self.detector.model_lock:
-            if synthesis:
-                maps, masks = gradcam(self.detector.synthesis_model, self.detector.cam_layers, x, self.detector.cam_method), None
+            if by_head:
+                maps, masks = gradcam(self.detector.head_model(check), self.detector.cam_layers, x, self.detector.cam_method), None
             else:
                 with self.detector.capturing_mask_features() as learned_maps:  # one forward pass for both maps
                     maps = gradcam(self.detector.model, self.detector.cam_layers, x, self.detector.cam_method)

@@ -152,6 +152,8 @@ class SynthesisConfig:
     extra: dict = field(default_factory=dict)  # the training command's records
     media: tuple[str, ...] = ("video", "image")
     min_face_px: float = 0.0
+    unit: str = "crop"  # "crop": a logit per face crop; "track": one per face track (``synthesis.TrackHead``)
+    mouth_px: int = 0  # > 0: the head also reads the mouth at this size (``faces.mouth_crop``), a second pass
 
     def judges(self, kind: str) -> bool:
         return kind in self.media
@@ -172,8 +174,9 @@ class SynthesisConfig:
             d.pop("media")
         else:
             d["media"] = list(self.media)
-        if not self.min_face_px:
-            d.pop("min_face_px")
+        for key, default in (("min_face_px", 0.0), ("unit", "crop"), ("mouth_px", 0)):
+            if d[key] == default:
+                d.pop(key)
         if self.photo_threshold is None:
             d.pop("photo_threshold"), d.pop("photo_uncertain_band")
         else:
@@ -191,6 +194,7 @@ class SynthesisConfig:
                        photo_threshold=None if d.get("photo_threshold") is None else float(d["photo_threshold"]),
                        photo_uncertain_band=tuple(d["photo_uncertain_band"]) if d.get("photo_uncertain_band") else None,
                        media=tuple(d.get("media", ("video", "image"))), min_face_px=float(d.get("min_face_px", 0.0)),
+                       unit=str(d.get("unit", "crop")), mouth_px=int(d.get("mouth_px", 0)),
                        extra=dict(d.get("extra", {})))
         except (KeyError, TypeError, ValueError) as e:
             raise WeightsError(f"config.json: bad synthesis head settings: {e}") from e

@@ -20,7 +20,7 @@ import torch
 
 from .config import DetectorConfig, MaskHeadConfig, load_config, save_config  # noqa: F401 (load_config: part of the API)
 from .errors import WeightsError
-from .synthesis import SynthesisHead, pool
+from .synthesis import SynthesisHead, TrackHead, pool
 from .temporal import TemporalHead, load_temporal
 
 BUNDLED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "detector"
@@ -329,15 +329,21 @@ class Detector:
     def synthesis_model(self) -> torch.nn.Module:
         return self.head_model("synthesis")
 
-    def scores(self, crops: np.ndarray, batch_size: int = BATCH_SIZE) -> Scores:
-        """Every check's probabilities from one forward pass per batch: the blending score, and
-        each learned head's score of the pooled activations it reads."""
-        names = self.learned_heads
+    def scores(self, crops: np.ndarray, mouths: np.ndarray | None = None, heads: list[str] | None = None,
+               batch_size: int = BATCH_SIZE) -> Scores:
+        """Every check's evidence from one forward pass per batch: the blending P(fake); each
+        crop-level learned head's P(fake) of the pooled activations it reads; and, for each
+        track-level head (``unit == "track"``), every crop's features (the face's pooled
+        activations, then the mouth's: a second pass over ``mouths``, (N, m, m, 3) uint8 cut by
+        ``faces.mouth_crop`` at the head's ``mouth_px``), which ``track_probability`` judges
+        per face track. ``heads``: the learned checks to compute (default: all the weights have)."""
+        names = [n for n in self.learned_heads if heads is None or n in heads]
         if not names:
             return Scores(self.predict(crops, batch_size))
         cfgs = self.config.learned()
         layers = tuple(dict.fromkeys(layer for n in names for layer in cfgs[n].layers))
-        blend, learned = [], {n: [] for n in names}
+        blend: list[torch.Tensor] = []
+        per_crop: dict[str, list[torch.Tensor]] = {n: [] for n in names}
         with torch.inference_mode():
             for i in range(0, len(crops), batch_size):
                 logits, taps = forward_with_taps(self.scorer, self.preprocess(crops[i : i + batch_size]), layers)
@@ -346,14 +352,38 @@ class Detector:
                 for n in names:
                     c = cfgs[n]
                     pooled = pool([tapped[layer] for layer in c.layers], c.layers, c.spread)
-                    learned[n].append(torch.sigmoid(getattr(self.scorer, f"{n}_head")(pooled).float()))
+                    per_crop[n].append(pooled if c.unit == "track" else
+                                       torch.sigmoid(getattr(self.scorer, f"{n}_head")(pooled).float()))
+            for n in names:
+                if cfgs[n].mouth_px and per_crop[n]:
+                    if mouths is None or len(mouths) != len(crops):
+                        raise ValueError(f"the {n} head reads the mouth too: pass one mouth crop per face crop")
+                    per_crop[n] = [torch.cat([torch.cat(per_crop[n]), self._pooled(mouths, cfgs[n], batch_size)], 1)]
         if not blend:
-            return Scores(np.zeros(0, np.float32), {n: np.zeros(0, np.float32) for n in names})
-        return Scores(torch.cat(blend).numpy(), {n: torch.cat(v).numpy() for n, v in learned.items()})
+            return Scores(np.zeros(0, np.float32))
+        learned = {n: torch.cat(v).numpy() for n, v in per_crop.items() if cfgs[n].unit != "track"}
+        features = {n: torch.cat(v).numpy() for n, v in per_crop.items() if cfgs[n].unit == "track"}
+        return Scores(torch.cat(blend).numpy(), learned, features)
+
+    def _pooled(self, crops: np.ndarray, cfg, batch_size: int) -> torch.Tensor:
+        """A head's pooled activations of crops of any square size (the mouth pass)."""
+        out = []
+        for i in range(0, len(crops), batch_size):
+            x = normalise(torch.from_numpy(np.ascontiguousarray(crops[i : i + batch_size])), self._mean, self._std)
+            out.append(pool(forward_with_taps(self.scorer, x, cfg.layers)[1], cfg.layers, cfg.spread))
+        return torch.cat(out)
+
+    def track_probability(self, name: str, features: np.ndarray) -> float:
+        """A track-level head's P(fake) of one face track from its crops' features (T, dims)
+        (``Scores.features``)."""
+        head = getattr(self.scorer, f"{name}_head")
+        with torch.inference_mode():
+            return float(torch.sigmoid(head(head.summary(torch.from_numpy(features))[None]))[0])
 
 
 class HeadLogit(torch.nn.Module):
-    """``model``'s ``<name>_head`` logit as the module's output (N, 1)."""
+    """``model``'s ``<name>_head`` logit as the module's output (N, 1); for a track-level head
+    the face part of a crop's contribution (``TrackHead.crop_logit``)."""
 
     def __init__(self, model: torch.nn.Module, cfg, name: str):
         super().__init__()
@@ -361,15 +391,18 @@ class HeadLogit(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _, taps = forward_with_taps(self.model, x, self.layers)
-        return getattr(self.model, f"{self.name}_head")(pool(taps, self.layers, self.spread)).view(-1, 1)
+        head, pooled = getattr(self.model, f"{self.name}_head"), pool(taps, self.layers, self.spread)
+        return (head.crop_logit(pooled) if isinstance(head, TrackHead) else head(pooled)).view(-1, 1)
 
 
 @dataclass(frozen=True)
 class Scores:
-    """Per crop: the blending check's P(fake) and each learned check's, by name."""
+    """Per crop: the blending check's P(fake), each crop-level learned check's by name, and
+    each track-level check's per-crop features (judged per track by ``track_probability``)."""
 
     blending: np.ndarray
     learned: dict[str, np.ndarray] = field(default_factory=dict)
+    features: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def synthesis(self) -> np.ndarray | None:
@@ -413,7 +446,7 @@ def load_detector(source: str | os.PathLike | None = None) -> Detector:
     if config.mask_head:
         add_mask_head(model, config.mask_head.layer, config.mask_head.deep_layer)
     for name, head in config.learned().items():
-        setattr(model, f"{name}_head", SynthesisHead(head.dims))
+        setattr(model, f"{name}_head", TrackHead(head.dims) if head.unit == "track" else SynthesisHead(head.dims))
     try:
         state = load_file(str(st_path))
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)

@@ -357,3 +357,15 @@ def square_crop(rgb: np.ndarray, box: tuple[float, ...], margin: float, size: in
     crop = cv2.warpAffine(rgb, m, (size, size), flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
     kps = None if keypoints is None else ((np.asarray(keypoints, dtype=np.float64) - [ox, oy]) * scale).astype(np.float32)
     return crop, kps
+
+
+MOUTH_SIDE = 0.5  # the mouth square's side, as a share of the face box's larger side
+
+
+def mouth_crop(rgb: np.ndarray, box: tuple[float, ...], keypoints: np.ndarray, size: int) -> np.ndarray:
+    """The mouth at its own resolution: a square on BlazeFace's mouth point (keypoint 3),
+    ``MOUTH_SIDE`` of the face box wide, cut from the frame and resized to ``size``. Lip-sync
+    tools redraw this region at low resolution and paste it back."""
+    side = max(box[2] - box[0], box[3] - box[1]) * MOUTH_SIDE
+    mx, my = keypoints[3]
+    return square_crop(rgb, (mx - side / 2, my - side / 2, mx + side / 2, my + side / 2), 0.0, size)[0]

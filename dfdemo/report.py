@@ -23,7 +23,7 @@ class Check:
     ("strong signs" / "some signs" / "none found" / "not checked": no face to check).
     """
 
-    name: str  # machine name: "blending" or "synthesis"
+    name: str  # machine name: "blending", "synthesis" or "animation"
     label: str  # what a person reads, e.g. "Face-swap blending"
     verdict: str
     fake_probability: float | None
@@ -32,7 +32,7 @@ class Check:
     uncertain_band: tuple[float, float] | None = None
 
 
-CHECK_LABELS = {"blending": "Face-swap blending", "synthesis": "Generator traces"}
+CHECK_LABELS = {"blending": "Face-swap blending", "synthesis": "Generator traces", "animation": "Lip-sync / face animation"}
 
 
 def make_check(name: str, verdict: str, probability: float | None, threshold: float | None = None,

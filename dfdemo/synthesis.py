@@ -39,3 +39,32 @@ class SynthesisHead(torch.nn.Module):
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:
         return self.linear((pooled - self.mean) / self.std).view(-1)
+
+
+class TrackHead(torch.nn.Module):
+    """A head that judges a whole face track: the mean and the spread over the track's crops
+    of each crop's pooled activations (how a face changes from frame to frame is part of the
+    evidence: a lip-sync tool redraws the mouth in every frame), standardised and weighed into
+    one logit. ``dims`` is the size of one crop's features (face, then mouth)."""
+
+    def __init__(self, dims: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(2 * dims))
+        self.register_buffer("std", torch.ones(2 * dims))
+        self.linear = torch.nn.Linear(2 * dims, 1)
+
+    @staticmethod
+    def summary(crops: torch.Tensor) -> torch.Tensor:
+        """(T, dims) per-crop features → (2 * dims,): their mean and standard deviation."""
+        crops = crops.float()
+        return torch.cat([crops.mean(0), crops.std(0, unbiased=False)])
+
+    def forward(self, summaries: torch.Tensor) -> torch.Tensor:
+        """(N, 2 * dims) track summaries → (N,) logits."""
+        return self.linear((summaries - self.mean) / self.std).view(-1)
+
+    def crop_logit(self, face: torch.Tensor) -> torch.Tensor:
+        """The face part of a crop's contribution through the mean's weights, (N, face dims) →
+        (N,): what Grad-CAM explains for this check (the spread and the mouth are not in it)."""
+        d = face.shape[1]
+        return ((face - self.mean[:d]) / self.std[:d]) @ self.linear.weight[0, :d] + self.linear.bias[0]

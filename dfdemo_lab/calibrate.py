@@ -191,14 +191,21 @@ def calibration(scored: list, target_fpr: float, floor: float, groups: list[str]
 
 def synthesis_calibration(blend: list, blend_threshold: float, synth: list, extra_fpr: float, floor: float,
                           groups: list[str], group_name: str = "source") -> tuple[float | None, dict]:
-    """The synthesis check's threshold: the smallest (≥ ``floor``) at which it calls at most
-    ``extra_fpr`` of the held-out real media fake that the blending check (at its calibrated
-    ``blend_threshold``) did not already call fake; and what the two checks do together there,
-    cross-validated by group like the blending threshold. None when no cut up to the highest
-    (0.999) keeps within the allowance: the check then does not judge that kind of media."""
+    """The synthesis check's threshold: ``added_cut`` over the real media the blending check
+    (at its calibrated ``blend_threshold``) did not already call fake."""
     b = np.array([x.file_score or 0.0 for x in blend])
     y = np.array([x.file_score or 0.0 for x in synth])
-    flagged = b >= blend_threshold  # the real media the blending check already calls fake
+    t, out = added_cut(b >= blend_threshold, y, extra_fpr, floor, groups, group_name)
+    return t, {**out, "blending_fpr": out.pop("flagged_fpr")}
+
+
+def added_cut(flagged: np.ndarray, y: np.ndarray, extra_fpr: float, floor: float, groups: list[str],
+              group_name: str = "source") -> tuple[float | None, dict]:
+    """A further check's threshold: the smallest (≥ ``floor``) at which its scores ``y`` call at
+    most ``extra_fpr`` of the held-out real media fake that the checks before it did not
+    already call fake (``flagged``); and what the checks do together there, cross-validated by
+    group like the blending threshold. None when no cut up to the highest (0.999) keeps within
+    the allowance: the check then does not judge that kind of media."""
     free = ~flagged
 
     def cut(idx: np.ndarray) -> float:
@@ -207,7 +214,7 @@ def synthesis_calibration(blend: list, blend_threshold: float, synth: list, extr
 
     t = cut(np.arange(len(y)))
     combined = flagged | (y >= t)
-    head = {"clips": len(y), "sources": len(set(groups)), "extra_fpr": extra_fpr, "blending_fpr": float(flagged.mean())}
+    head = {"clips": len(y), "sources": len(set(groups)), "extra_fpr": extra_fpr, "flagged_fpr": float(flagged.mean())}
     if combined.mean() - flagged.mean() > extra_fpr + 1e-9:
         # even the highest cut adds more false alarms than allowed: this check does not judge this kind of media
         return None, {**head, "calibrated": False, "combined_fpr_at_highest_cut": float(combined.mean()), "highest_cut": t,

@@ -1,4 +1,4 @@
-"""Command line of the lab: ``python -m dfdemo_lab {cache,train,gensim,train-synthesis,train-temporal,eval,calibrate,bench,explain-eval} ...``.
+"""Command line of the lab: ``python -m dfdemo_lab {cache,train,gensim,train-synthesis,learn-kinds,train-temporal,eval,calibrate,bench,explain-eval} ...``.
 
 Each tool parses its own options (``python -m dfdemo_lab NAME --help``) and is imported only
 when it is run. A missing prerequisite (crop cache, landmark model, ../shared, weights) or a
@@ -16,6 +16,7 @@ TOOLS = {"cache": ("dfdemo_lab.cache", "build the face-crop cache that training 
          "train": ("dfdemo_lab.train", "train the detector on self-blended real faces (resumable)"),
          "gensim": ("dfdemo_lab.gensim", "train the generator simulator (an autoencoder) on real faces"),
          "train-synthesis": ("dfdemo_lab.train_synthesis", "train the synthesis head on simulated generator traces of real faces"),
+         "learn-kinds": ("dfdemo_lab.learn_kinds", "learn generator traces and lip-sync/animation from real fakes, out of fold by source"),
          "train-temporal": ("dfdemo_lab.train_temporal", "train the temporal head on windows of consecutive real frames"),
          "eval": ("dfdemo_lab.evaluate", "score a labelled CSV of videos/photos (AUC per slice, optional reference models)"),
          "calibrate": ("dfdemo_lab.calibrate", "set the threshold and uncertain band from held-out real clips (rewrites config.json)"),

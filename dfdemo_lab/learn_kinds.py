@@ -1,0 +1,430 @@
+"""``python -m dfdemo_lab learn-kinds``: learn from real generator outputs what self-blending cannot simulate.
+
+Two supervised checks beside the blending one, each a linear head on the frozen detector's
+pooled activations (the blending score, its cuts and its heatmaps do not move):
+
+- ``synthesis`` ("Generator traces", v2): one logit per face crop from the scoring pass's own
+  activations (no extra pass). Learned from faces drawn whole by generators (StyleGAN2,
+  StyleGAN2-ADA, R3GAN stills, a diffusion edit) against real photos of the same
+  normalisation (FFHQ portraits, LFW, other repositories' photos) and real video frames; every
+  photo of either class also shrunk (face 40-160 px) and shrunk-then-enlarged, so that size
+  and resampling say nothing about the label.
+- ``animation`` ("Lip-sync / face animation"): one logit per face *track* of a video
+  (``dfdemo.synthesis.TrackHead``): the mean and the spread over the track's frames of the
+  face's activations and of the mouth's (``dfdemo.faces.mouth_crop``, a second pass at
+  ``MOUTH_SIZE`` px). Learned from lip-sync and face-animation outputs (Wav2Lip and forks,
+  LatentSync, FOMM, SadTalker-style heads, …) against real talking clips.
+
+Steps: ``extract`` (faces and features of every labelled file, ``kinds_features``; resumable),
+then ``fit``: every number is **out of fold** (``realfakes``: folds by source, a file scored by
+heads that never saw its source), each check's cut is set on the out-of-fold scores of the real
+media so that it adds at most ``--extra-fpr`` false alarms to the checks before it (blending,
+then lip-sync, then generator traces), the blending check's photo cut is re-set on held-out
+LFW people and FFHQ portraits, and with ``--save DIR`` the final heads (fitted on every fold)
+are written with their cuts and records into a copy of ``--weights``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dfdemo.config import SynthesisConfig, band_for, load_config, threshold_for, update_config
+from dfdemo.detector import load_detector, resolve_weights, save_detector
+from dfdemo.synthesis import SynthesisHead, TrackHead
+
+from .cache import split_of
+from .calibrate import added_cut
+from .errors import LabError
+from .kinds_features import LAYERS, MOUTH_SIZE, SPREAD, VARIANTS, cache_path, load
+from .metrics import bootstrap_auc, roc_auc
+from .realfakes import Item, collect
+
+MIN_TRACK_CROPS = 2  # a track seen in fewer frames has no spread: the animation check abstains on it
+FAMILY = {"synthesis": "generated", "animation": "animation"}
+PORTRAITS = ("ffhq", "dev-eval/synthesis")
+
+
+@dataclass
+class FileRows:
+    """The per-crop features of one (file, variant)."""
+
+    item: Item
+    variant: str
+    face: np.ndarray  # (N, D) float32
+    mouth: np.ndarray  # (N, D) float32
+    track: np.ndarray  # (N,)
+    blend: np.ndarray  # (N,) the blending check's P(fake)
+    face_px: np.ndarray  # (N,) the face box's larger side in the frame
+
+
+def load_rows(items: list[Item], out: Path) -> list[FileRows]:
+    rows = []
+    for it in items:
+        for v in (VARIANTS if it.kind == "image" else ("orig",)):
+            p = cache_path(out, it, v)
+            f = load(p) if p.is_file() else None
+            if f is not None:
+                rows.append(FileRows(it, v, f.face.astype(np.float32), f.mouth.astype(np.float32), f.track, f.blend,
+                                     np.exp(f.sharp[:, 3])))
+    return rows
+
+
+def aggregate(p: np.ndarray) -> float:
+    """A track's score as the product makes it: the mean of the top half of its frame scores."""
+    s = np.sort(np.asarray(p, np.float64))[::-1]
+    return float(s[: max(1, (len(s) + 1) // 2)].mean())
+
+
+def tracks_of(r: FileRows, min_crops: int = 1) -> list[np.ndarray]:
+    """Each face track's rows (the tracks seen in at least ``min_crops`` frames)."""
+    return [r.track == t for t in np.unique(r.track) if (r.track == t).sum() >= min_crops]
+
+
+def summary(r: FileRows, rows: np.ndarray) -> np.ndarray:
+    return TrackHead.summary(torch.from_numpy(np.concatenate([r.face[rows], r.mouth[rows]], 1))).numpy()
+
+
+def in_training(check: str, r: FileRows) -> bool:
+    """Which files a check learns from: its family's fakes against the reals of the media it judges."""
+    if check == "animation" and (r.item.kind != "video" or r.variant != "orig"):
+        return False
+    return r.item.label == 0 or r.item.family == FAMILY[check]
+
+
+def training_set(rows: list[FileRows], check: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, y, weight): per crop (synthesis) or per main face track (animation); each file
+    weighs one in all, each class half of the total."""
+    keep = [r for r in rows if in_training(check, r)]
+    xs, ys, ws = [], [], []
+    for r in keep:
+        if check == "animation":
+            main = max(tracks_of(r), key=lambda m: m.sum())
+            if main.sum() < MIN_TRACK_CROPS:
+                continue
+            xs.append(summary(r, main)[None])
+            ws.append(np.ones(1))
+        else:
+            xs.append(r.face)
+            ws.append(np.full(len(r.face), 1.0 / len(r.face)))
+        ys.append(np.full(len(xs[-1]), r.item.label))
+    if len({int(y[0]) for y in ys}) < 2:
+        raise LabError(f"{check}: needs fakes of its family and reals to learn from")
+    x, y, w = np.concatenate(xs).astype(np.float32), np.concatenate(ys), np.concatenate(ws)
+    for c in (0, 1):
+        w[y == c] /= w[y == c].sum()
+    return x, y, w
+
+
+def fit_head(check: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, weight_decay: float, steps: int = 200):
+    """Weighted logistic regression on standardised features (L-BFGS, L2) into the product's head."""
+    dims = x.shape[1]
+    head = TrackHead(dims // 2) if check == "animation" else SynthesisHead(dims)
+    xt, yt, wt = torch.from_numpy(x), torch.from_numpy(y).float(), torch.from_numpy(w).float()
+    mean = (xt * wt[:, None]).sum(0) / wt.sum()
+    head.mean.copy_(mean)
+    head.std.copy_((((xt - mean) ** 2 * wt[:, None]).sum(0) / wt.sum()).sqrt().clamp_min(1e-4))
+    opt = torch.optim.LBFGS(head.linear.parameters(), lr=1, max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = (torch.nn.functional.binary_cross_entropy_with_logits(head(xt), yt, reduction="none") * wt).sum()
+        loss = loss + weight_decay * head.linear.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return head.eval()
+
+
+@torch.inference_mode()
+def file_score(check: str, head, r: FileRows) -> float:
+    """A file's score as the product makes it: each face track's score, the file = its most
+    suspicious face (nan when the check abstains on every track)."""
+    if check == "animation":
+        tracks = tracks_of(r, MIN_TRACK_CROPS)
+        if not tracks:
+            return float("nan")
+        return float(torch.sigmoid(head(torch.from_numpy(np.stack([summary(r, m) for m in tracks])))).max())
+    p = torch.sigmoid(head(torch.from_numpy(r.face))).numpy()
+    return max(aggregate(p[m]) for m in tracks_of(r))
+
+
+def out_of_fold(rows: list[FileRows], check: str, weight_decay: float) -> np.ndarray:
+    """Each file's score by the head fitted without its fold (without its source)."""
+    folds = np.array([r.item.fold for r in rows])
+    out = np.full(len(rows), np.nan)
+    for f in np.unique(folds):
+        head = fit_head(check, *training_set([r for r, k in zip(rows, folds) if k != f], check), weight_decay)
+        for i in np.flatnonzero(folds == f):
+            if check != "animation" or rows[i].item.kind == "video":
+                out[i] = file_score(check, head, rows[i])
+    return out
+
+
+def auc_row(scores: np.ndarray, labels: np.ndarray) -> dict:
+    ok = ~np.isnan(scores)
+    scores, labels = scores[ok], labels[ok]
+    if len(set(labels.tolist())) < 2:
+        return {}
+    lo, hi = bootstrap_auc(scores, labels)
+    return {"auc": round(roc_auc(scores, labels), 3), "auc_ci95": [round(lo, 3), round(hi, 3)],
+            "fakes": int(labels.sum()), "reals": int((1 - labels).sum())}
+
+
+def rate(hit: np.ndarray) -> dict:
+    """A share with its 95 % Wilson interval."""
+    n, k = len(hit), int(np.sum(hit))
+    if n == 0:
+        return {}
+    p, z = k / n, 1.96
+    centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return {"rate": round(p, 3), "ci95": [round(max(0.0, centre - half), 3), round(min(1.0, centre + half), 3)], "n": n}
+
+
+class Table:
+    """The out-of-fold scores of every (file, variant) and what they are."""
+
+    def __init__(self, rows: list[FileRows], scores: dict[str, np.ndarray]):
+        self.rows, self.scores = rows, scores
+        self.label = np.array([r.item.label for r in rows])
+        self.family = np.array([r.item.family for r in rows])
+        self.kind = np.array([r.item.kind for r in rows])
+        self.origin = np.array([r.item.origin for r in rows])
+        self.variant = np.array([r.variant for r in rows])
+        self.fold = np.array([r.item.fold for r in rows])
+        self.method = np.array([r.item.method for r in rows])
+        self.blend = np.array([max(aggregate(r.blend[m]) for m in tracks_of(r)) for r in rows])
+        self.face_px = np.array([float(np.median(r.face_px)) for r in rows])
+
+    def sets(self) -> dict[str, np.ndarray]:
+        orig, real = self.variant == "orig", self.label == 0
+        portrait = real & np.isin(self.origin, PORTRAITS)
+        tpdne = np.char.find(self.method, "thispersondoesnotexist") >= 0
+        return {
+            "generated faces vs FFHQ portraits": orig & ((self.family == "generated") | portrait),
+            "  thispersondoesnotexist vs FFHQ": orig & (tpdne | portrait),
+            "  other generators vs FFHQ": orig & (((self.family == "generated") & ~tpdne) | portrait),
+            "generated faces vs all real photos": orig & (self.kind == "image") & ((self.family == "generated") | real),
+            "generated vs FFHQ, shrunk (face 40-160 px)": (self.variant == "down") & ((self.family == "generated") | portrait),
+            "generated vs FFHQ, shrunk and enlarged": (self.variant == "up") & ((self.family == "generated") | portrait),
+            "lip-sync/animation vs real clips": orig & (self.kind == "video") & ((self.family == "animation") | real),
+            "swaps vs real clips": orig & (self.kind == "video") & ((self.family == "swap") | real),
+        }
+
+
+def measure(table: Table) -> dict:
+    out = {}
+    for check, s in table.scores.items():
+        out[check] = {name: auc_row(s[m], table.label[m]) for name, m in table.sets().items()}
+    out["blending"] = {name: auc_row(table.blend[m], table.label[m]) for name, m in table.sets().items()}
+    return out
+
+
+def blending_photo_cut(table: Table, target: float, floor: float) -> tuple[float, dict]:
+    """The blending check's photo threshold on real photos it never trained on: held-out LFW
+    people, FFHQ portraits and other repositories' photos (original size), cross-validated by fold."""
+    lfw_val = np.array([r.item.origin != "lfw" or split_of(f"lfw/{Path(r.item.path).parent.name}") == "val" for r in table.rows])
+    m = (table.variant == "orig") & (table.kind == "image") & (table.label == 0) & lfw_val
+    s, folds = table.blend[m], table.fold[m]
+    t = threshold_for(s, target, floor)
+    cv = np.zeros(len(s), bool)
+    for f in np.unique(folds):
+        cv[folds == f] = s[folds == f] >= threshold_for(s[folds != f], target, floor)
+    portrait = np.isin(table.origin[m], PORTRAITS)
+    return t, {"photos": int(m.sum()), "target_fpr": target, "photo_fpr": float((s >= t).mean()),
+               "cross_fold_photo_fpr": float(cv.mean()), "cross_fold_portrait_fpr": rate(cv[portrait]),
+               "cross_fold_lfw_fpr": rate(cv[table.origin[m] == "lfw"]), "band": list(band_for(t, s, target)),
+               "cross_validation": "5 folds by source (realfakes)"}
+
+
+def calibrate_checks(table: Table, clip_cut: float, photo_cut: float, extra: dict[str, float], floor: float) -> dict:
+    """Each learned check's clip and photo cuts on the out-of-fold scores of real media, in
+    turn: each may add at most ``extra[check]`` of false alarms to the checks before it."""
+    real, orig = table.label == 0, table.variant == "orig"
+    out = {}
+    for kind, first in (("video", table.blend >= clip_cut), ("image", table.blend >= photo_cut)):
+        m = real & (table.kind == kind) & (orig if kind == "video" else np.ones(len(real), bool))
+        flagged = first[m]
+        groups = [str(f) for f in table.fold[m]]
+        portrait = np.isin(table.origin[m], PORTRAITS)
+        for check, allowance in extra.items():
+            s = table.scores[check][m]
+            if np.isnan(s).all():
+                continue
+            y = np.nan_to_num(s, nan=0.0)
+            t, cal = added_cut(flagged, y, allowance, floor, groups, "source fold")
+            if kind == "image" and t is not None:  # it must hold on sharp real portraits too, not only on the mix
+                tp, pcal = added_cut(flagged[portrait], y[portrait], allowance, floor,
+                                     [g for g, p in zip(groups, portrait) if p], "source fold")
+                if tp is None or tp > t:
+                    t, cal = tp, {**pcal, "held_on": "FFHQ portraits (stricter than all real photos)"}
+            out[(check, kind)] = (t, cal)
+            if t is not None:
+                flagged = flagged | (y >= t)
+    return out
+
+
+def verdict_rates(table: Table, cuts: dict, clip_cut: float, photo_cut: float) -> dict:
+    """Out of fold, at the cuts: real media called fake by any check, fakes caught, per set."""
+    def called(i_mask: np.ndarray, kind: str) -> np.ndarray:
+        hit = table.blend[i_mask] >= (clip_cut if kind == "video" else photo_cut)
+        for (check, k), (t, _) in cuts.items():
+            if k == kind and t is not None:
+                hit |= np.nan_to_num(table.scores[check][i_mask], nan=0.0) >= t
+        return hit
+
+    def by(check: str, i_mask: np.ndarray, kind: str) -> np.ndarray:
+        t = cuts.get((check, kind), (None,))[0]
+        return np.zeros(i_mask.sum(), bool) if t is None else np.nan_to_num(table.scores[check][i_mask], nan=0.0) >= t
+
+    real, orig = table.label == 0, table.variant == "orig"
+    vid, img = table.kind == "video", table.kind == "image"
+    port = np.isin(table.origin, PORTRAITS)
+    return {
+        "real clips called fake by any check": rate(called(real & vid & orig, "video")),
+        "real clips called fake by lip-sync/animation": rate(by("animation", real & vid & orig, "video")),
+        "real clips called fake by generator traces": rate(by("synthesis", real & vid & orig, "video")),
+        "real portraits (FFHQ) called fake by any check": rate(called(real & img & orig & port, "image")),
+        "real LFW photos called fake by any check": rate(called(real & img & orig & (table.origin == "lfw"), "image")),
+        "real photos shrunk (face 40-160 px) called fake by any check": rate(called(real & img & (table.variant == "down"), "image")),
+        "real photos shrunk and enlarged called fake by any check": rate(called(real & img & (table.variant == "up"), "image")),
+        "real photos shrunk called fake by blending": rate(table.blend[real & img & (table.variant == "down")] >= photo_cut),
+        "real photos shrunk and enlarged called fake by blending": rate(table.blend[real & img & (table.variant == "up")] >= photo_cut),
+        "real photos shrunk called fake by generator traces": rate(by("synthesis", real & img & (table.variant == "down"), "image")),
+        "real photos shrunk and enlarged called fake by generator traces": rate(by("synthesis", real & img & (table.variant == "up"), "image")),
+        "lip-sync/animation clips caught by lip-sync/animation": rate(by("animation", (table.family == "animation") & orig, "video")),
+        "lip-sync/animation clips caught by any check": rate(called((table.family == "animation") & orig, "video")),
+        "generated faces caught by generator traces": rate(by("synthesis", (table.family == "generated") & orig, "image")),
+        "generated faces caught by any check": rate(called((table.family == "generated") & orig, "image")),
+    }
+
+
+def fit_final(rows: list[FileRows], decay: dict[str, float]) -> dict:
+    return {check: fit_head(check, *training_set(rows, check), decay[check]) for check in FAMILY}
+
+
+def save_weights(src: str | None, dst: Path, heads: dict, cuts: dict, records: dict, photo: tuple[float, dict],
+                 model_id: str) -> None:
+    det = load_detector(src)
+    cfg = det.config
+    dims = {"synthesis": heads["synthesis"].mean.numel(), "animation": heads["animation"].mean.numel() // 2}
+    blocks = {}
+    for check, head in heads.items():
+        setattr(det.model, f"{check}_head", head)
+        clip, image = cuts.get((check, "video"), (None, {})), cuts.get((check, "image"), (None, {}))
+        blocks[check] = SynthesisConfig(
+            LAYERS, SPREAD, dims[check], threshold=None if clip[0] is None else round(clip[0], 4),
+            uncertain_band=None if clip[0] is None else tuple(clip[1]["band"]),
+            photo_threshold=None if image[0] is None else round(image[0], 4),
+            photo_uncertain_band=None if image[0] is None else tuple(image[1]["band"]),
+            extra={"calibration": clip[1], "photo_calibration": image[1], **records[check]},
+            media=("video",) if check == "animation" else ("video", "image"),
+            min_face_px=records[check].get("min_face_px", 0.0),
+            unit="track" if check == "animation" else "crop", mouth_px=MOUTH_SIZE if check == "animation" else 0)
+    dst = Path(dst)
+    if dst.exists():
+        shutil.rmtree(dst)
+    t, pcal = photo
+    save_detector(det.model, dst, replace(cfg, model_id=model_id, photo_threshold=round(t, 4),
+                                           photo_uncertain_band=tuple(pcal["band"]), **blocks,
+                                           extra={**cfg.extra, "photo_calibration": pcal}))
+    for extra_file in ("README.md",):
+        src_file = resolve_weights(src) / extra_file
+        if src_file.is_file():
+            shutil.copy(src_file, dst / extra_file)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m dfdemo_lab learn-kinds", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("step", choices=("extract", "fit"))
+    ap.add_argument("--shared", type=Path, default=Path("../shared"), help="the shared data folder (default: ../shared)")
+    ap.add_argument("--out", type=Path, default=Path("runs/kinds"), help="feature cache and records (default: runs/kinds)")
+    ap.add_argument("--weights", default=None, help="the detector whose frozen activations are read (default: bundled)")
+    ap.add_argument("--frames", type=int, default=8, help="frames sampled per clip for the features (default: 8)")
+    ap.add_argument("--lfw", type=int, default=600, help="LFW people among the real photos (default: 600)")
+    ap.add_argument("--weight-decay", type=float, default=0.01, help="L2 penalty of the generator-traces head (default: 0.01)")
+    ap.add_argument("--animation-weight-decay", type=float, default=1.0,
+                    help="L2 penalty of the lip-sync/animation head (one row per clip, few rows: more; default: 1.0)")
+    ap.add_argument("--animation-fpr", type=float, default=0.03,
+                    help="false alarms on real clips the lip-sync/animation check may add to blending's (default: 0.03)")
+    ap.add_argument("--synthesis-fpr", type=float, default=0.01,
+                    help="false alarms on real media (clips; photos, and FFHQ portraits among them) the generator-traces "
+                         "check may add to the checks before it (default: 0.01)")
+    ap.add_argument("--photo-fpr", type=float, default=0.03,
+                    help="the blending check's false alarms on held-out real photos, LFW and FFHQ (default: 0.03)")
+    ap.add_argument("--min-face-px", type=float, default=64.0,
+                    help="the generator-traces check abstains on faces smaller than this (default: 64)")
+    ap.add_argument("--save", type=Path, default=None, help="write the weights with both heads and their cuts here")
+    ap.add_argument("--json", type=Path, default=None, help="write the out-of-fold numbers here")
+    a = ap.parse_args(argv)
+    items = collect(a.shared, a.lfw)
+    if a.step == "extract":
+        return extract(a, items)
+    t0 = time.time()
+    rows = load_rows(items, a.out)
+    if not rows:
+        raise LabError(f"no features under {a.out}: run python -m dfdemo_lab learn-kinds extract --out {a.out} first")
+    decay = {"synthesis": a.weight_decay, "animation": a.animation_weight_decay}
+    scores = {check: out_of_fold(rows, check, decay[check]) for check in FAMILY}
+    small = np.array([np.median(r.face_px) < a.min_face_px for r in rows])
+    scores["synthesis"][small] = np.nan  # the check abstains on faces under the size it is judged from
+    table = Table(rows, scores)
+    cfg = load_config(resolve_weights(a.weights))
+    photo_t, photo_cal = blending_photo_cut(table, a.photo_fpr, 0.5)
+    cuts = calibrate_checks(table, cfg.threshold, photo_t, {"animation": a.animation_fpr, "synthesis": a.synthesis_fpr}, 0.5)
+    numbers = {"auc": measure(table), "at_the_cuts": verdict_rates(table, cuts, cfg.threshold, photo_t),
+               "cuts": {f"{c}/{k}": (None if t is None else round(t, 4)) for (c, k), (t, _) in cuts.items()},
+               "blending_photo_cut": round(photo_t, 4), "blending_photo_calibration": photo_cal,
+               "files": {"rows": len(rows), "fakes": int(table.label.sum()), "reals": int((table.label == 0).sum())},
+               "folds": "5 folds by source (repository joined with its dataset; FFHQ portraits and LFW people one by one)"}
+    print_report(numbers)
+    if a.json:
+        a.json.parent.mkdir(parents=True, exist_ok=True)
+        a.json.write_text(json.dumps(numbers, indent=2, sort_keys=True, default=float) + "\n")
+    if a.save:
+        heads = fit_final(rows, decay)
+        training = {"command": "python -m dfdemo_lab learn-kinds fit " + " ".join(argv or []),
+                    "weight_decay": decay, "frames_per_clip": a.frames, "lfw_people": a.lfw,
+                    "folds": numbers["folds"]}
+        records = {check: {"out_of_fold": {"auc": numbers["auc"][check], "at_the_cuts": numbers["at_the_cuts"]},
+                           "training": {**training, "learned_from": f"real {FAMILY[check]} outputs against real media"}}
+                   for check in FAMILY}
+        records["synthesis"]["min_face_px"] = a.min_face_px
+        save_weights(a.weights, a.save, heads, cuts, records, (photo_t, photo_cal),
+                     model_id=f"{cfg.model_id.split(' (')[0]} (v3 + learned generator traces and lip-sync/animation, "
+                              f"{time.strftime('%Y-%m-%d')})")
+        print(f"[learn-kinds] wrote {a.save} ({time.time() - t0:.0f} s)")
+    return 0
+
+
+def extract(a, items: list[Item]) -> int:
+    from dfdemo.faces import FaceDetector
+
+    from .kinds_features import Extractor, extract_all
+
+    det = load_detector(a.weights)
+    items = sorted(items, key=lambda i: (i.origin == "lfw", i.kind == "image"))
+    with FaceDetector(max_faces=4) as fd:
+        print(extract_all(items, Extractor(det, fd, frames=a.frames), a.out))
+    return 0
+
+
+def print_report(numbers: dict) -> None:
+    for check, sets in numbers["auc"].items():
+        for name, r in sets.items():
+            if r:
+                print(f"{check:<10} {name:<44} AUC {r['auc']:.3f} [{r['auc_ci95'][0]:.3f}, {r['auc_ci95'][1]:.3f}]"
+                      f"  {r['fakes']} fake / {r['reals']} real")
+    for name, r in numbers["at_the_cuts"].items():
+        if r:
+            print(f"at the cuts: {name:<62} {r['rate']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] of {r['n']}")
+    print("cuts:", numbers["cuts"], "blending photo cut:", numbers["blending_photo_cut"],
+          "portraits cross-fold:", numbers["blending_photo_calibration"]["cross_fold_portrait_fpr"])
