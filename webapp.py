@@ -13,7 +13,10 @@ DFDEMO_MAX_DURATION_S   longest video accepted, in seconds (default 600)
 DFDEMO_CONCURRENCY      analyses running at once (default 1); the others wait in the queue
 DFDEMO_QUEUE_SIZE       requests that may wait in the queue (default 32)
 DFDEMO_EXAMPLES_DIR     where the example files are built on first use (default ~/.cache/dfdemo/examples)
-DFDEMO_HUB_WEIGHTS      1 (default): visitors may name Hub weights in Settings; 0: bundled weights only
+DFDEMO_VISITOR_WEIGHTS  what visitors may name in Settings → Weights: bundled, any (any Hub repo id) or a
+                        list (bundled,owner/a,owner/b@v2); default any, on a Space (SPACE_ID set) bundled only
+DFDEMO_WEIGHT_LOADS     visitors' weights loading at once (default 1); a request for more is refused at once
+HF_HUB_ETAG_TIMEOUT     seconds a Hub request may wait to connect or for an answer (default 10)
 DFDEMO_UPLOAD_GRACE_S   an upload no request waits for is deleted after this many seconds (default 60)
 
 Privacy and disk: a page's upload stays on the server while it is selected, so Settings can be
@@ -34,6 +37,7 @@ import threading
 import time
 import uuid
 from collections import Counter, OrderedDict
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
@@ -44,7 +48,7 @@ import gradio as gr
 from dfdemo.analyzer import Analysis, Analyzer, Settings
 from dfdemo.config import DetectorConfig, load_config
 from dfdemo.detector import resolve_weights
-from dfdemo.errors import DfdemoError
+from dfdemo.errors import DfdemoError, WeightsError
 from dfdemo.examples import build_examples
 from dfdemo.report import Report
 from dfdemo.words import UPLOAD_KEPT_NOTE, crop_caption
@@ -64,7 +68,8 @@ class WebSettings:
     max_duration_s: float = 600.0
     concurrency: int = 1
     queue_size: int = 32
-    hub_weights: bool = True
+    visitor_weights: tuple[str, ...] = ("bundled", "any")  # what Settings → Weights may name (``weights_source``)
+    max_weight_loads: int = 1  # visitors' weights loading at once
     upload_grace_s: float = 60.0
     max_loaded_weights: int = 3  # analyzers kept in memory (one per weights source)
 
@@ -74,7 +79,8 @@ class WebSettings:
                    max_duration_s=float(env.get("DFDEMO_MAX_DURATION_S", "600")),
                    concurrency=max(1, int(env.get("DFDEMO_CONCURRENCY", "1"))),
                    queue_size=max(1, int(env.get("DFDEMO_QUEUE_SIZE", "32"))),
-                   hub_weights=env.get("DFDEMO_HUB_WEIGHTS", "1") != "0",
+                   visitor_weights=visitor_weights(env),
+                   max_weight_loads=max(1, int(env.get("DFDEMO_WEIGHT_LOADS", "1"))),
                    upload_grace_s=max(1.0, float(env.get("DFDEMO_UPLOAD_GRACE_S", "60"))))
 
     @property
@@ -88,37 +94,85 @@ class Cancelled(Exception):
 
 class AnalyzerPool:
     """Analyzers by weights source, loaded on first use; the least recently used is closed when
-    more than ``size`` are loaded, once the analyses using it have ended. An analyzer serves
-    several threads (its locks are inside the library); the pool's lock only guards the pool."""
+    more than ``size`` are loaded, once the analyses using it have ended (the default weights,
+    ``None``, are never evicted). An analyzer serves several threads (its locks are inside the
+    library). The pool's lock only guards the pool: loading happens outside it, so an analysis
+    on loaded weights never waits for another visitor's download. Visitors who ask for the same
+    weights share one load; at most ``max_loads`` other weights load at once, and a request over
+    that is refused at once with one line."""
 
-    def __init__(self, size: int = 3):
+    def __init__(self, size: int = 3, max_loads: int = 1):
         self.size = size
         self._lock = threading.Lock()
         self._loaded: OrderedDict[str | None, Analyzer] = OrderedDict()
+        self._loading: dict[str | None, Future] = {}  # weights → the load in progress (its waiters share it)
+        self._load_slots = threading.BoundedSemaphore(max(1, max_loads))  # loads of visitors' weights at once
         self._users: Counter[int] = Counter()  # id(analyzer) → analyses running on it
         self._evicted: dict[int, Analyzer] = {}
 
+    def _take(self, weights: str | None) -> Analyzer:
+        """The loaded analyzer for ``weights``, counted as in use; loaded here (outside the lock) if needed."""
+        with self._lock:
+            if weights in self._loaded:
+                self._loaded.move_to_end(weights)
+                analyzer = self._loaded[weights]
+                self._users[id(analyzer)] += 1
+                return analyzer
+            pending, mine = self._loading.get(weights), False
+            if pending is None:
+                if weights is not None and not self._load_slots.acquire(blocking=False):
+                    raise WeightsError("the server is loading other weights for another visitor; try again in a "
+                                       "minute, or use the bundled weights")
+                pending, mine = self._loading.setdefault(weights, Future()), True
+        if mine:
+            try:
+                pending.set_result(Analyzer.load(weights))
+            except BaseException as e:
+                pending.set_exception(e)
+            finally:
+                self._add(weights, pending)
+        pending.result()  # raises the load's error for every visitor who waited for it
+        return self._take(weights)
+
+    def _add(self, weights: str | None, done: Future) -> None:
+        with self._lock:
+            del self._loading[weights]
+            if weights is not None:
+                self._load_slots.release()
+            if done.exception() is not None:
+                return
+            self._loaded[weights] = done.result()
+            evictable = [k for k in self._loaded if k is not None]
+            while len(self._loaded) > self.size and evictable:
+                old = self._loaded.pop(evictable.pop(0))
+                self._evicted[id(old)] = old
+            self._close_unused()
+
+    def _close_unused(self) -> None:
+        """Close evicted analyzers no analysis uses any more (caller holds the lock)."""
+        done = [a for k, a in self._evicted.items() if self._users[k] <= 0]
+        for a in done:
+            del self._evicted[id(a)], self._users[id(a)]
+            a.close()
+
+    def close(self) -> None:
+        """Close every loaded analyzer (at shutdown)."""
+        with self._lock:
+            analyzers = [*self._loaded.values(), *self._evicted.values()]
+            self._loaded.clear()
+            self._evicted.clear()
+        for a in analyzers:
+            a.close()
+
     @contextlib.contextmanager
     def use(self, weights: str | None) -> Iterator[Analyzer]:
-        with self._lock:
-            if weights not in self._loaded:
-                self._loaded[weights] = Analyzer.load(weights)
-                while len(self._loaded) > self.size:
-                    old = self._loaded.popitem(last=False)[1]
-                    self._evicted[id(old)] = old
-            self._loaded.move_to_end(weights)
-            analyzer = self._loaded[weights]
-            self._users[id(analyzer)] += 1
+        analyzer = self._take(weights)
         try:
             yield analyzer
         finally:
             with self._lock:
                 self._users[id(analyzer)] -= 1
-                done = [a for k, a in self._evicted.items() if self._users[k] <= 0]
-                for a in done:
-                    del self._evicted[id(a)], self._users[id(a)]
-            for a in done:
-                a.close()
+                self._close_unused()
 
 
 def public_report(report: Report) -> Report:
@@ -365,7 +419,7 @@ class WebApp:
         return demo
 
     def weights_source(self, text: str | None) -> str | None:
-        return weights_source(text, self.settings.hub_weights)
+        return weights_source(text, self.settings.visitor_weights)
 
     def bundled_config(self) -> DetectorConfig | None:
         """The default weights' config.json (read without loading the weights), or None if unreadable."""
@@ -490,17 +544,33 @@ class WebApp:
         self.last_error.pop(session_of(request), None)
 
 
-def weights_source(text: str | None, hub_allowed: bool = True) -> str | None:
+def visitor_weights(env=os.environ) -> tuple[str, ...]:
+    """What a visitor may name in Settings → Weights: ``DFDEMO_VISITOR_WEIGHTS``, comma-separated
+    entries, each ``bundled``, ``any`` (any Hub repo id) or a Hub repo id[@revision]. Default:
+    ``bundled,any``; on a Hugging Face Space (``SPACE_ID`` set) the list ``bundled``, so a public
+    Space fetches nothing a visitor names unless its operator lists it; ``DFDEMO_HUB_WEIGHTS=0``
+    (older setting) also means ``bundled``."""
+    text = env.get("DFDEMO_VISITOR_WEIGHTS")
+    if text is None:
+        return ("bundled",) if env.get("SPACE_ID") or env.get("DFDEMO_HUB_WEIGHTS", "1") == "0" else ("bundled", "any")
+    return ("bundled", *(x.strip() for x in text.split(",") if x.strip() and x.strip() != "bundled"))
+
+
+def weights_source(text: str | None, allowed: tuple[str, ...] = ("bundled", "any")) -> str | None:
     """'bundled' (or empty) → None (= $DFDEMO_WEIGHTS, then weights/detector); else a Hub repo id
-    (``resolve_weights`` fetches it). Visitors may not name server folders."""
+    (``resolve_weights`` fetches it), if ``allowed`` (``visitor_weights``) lets visitors name it.
+    Visitors may not name server folders."""
     text = (text or "").strip()
     if text.lower() in ("", "bundled"):
         return None
-    if not hub_allowed:
-        raise gr.Error("This server runs its bundled weights only (DFDEMO_HUB_WEIGHTS=0).", print_exception=False)
     if not HUB_ID.match(text) or ".." in text:
         raise gr.Error(f"Weights must be 'bundled' or a Hugging Face Hub repo id such as owner/name "
                        f"(optionally owner/name@revision), not {text!r}.", print_exception=False)
+    if "any" not in allowed and text not in allowed:
+        listed = [x for x in allowed if x not in ("bundled", "any")]
+        choice = f"'bundled' or one of {', '.join(listed)}" if listed else "its bundled weights only"
+        raise gr.Error(f"This server lets visitors use {choice} (DFDEMO_VISITOR_WEIGHTS), not {text!r}.",
+                       print_exception=False)
     return text
 
 

@@ -1,0 +1,145 @@
+"""Issue 25, hostile input round three: one visitor must not stall the others, formats accepted
+by their content, no traceback from the CLI or the API. Every input is made here; a local socket
+that accepts connections and never answers stands in for a silent Hugging Face Hub."""
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+
+import pytest
+
+from dfdemo import Settings
+from dfdemo.errors import WeightsError
+
+HUB_TIMEOUT_S = 3
+
+
+@pytest.fixture
+def silent_hub(monkeypatch, tmp_path):
+    """huggingface_hub pointed at a socket that accepts and never answers; yields the accepted
+    connections (proof that the Hub was really asked)."""
+    from huggingface_hub import constants
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    accepted: list[socket.socket] = []
+
+    def accept():
+        while True:
+            try:
+                accepted.append(srv.accept()[0])
+            except OSError:  # closed at the end of the test
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{srv.getsockname()[1]}")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_ETAG_TIMEOUT", HUB_TIMEOUT_S)
+    monkeypatch.setattr(constants, "HF_HUB_DOWNLOAD_TIMEOUT", HUB_TIMEOUT_S)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    yield accepted
+    srv.close()
+    for c in accepted:
+        c.close()
+
+
+def test_25_1_a_silent_hub_is_a_one_line_error_within_its_timeout(silent_hub):
+    """Before: ``resolve_weights`` waited forever on the Hub's first metadata call (no timeout)."""
+    from dfdemo.detector import resolve_weights
+
+    t = time.monotonic()
+    with pytest.raises(WeightsError) as e:
+        resolve_weights("someone/silent-weights")
+    took = time.monotonic() - t
+    assert silent_hub, "the Hub was never asked"
+    assert took < 6 * HUB_TIMEOUT_S, took
+    assert str(e.value) == ("Hub repo someone/silent-weights is not in the local cache and the Hub cannot be reached "
+                            f"(no answer within {HUB_TIMEOUT_S} s)")
+
+
+@pytest.fixture
+def web_apps():
+    """WebApps made by a test, their analyzers closed at its end."""
+    made = []
+    yield made
+    for web in made:
+        web.models.close()
+
+
+def _webapp(monkeypatch, tiny_weights, made: list, **env):
+    import webapp
+
+    monkeypatch.setenv("DFDEMO_WEIGHTS", str(tiny_weights))
+    for k in ("SPACE_ID", "DFDEMO_VISITOR_WEIGHTS", "DFDEMO_HUB_WEIGHTS"):
+        monkeypatch.delenv(k, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    made.append(webapp.WebApp(webapp.WebSettings.from_env()))
+    return made[-1]
+
+
+def test_25_1_a_visitor_loading_weights_does_not_stall_the_others(silent_hub, monkeypatch, tiny_weights, photo, caplog,
+                                                                   web_apps):
+    """Visitor A names Hub weights on a silent Hub. Meanwhile B's analysis on the loaded weights
+    runs at once (before: it waited for A's load, > 200 s), C's request for other Hub weights is
+    refused at once (loads are bounded), and A gets one line, no traceback in the log."""
+    import gradio as gr
+
+    web = _webapp(monkeypatch, tiny_weights, web_apps)
+    with web.models.use(None):  # the default weights, loaded as the warm-up does
+        pass
+    quiet = lambda *a, **k: None  # noqa: E731 (a progress callback that shows nothing)
+    outcome: dict[str, object] = {}
+
+    def visitor_a():
+        try:
+            web.analyse(str(photo), Settings(heatmaps=0), "someone/silent-weights", quiet, None)
+        except gr.Error as e:
+            outcome["a"] = e.message
+
+    caplog.set_level(logging.INFO)
+    a = threading.Thread(target=visitor_a)
+    a.start()
+    deadline = time.monotonic() + 30
+    while not silent_hub and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert silent_hub and a.is_alive(), "visitor A's load never reached the Hub"
+    t = time.monotonic()
+    r = web.analyse(str(photo), Settings(heatmaps=0), None, quiet, None).report
+    assert r.faces and time.monotonic() - t < HUB_TIMEOUT_S and a.is_alive()
+    with pytest.raises(gr.Error) as c:
+        web.analyse(str(photo), Settings(heatmaps=0), "other/weights", quiet, None)
+    assert c.value.message == ("the server is loading other weights for another visitor; try again in a minute, "
+                               "or use the bundled weights")
+    a.join(timeout=10 * HUB_TIMEOUT_S)
+    assert not a.is_alive()
+    assert outcome["a"] == ("Hub repo someone/silent-weights is not in the local cache and the Hub cannot be reached "
+                            f"(no answer within {HUB_TIMEOUT_S} s)")
+    assert not [rec for rec in caplog.records if rec.exc_info], "a traceback was logged"
+
+
+def test_25_1_the_operator_decides_what_visitors_may_load(monkeypatch, tiny_weights, web_apps):
+    import gradio as gr
+
+    import webapp
+
+    assert webapp.visitor_weights({}) == ("bundled", "any")
+    assert webapp.visitor_weights({"SPACE_ID": "someone/space"}) == ("bundled",)  # a public Space: a list
+    assert webapp.visitor_weights({"DFDEMO_HUB_WEIGHTS": "0"}) == ("bundled",)
+    listed = webapp.visitor_weights({"SPACE_ID": "x/y", "DFDEMO_VISITOR_WEIGHTS": "owner/a, owner/b@v2"})
+    assert listed == ("bundled", "owner/a", "owner/b@v2")
+    assert webapp.weights_source("owner/b@v2", listed) == "owner/b@v2"
+    assert webapp.weights_source("bundled", ("bundled",)) is None
+    with pytest.raises(gr.Error) as e:
+        webapp.weights_source("owner/c", listed)
+    assert e.value.message == ("This server lets visitors use 'bundled' or one of owner/a, owner/b@v2 "
+                               "(DFDEMO_VISITOR_WEIGHTS), not 'owner/c'.")
+    with pytest.raises(gr.Error) as e:
+        webapp.weights_source("owner/a", ("bundled",))
+    assert e.value.message == "This server lets visitors use its bundled weights only (DFDEMO_VISITOR_WEIGHTS), not 'owner/a'."
+    web = _webapp(monkeypatch, tiny_weights, web_apps, SPACE_ID="someone/space")
+    with pytest.raises(gr.Error):
+        web.weights_source("owner/a")
