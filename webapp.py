@@ -28,11 +28,13 @@ folder, replaced by the session's next analysis and removed when the tab is clos
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
 import re
 import shutil
+import signal
 import threading
 import time
 import uuid
@@ -234,6 +236,7 @@ class Uploads:
         self._lock = threading.Lock()
         self._in_use: Counter[str] = Counter()
         self._taken: dict[str, tuple[int, int] | None] = {}  # path → (inode, ctime) of the copy analysed
+        self._named: dict[str, float] = {}  # path → when a request last started or ended with it
         self._kept_lock = threading.Lock()
         self._kept: dict[str, str] = {}  # session → its selected upload, kept for re-runs with other Settings
 
@@ -246,6 +249,7 @@ class Uploads:
         with self._lock:
             self._in_use[path] += 1
             self._taken[path] = _file_id(path)
+            self._named[path] = time.time()
         return path
 
     def queued(self) -> tuple[Counter[str], Counter[str]]:
@@ -269,6 +273,7 @@ class Uploads:
         """Delete an upload and its content-hash folder when empty (caller holds the lock)."""
         self.demo.upload_file_set.discard(path)
         self._taken.pop(path, None)
+        self._named.pop(path, None)
         p = Path(path)
         p.unlink(missing_ok=True)
         try:
@@ -284,6 +289,7 @@ class Uploads:
         waiting, active = self.queued()
         with self._lock:
             self._in_use[path] -= 1
+            self._named[path] = time.time()
             if self._in_use[path] > 0:
                 return
             del self._in_use[path]
@@ -312,9 +318,11 @@ class Uploads:
 
     def sweep(self) -> None:
         """Delete what uploads leave when no analysis of them comes: files refused by a full queue,
-        cancelled while waiting or never asked for; Gradio's temporary file of an upload it refused
-        (a name such as '..'), and empty content-hash folders. Only what is older than ``grace_s``
-        and that no request names: an upload is followed by its request within moments."""
+        cancelled while waiting or never asked for; a page's kept upload that no request has named
+        for ``grace_s`` (a page that never opened Gradio's heartbeat never says goodbye); Gradio's
+        temporary file of an upload it refused (a name such as '..'), and empty content-hash
+        folders. Only what is older than ``grace_s`` and that no request names: an upload is
+        followed by its request within moments."""
         root = Path(gr.utils.get_upload_folder())
         if not root.is_dir():
             return
@@ -323,11 +331,12 @@ class Uploads:
 
         def old(p: Path) -> bool:
             try:
-                return now - p.lstat().st_ctime > self.grace_s
+                return now - max(p.lstat().st_ctime, self._named.get(str(p), 0.0)) > self.grace_s
             except OSError:
                 return False
 
-        with self._lock:
+        with self._kept_lock, self._lock:
+            kept = Counter(self._kept.values())
             uploads = []
             for _ in range(5):
                 try:
@@ -336,8 +345,11 @@ class Uploads:
                 except RuntimeError:  # added to meanwhile
                     uploads = []
             for path in uploads:
-                if not (self._in_use[path] or waiting[path] or active[path]) and old(Path(path)):
-                    log.info("deleting an upload no request asked for: %s", Path(path).name)
+                if not (self._in_use[path] - kept[path] or waiting[path] or active[path]) and old(Path(path)):
+                    log.info("deleting an upload no request named for %g s: %s", self.grace_s, Path(path).name)
+                    for session in [s for s, p in self._kept.items() if p == path]:
+                        del self._kept[session]
+                    self._in_use.pop(path, None)
                     self._delete(path)
             for p in root.iterdir():
                 if p.is_file() and p.name.startswith("tmp") and old(p):  # an upload Gradio refused or a client dropped
@@ -348,6 +360,15 @@ class Uploads:
                     except OSError:
                         pass  # not empty
 
+    def delete_all(self) -> None:
+        """At shutdown: every upload and every session's results go, whatever holds them."""
+        with self._kept_lock, self._lock:
+            for path in list(getattr(self.demo, "upload_file_set", ())):
+                self._delete(path)
+            self._kept.clear()
+            self._in_use.clear()
+        shutil.rmtree(_results_root(), ignore_errors=True)
+
     def sweep_forever(self) -> None:
         while True:
             time.sleep(max(0.5, min(30.0, self.grace_s / 2)))
@@ -357,9 +378,18 @@ class Uploads:
                 log.exception("sweeping uploads failed")
 
     def start_sweeper(self) -> threading.Thread:
+        """Sweep in a thread from now on, and delete every upload when the process ends (normal
+        exit, Ctrl-C, or SIGTERM, which is made to exit normally; call from the main thread)."""
+        atexit.register(self.delete_all)
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
         thread = threading.Thread(target=self.sweep_forever, name="dfdemo-upload-sweeper", daemon=True)
         thread.start()
         return thread
+
+
+def _exit_on_sigterm(signum, frame) -> None:
+    raise KeyboardInterrupt  # Gradio's launch() closes the server on it; then the atexit cleanup runs
 
 
 def _results_root() -> Path:

@@ -7,6 +7,7 @@ import logging
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +144,71 @@ def test_25_1_the_operator_decides_what_visitors_may_load(monkeypatch, tiny_weig
     web = _webapp(monkeypatch, tiny_weights, web_apps, SPACE_ID="someone/space")
     with pytest.raises(gr.Error):
         web.weights_source("owner/a")
+
+
+# ---------------------------------------------------------------- 25.2 uploads owned from the moment they arrive
+class _FakeBlocks:
+    """What ``Uploads`` reads of a Gradio Blocks: its upload set (and no queue)."""
+
+    def __init__(self):
+        self.upload_file_set: set[str] = set()
+
+
+@pytest.fixture
+def upload_root(monkeypatch, tmp_path):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    return tmp_path / "gradio"
+
+
+def _uploaded(root, name: str, content: bytes = b"x" * 1000) -> str:
+    d = root / ("ab" * 20)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / name).write_bytes(content)
+    return str(d / name)
+
+
+def test_25_2_a_page_upload_kept_by_a_session_that_never_says_goodbye_is_deleted(upload_root):
+    """A page analyses an upload (a refusal or a result: the file stays selected) and its session
+    never closes (no heartbeat, so no unload): once no request has named the file for the grace
+    period it is deleted. Before: kept until the session's unload, which never came."""
+    from webapp import Uploads
+
+    uploads = Uploads(grace_s=0.5)
+    uploads.demo = _FakeBlocks()
+    path = _uploaded(upload_root, "kept.mp4")
+    other = _uploaded(upload_root, "running.mp4")
+    uploads.demo.upload_file_set |= {path, other}
+    uploads.keep("session-without-heartbeat", path)  # the page's run keeps the file selected
+    uploads.release(uploads.hold(path))  # its analysis started and ended
+    running = uploads.hold(other)  # another visitor's analysis still runs on its file
+    uploads.sweep()
+    assert Path(path).exists()  # within the grace period: kept for a re-run
+    time.sleep(0.8)
+    uploads.sweep()
+    assert not Path(path).exists() and path not in uploads.demo.upload_file_set
+    assert Path(other).exists()  # an analysis running on a file keeps it, however long it takes
+    uploads.release(running)
+    assert not Path(other).exists()
+
+
+def test_25_2_every_upload_is_deleted_at_shutdown(tiny_weights, tmp_path):
+    """Uploads no request named yet (the grace period is long) and a session's results are gone
+    once the server is stopped (SIGTERM). Before: left on disk after shutdown."""
+    import httpx
+
+    import app_server
+
+    server = app_server.start(tiny_weights, DFDEMO_UPLOAD_GRACE_S="600")
+    try:
+        photo = tmp_path / "left_at_shutdown_25_2.png"
+        photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 5000)
+        with open(photo, "rb") as f:
+            r = httpx.post(server.url + "gradio_api/upload", files={"files": (photo.name, f, "image/png")}, timeout=60)
+        assert r.status_code == 200
+        assert list(server.temp_dir.rglob(photo.name))
+        server.proc.terminate()
+        server.proc.wait(timeout=60)
+        assert list(server.temp_dir.rglob(photo.name)) == []
+        assert "Traceback" not in server.log_tail(10**6)
+    finally:
+        server.stop()
