@@ -94,7 +94,7 @@ REFUSED = {  # input -> the message after "<path>: "
     "huge_png": "image is too large (12000x12000 pixels, over the 50 MP limit for PNG/WebP/BMP); downscale it first",
     "bomb_png": "image is too large (over 178 MP); downscale it first",
     "folder": "not a file",
-    "unsupported": "unsupported file type .gif; use a video (.mp4, .mov, .avi, .webm, .mkv, .m4v) or an image (.jpg, .jpeg, .png, .webp, .bmp)",
+    "unsupported": "not a readable image (corrupt or not really .gif)",  # a GIF header and nothing else
 }
 
 

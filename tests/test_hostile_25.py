@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dfdemo import Settings
+from dfdemo import Settings, media
 from dfdemo.errors import WeightsError
 
 HUB_TIMEOUT_S = 3
@@ -212,3 +212,115 @@ def test_25_2_every_upload_is_deleted_at_shutdown(tiny_weights, tmp_path):
         assert "Traceback" not in server.log_tail(10**6)
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------- 25.3 media by content
+FACE_FRAME = (slice(0, 240), slice(0, 320))  # a 320x240 piece of the astronaut photo with her face
+
+
+def _encode(path: Path, frames, codec: str, fmt: str | None, fps: int = 25) -> Path:
+    """Frames (RGB uint8) encoded with PyAV as ``codec`` in container ``fmt``."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w", format=fmt) as out:
+        s = out.add_stream(codec, rate=fps)
+        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        for f in frames:
+            out.mux(s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
+        out.mux(s.encode())
+    return path
+
+
+VIDEO_FORMATS = {".mpg": ("mpeg1video", "mpeg"), ".mpeg": ("mpeg2video", "mpeg"), ".ts": ("mpeg2video", "mpegts"),
+                 ".3gp": ("mpeg4", "3gp"), ".flv": ("flv", "flv"), ".wmv": ("wmv2", "asf"), ".asf": ("wmv2", "asf"),
+                 ".ogv": ("libtheora", "ogg")}
+
+
+@pytest.mark.parametrize("ext", sorted(VIDEO_FORMATS))
+def test_25_3_videos_are_accepted_by_what_decodes(ext, analyzer, tmp_path):
+    """Before: "unsupported file type .mpg; use a video (.mp4, ...)" although OpenCV decodes them."""
+    import av
+
+    from conftest import astronaut
+
+    codec, fmt = VIDEO_FORMATS[ext]
+    try:
+        clip = _encode(tmp_path / f"clip{ext}", [astronaut()[FACE_FRAME]] * 30, codec, fmt)
+    except (av.error.FFmpegError, ValueError) as e:
+        pytest.skip(f"this PyAV cannot write {ext} ({codec}): {e}")
+    r = analyzer.analyze(clip, Settings(frames=4, heatmaps=0)).report
+    assert r.kind == "video" and r.frames_analyzed == 4 and len(r.faces) == 1
+    assert r.media["frame_count"] == 30 and r.notes == []
+
+
+@pytest.mark.parametrize("ext", [".tif", ".tiff", ".gif", ".avif", ""])
+def test_25_3_photos_are_accepted_by_what_decodes(ext, analyzer, tmp_path):
+    """Before: "unsupported file type" for each (and for a file without extension)."""
+    from PIL import Image
+
+    from conftest import astronaut
+
+    p = tmp_path / f"photo{ext}"
+    Image.fromarray(astronaut()).save(p, format={"": "PNG", ".tif": "TIFF", ".tiff": "TIFF"}.get(ext, ext[1:].upper()))
+    r = analyzer.analyze(p, Settings(heatmaps=0)).report
+    assert r.kind == "image" and len(r.faces) == 1 and (r.media["width"], r.media["height"]) == (512, 512)
+
+
+def test_25_3_an_mp4_named_jpg_is_analysed_as_the_video_it_is(analyzer, tmp_path):
+    """Before: "not a readable image (corrupt or not really .jpg)"."""
+    from conftest import astronaut
+    from mediakit import write_video
+
+    clip = write_video(tmp_path / "clip.mp4", [astronaut()[FACE_FRAME]] * 20)
+    named = tmp_path / "holiday.jpg"
+    clip.rename(named)
+    r = analyzer.analyze(named, Settings(frames=4, heatmaps=0)).report
+    assert r.kind == "video" and r.frames_analyzed == 4 and r.media["frame_count"] == 20 and len(r.faces) == 1
+
+
+@pytest.mark.parametrize("name, content, found", [
+    ("report.docx", b"PK\x03\x04" + b"\0" * 200, "a ZIP archive (or an Office document)"),
+    ("song", b"ID3\x04" + b"\0" * 200, "MP3 audio"),
+    ("playlist.m3u8", b"#EXTM3U\n#EXT-X-VERSION:3\nfile:///etc/hostname\n", "text"),  # never handed to FFmpeg
+    ("photo.heic", b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\0" * 200, None),
+])
+def test_25_3_what_is_refused_is_named_from_its_bytes(analyzer, tmp_path, name, content, found):
+    from dfdemo import MediaError
+
+    p = tmp_path / name
+    p.write_bytes(content)
+    with pytest.raises(MediaError) as e:
+        analyzer.analyze(p, Settings(heatmaps=0))
+    if found is None:  # no HEIC decoder here (OpenCV and Pillow have none without plugins)
+        assert str(e.value) == f"{p}: a HEIC/HEIF image, which this server cannot decode; convert it to JPEG or PNG"
+    else:
+        assert str(e.value) == (f"{p}: not a video or a photo that can be read (found {found}); use a video (MP4, MOV, "
+                                "WebM, MKV, AVI, MPEG, ...) or a photo (JPEG, PNG, WebP, ...)")
+
+
+def test_25_3_joined_mpeg_ts_segments_are_sampled_over_all_that_decodes(analyzer, tmp_path):
+    """``cat a.ts b.ts > x.mp4``: the second segment's time stamps start again from 0, OpenCV's
+    header count says 50 frames while 100 decode. Before: frames 0-49 only, no note."""
+    import cv2
+
+    from conftest import astronaut
+    from mediakit import read_stamp, stamp
+
+    face = astronaut()[FACE_FRAME]
+    a = _encode(tmp_path / "a.ts", [stamp(face, k) for k in range(50)], "mpeg2video", "mpegts")
+    b = _encode(tmp_path / "b.ts", [stamp(face, k) for k in range(50, 100)], "mpeg2video", "mpegts")
+    joined = tmp_path / "joined.mp4"
+    joined.write_bytes(a.read_bytes() + b.read_bytes())
+    cap = cv2.VideoCapture(str(joined))
+    assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 50, "the header no longer disagrees with the stream"
+    cap.release()
+    info = media.probe(joined)
+    assert info.frame_count == 100 and info.duration_s == pytest.approx(4.0)
+    frames = list(media.sample_frames(joined, 8, info))
+    assert [read_stamp(f.rgb) for f in frames] == [f.index for f in frames] == media.sample_indices(100, 8)
+    assert [f.time_s for f in frames] == pytest.approx([i / 25 for i in media.sample_indices(100, 8)], abs=1e-6)
+    r = analyzer.analyze(joined, Settings(frames=8, heatmaps=0)).report
+    assert r.frames_analyzed == 8 and max(fr.time_s for fr in r.faces[0].frames) > 2.0
+    assert r.notes == ["the file's header says the video lasts 2.0 s, but 4.0 s decode (100 frames): frames were "
+                       "sampled over all that decodes"]
