@@ -31,6 +31,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import math
 import os
 import re
 import shutil
@@ -57,6 +58,7 @@ from dfdemo.words import UPLOAD_KEPT_NOTE, crop_caption
 
 log = logging.getLogger("dfdemo.app")
 
+PAGE_MAX_FRAMES, PAGE_MAX_HEATMAPS = 64, 12  # the Settings sliders' ranges
 SESSION_MAX_AGE_S = 3 * 3600  # result folders of sessions that never said goodbye
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
 HASH_DIR = re.compile(r"[0-9a-f]{32,128}")  # Gradio's folder per upload content
@@ -508,6 +510,22 @@ class WebApp:
             return public_report(self.analyse(path, self.settings.defaults, None, progress, None).report).to_dict()
         finally:
             self.uploads.release(path)
+
+    def page_settings(self, frames, heatmaps, calibrated, threshold, temporal) -> Settings:
+        """The page's Settings as sent (a client may send any JSON): each number checked against
+        the range of its slider, NaN and infinity refused, one line to the visitor."""
+        def number(value, name: str, lo: float, hi: float) -> float:
+            try:
+                x = float(value)
+            except (TypeError, ValueError):
+                x = math.nan
+            if not lo <= x <= hi:  # NaN fails too
+                raise gr.Error(f"{name} must be a number from {lo:g} to {hi:g}, not {value!r}.", print_exception=False)
+            return x
+
+        return replace(self.settings.defaults, frames=int(number(frames, "Frames", 1, PAGE_MAX_FRAMES)),
+                       heatmaps=int(number(heatmaps, "Heatmaps", 0, PAGE_MAX_HEATMAPS)),
+                       threshold=None if calibrated else number(threshold, "The threshold", 0, 1), temporal=bool(temporal))
 
     def check_selected(self, session: str, file: str | None) -> None:
         """Refuse an analysis with no file or a file gone from the server (the message stays in the card)."""

@@ -55,6 +55,11 @@ class Settings:
     temporal: bool | None = None  # temporal check over windows of consecutive frames; None = the weights' default
     windows: int | None = None  # how many windows; None = the weights' default
 
+    def __post_init__(self):
+        t = self.threshold
+        if t is not None and not (isinstance(t, (int, float)) and 0.0 <= t <= 1.0):  # NaN fails every comparison
+            raise DfdemoError(f"the threshold must be a number from 0 to 1, not {t!r}")
+
 
 
 @dataclass

@@ -324,3 +324,103 @@ def test_25_3_joined_mpeg_ts_segments_are_sampled_over_all_that_decodes(analyzer
     assert r.frames_analyzed == 8 and max(fr.time_s for fr in r.faces[0].frames) > 2.0
     assert r.notes == ["the file's header says the video lasts 2.0 s, but 4.0 s decode (100 frames): frames were "
                        "sampled over all that decodes"]
+
+
+# ---------------------------------------------------------------- 25.4 the CLI writes what it finished
+def _strict_json(text: str):
+    """JSON as a strict parser reads it: NaN and Infinity are errors."""
+    import json
+
+    def refuse(name):
+        raise ValueError(f"{name} in the JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.fixture
+def scan_cli(tiny_weights):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    def run(*args, cwd=ROOT, env=None) -> subprocess.CompletedProcess:
+        e = {k: v for k, v in os.environ.items() if k != "DFDEMO_WEIGHTS"}
+        e.update(PYTHONPATH=str(ROOT), **(env or {}))
+        return subprocess.run([sys.executable, "-m", "dfdemo", "scan", "--weights", str(tiny_weights), *map(str, args)],
+                              cwd=cwd, env=e, capture_output=True, text=True, timeout=300)
+    return run
+
+
+def test_25_4_output_paths_are_checked_before_the_work(scan_cli, photo, tmp_path):
+    """Before: a FileNotFoundError / IsADirectoryError / NotADirectoryError traceback after all the
+    work, exit 1, every report lost."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    cases = {tmp_path / "missing" / "o.json": f"--json {tmp_path / 'missing' / 'o.json'}: the folder "
+                                              f"{tmp_path / 'missing'} does not exist",
+             tmp_path: f"--json {tmp_path}: is a folder; name a file in it (e.g. {tmp_path / 'reports.json'})",
+             blocker / "o.json": f"--json {blocker / 'o.json'}: the folder {blocker} does not exist"}
+    for out, line in cases.items():
+        run = scan_cli(photo, "--json", out)
+        assert (run.returncode, run.stdout, run.stderr.splitlines()) == (2, "", [f"error: {line}"])
+    run = scan_cli(photo, "--heatmaps", blocker / "D")
+    assert (run.returncode, run.stdout) == (2, "")
+    assert run.stderr.splitlines() == [f"error: --heatmaps {blocker / 'D'}: cannot make the folder (not a directory)"]
+
+
+def test_25_4_reports_that_cannot_be_written_at_the_end_go_to_a_named_fallback(scan_cli, photo, tmp_path):
+    """/dev/full passes every check and fails on writing (no space left): the reports land in a
+    named file and the exit status says so. Before: an OSError traceback, the reports lost."""
+    run = scan_cli(photo, "--json", "/dev/full", env={"TMPDIR": str(tmp_path)})
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    (line,) = run.stderr.splitlines()
+    assert line.startswith("error: cannot write /dev/full (no space left on device); the reports are in ")
+    fallback = Path(line.rsplit(" ", 1)[1])
+    assert fallback.parent == tmp_path
+    (r,) = _strict_json(fallback.read_text())
+    assert r["file"] == str(photo) and r["faces"]
+
+
+def test_25_4_numbers_are_range_checked_and_capped(scan_cli, photo, tmp_path):
+    """Before: --threshold nan / inf / -1 / 2 were used (NaN written into the JSON), --frames
+    1000000 and --heatmaps-k 1000 ran unbounded, '-' was "file not found"."""
+    for bad in ("nan", "inf", "-1", "2"):
+        run = scan_cli(photo, "--threshold", bad)
+        assert run.returncode == 2 and run.stdout == ""
+        assert run.stderr.splitlines()[-1].endswith(f"error: --threshold must be a number from 0 to 1, not {float(bad)}")
+    from conftest import astronaut
+    from mediakit import write_video
+
+    clip = write_video(tmp_path / "long_enough.mp4", [astronaut()[::4, ::4]] * 150)
+    run = scan_cli(clip, "-", "--frames", "1000000", "--heatmaps-k", "1000", "--heatmaps", tmp_path / "D",
+                   "--threshold", "0.5", "--json", "-")
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.splitlines() == [
+        "note: --frames 1000000 is more than the 128 this command analyses (memory grows with it); 128 used",
+        "note: --heatmaps-k 1000 is more than the 16 this command analyses (memory grows with it); 16 used",
+        "error: -: scan reads files, not standard input; name the file (scan clip.mp4), or save the stream to a file first"]
+    (r,) = _strict_json(run.stdout)
+    assert r["frames_analyzed"] == 128 and r["threshold"] == 0.5 and 1 <= len(r["heatmaps"]) <= 16
+
+
+def test_25_4_the_page_refuses_a_threshold_that_is_not_a_number(monkeypatch, tiny_weights, web_apps):
+    """The page's event takes raw JSON: NaN, infinity or a string as its threshold or frames.
+    Before: a NaN threshold was used (every face "uncertain"), a NaN frame count a traceback."""
+    import gradio as gr
+
+    web = _webapp(monkeypatch, tiny_weights, web_apps)
+    assert web.page_settings(8, 2, False, 0.4, False).threshold == 0.4
+    assert web.page_settings(8, 2, True, float("nan"), False).threshold is None  # calibrated: the slider is not read
+    for args, line in (((8, 2, False, float("nan"), False), "The threshold must be a number from 0 to 1, not nan."),
+                       ((8, 2, False, float("inf"), False), "The threshold must be a number from 0 to 1, not inf."),
+                       ((float("nan"), 2, True, 0.5, False), "Frames must be a number from 1 to 64, not nan."),
+                       ((8, "many", True, 0.5, False), "Heatmaps must be a number from 0 to 12, not 'many'.")):
+        with pytest.raises(gr.Error) as e:
+            web.page_settings(*args)
+        assert e.value.message == line
+    from dfdemo import DfdemoError
+
+    with pytest.raises(DfdemoError, match="the threshold must be a number from 0 to 1, not nan"):
+        Settings(threshold=float("nan"))  # the library refuses it too (the API, other callers)
