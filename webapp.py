@@ -61,6 +61,7 @@ log = logging.getLogger("dfdemo.app")
 PAGE_MAX_FRAMES, PAGE_MAX_HEATMAPS = 64, 12  # the Settings sliders' ranges
 SESSION_MAX_AGE_S = 3 * 3600  # result folders of sessions that never said goodbye
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
+SEND_A_FILE = 'Send one video or photo as a file (gradio_client: handle_file("clip.mp4"))'
 HASH_DIR = re.compile(r"[0-9a-f]{32,128}")  # Gradio's folder per upload content
 
 
@@ -504,7 +505,7 @@ class WebApp:
     def analyze_api(self, file: str | None, progress) -> dict:
         """/analyze: one file with the default settings → the JSON report (``scan --json``'s schema)."""
         if not file:
-            raise gr.Error("Send one video or photo.", print_exception=False)
+            raise gr.Error(f"{SEND_A_FILE}.", print_exception=False)
         path = self.uploads.hold(file)
         try:
             return public_report(self.analyse(path, self.settings.defaults, None, progress, None).report).to_dict()
@@ -623,10 +624,12 @@ def weights_source(text: str | None, allowed: tuple[str, ...] = ("bundled", "any
 
 
 def refuse_paths_not_uploaded(blocks: gr.Blocks) -> gr.Blocks:
-    """A request that names a server file instead of uploading one is refused by Gradio with an
-    exception that reaches the client as ``{"error": null}`` and the log as a traceback; here
-    it becomes one line for each."""
+    """A request that names a server file instead of uploading one, or sends something that is no
+    file at all (an empty string, a URL, a ``file://`` name, a number), is refused by Gradio with
+    an exception that reaches the client as "the upstream Gradio app has raised an exception" and
+    the log as a traceback; here it becomes one line for each, naming the input expected."""
     from gradio.exceptions import InvalidPathError
+    from pydantic import ValidationError
 
     process_api = blocks.process_api
 
@@ -637,9 +640,25 @@ def refuse_paths_not_uploaded(blocks: gr.Blocks) -> gr.Blocks:
             log.warning("refused a request: %s", str(e).splitlines()[0] if str(e) else "a file that was not uploaded")
             raise gr.Error("Send the file itself (gradio_client's handle_file uploads it): a path on the server "
                            "is not accepted.", print_exception=False) from None
+        except ValidationError as e:
+            sent = next((err.get("input") for err in e.errors()), None)
+            log.warning("refused a request: %s instead of a file", not_a_file(sent))
+            raise gr.Error(f"{SEND_A_FILE}, not {not_a_file(sent)}.", print_exception=False) from None
 
     blocks.process_api = process_api_checked
     return blocks
+
+
+def not_a_file(value) -> str:
+    """What a request sent where a file was expected, in a few words."""
+    if isinstance(value, str):
+        if not value.strip():
+            return "an empty string"
+        kind = "a URL" if re.match(r"^[a-z][a-z0-9+.-]*://", value, re.I) else "a string"
+        return f"{kind} ({value if len(value) <= 60 else value[:57] + '...'!r})"
+    if isinstance(value, dict):
+        return "a dict without Gradio's file metadata"
+    return "a number" if isinstance(value, (int, float)) else f"a value of type {type(value).__name__}"
 
 
 def without_stray_temp_file(component: gr.File) -> gr.File:
