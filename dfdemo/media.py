@@ -249,8 +249,10 @@ def probe(path: str | os.PathLike, check_beyond_s: float | None = None) -> Media
     found = sniff(_head(path))
     if found.kind == "image":
         rgb = load_image(path)
-        frames = (_image_size(path) or (0, 0, 1))[2]
+        width, height, frames = _image_size(path) or (rgb.shape[1], rgb.shape[0], 1)
         notes = (f"an animated image ({frames} frames): only its first frame was analysed",) if frames > 1 else ()
+        if max(width, height) > MAX_SIDE:
+            notes += (_shrunk(width, height, rgb.shape[1], rgb.shape[0]),)
         return MediaInfo(str(path), "image", rgb.shape[1], rgb.shape[0], 0.0, 1, 0.0, notes=notes, image=rgb)
     if found.kind == "other":
         raise _not_a_video(path, found)
@@ -267,12 +269,14 @@ def probe(path: str | os.PathLike, check_beyond_s: float | None = None) -> Media
                 raise _not_a_video(path, found)
             raise MediaError(f"{path}: the video has no readable frames (audio only, empty or broken)")
         h, w = bgr.shape[:2]
+        notes = []
         if w > MAX_SIDE or h > MAX_SIDE:
             s = MAX_SIDE / max(w, h)
+            notes.append(_shrunk(w, h, round(w * s), round(h * s)))
             w, h = round(w * s), round(h * s)
         if fps <= 0 or not np.isfinite(fps) or fps > 1000:
             fps = 25.0  # unknown rate: time stamps are then approximate
-        count, notes = max(count, 1), []
+        count = max(count, 1)
         if not seekable:  # no index: the header's count is an estimate, and joined segments fool it
             limit = int(check_beyond_s * fps) + 2 if check_beyond_s else None
             real = _count_in_order(cap, limit)
@@ -304,6 +308,11 @@ def _count_in_order(cap: cv2.VideoCapture, limit: int | None) -> int:
     while (limit is None or n < limit) and cap.grab():
         n += 1
     return n
+
+
+def _shrunk(w: int, h: int, to_w: int, to_h: int) -> str:
+    return (f"the picture is {w}x{h} pixels: it was shrunk to {to_w}x{to_h} to be analysed, so faces smaller than "
+            f"{max(1, round(16 * max(w, h) / MAX_SIDE))} px in the original may be missed; crop it to the faces for a closer look")
 
 
 def _has_frame(cap: cv2.VideoCapture, index: int) -> bool:

@@ -424,3 +424,53 @@ def test_25_4_the_page_refuses_a_threshold_that_is_not_a_number(monkeypatch, tin
 
     with pytest.raises(DfdemoError, match="the threshold must be a number from 0 to 1, not nan"):
         Settings(threshold=float("nan"))  # the library refuses it too (the API, other callers)
+
+
+# ---------------------------------------------------------------- 25.6 faces checked before they are scored
+def test_25_6_a_face_too_small_to_judge_is_not_scored_and_said(analyzer, tmp_path):
+    """A 14 px face (the astronaut at 15 %, found with a score of 0.94) on a 320x240 grey frame.
+    Before: scored like any face (a 13 px "face" on digits got "some signs")."""
+    import cv2
+
+    from conftest import astronaut
+    from mediakit import paste
+
+    tiny = paste((240, 320), cv2.resize(astronaut(), None, fx=0.15, fy=0.15, interpolation=cv2.INTER_AREA), (0, 0))
+    assert [d.size for d in analyzer.faces.detect(tiny)] == pytest.approx([14], abs=3), "the small face is no longer found"
+    p = tmp_path / "tiny.png"
+    cv2.imwrite(str(p), cv2.cvtColor(tiny, cv2.COLOR_RGB2BGR))
+    r = analyzer.analyze(p, Settings(heatmaps=0)).report
+    assert r.verdict == "no_face" and r.faces == []
+    assert r.notes == ["1 face detection(s) under 16 px or 1% of the frame's longest side were not scored (too small to "
+                       "judge; most likely not faces)"]
+
+
+def test_25_6_an_upside_down_clip_scores_no_phantom_face_and_says_to_turn_it(analyzer, tmp_path):
+    """The astronaut upside down: BlazeFace finds her face weakly and a second, phantom face of
+    246 px on her suit (both 0.69). Before: two faces scored. Turned over, her face is clear."""
+    from conftest import astronaut
+    from mediakit import write_video
+
+    flipped = astronaut()[::-1].copy()
+    assert len(analyzer.faces.detect(flipped)) == 2, "the phantom face this test needs is no longer found"
+    clip = write_video(tmp_path / "upside_down.mp4", [flipped] * 10)
+    r = analyzer.analyze(clip, Settings(frames=4, heatmaps=0)).report
+    assert r.verdict == "no_face" and r.faces == []
+    assert r.notes == ["8 weak face detection(s) were not scored: the picture seems upside down (a face is found clearly "
+                       "only when it is turned over); turn it upright and analyse it again"]
+    upright = analyzer.analyze(write_video(tmp_path / "upright.mp4", [astronaut()] * 10), Settings(frames=4, heatmaps=0)).report
+    assert len(upright.faces) == 1 and upright.notes == []
+
+
+def test_25_6_a_shrunk_panorama_says_so(analyzer, tmp_path):
+    """20000x300 is shrunk to 4096x61 before faces are searched. Before: "no face", not a word."""
+    import cv2
+    import numpy as np
+
+    pano = np.full((300, 20000, 3), 110, np.uint8)
+    p = tmp_path / "panorama.png"
+    cv2.imwrite(str(p), pano)
+    r = analyzer.analyze(p, Settings(heatmaps=0)).report
+    assert (r.media["width"], r.media["height"]) == (4096, 61) and r.verdict == "no_face"
+    assert r.notes == ["the picture is 20000x300 pixels: it was shrunk to 4096x61 to be analysed, so faces smaller than "
+                       "78 px in the original may be missed; crop it to the faces for a closer look"]
