@@ -22,8 +22,9 @@ DFDEMO_UPLOAD_GRACE_S   an upload no request waits for is deleted after this man
 Privacy and disk: a page's upload stays on the server while it is selected, so Settings can be
 changed and the file analysed again; it is deleted when the page chooses another file, clears the
 upload box or is closed (an /analyze upload as soon as its analysis ends, also on error or cancel);
-one whose analysis never starts (queue full, cancelled while waiting, never asked for) is deleted
-after DFDEMO_UPLOAD_GRACE_S. The images and the JSON report of a browser session live in one
+one whose analysis never starts (queue full, cancelled while waiting, never asked for), and a page's
+kept upload that no request has named, is deleted after DFDEMO_UPLOAD_GRACE_S; at shutdown every upload
+and result folder is. The images and the JSON report of a browser session live in one
 folder, replaced by the session's next analysis and removed when the tab is closed.
 """
 from __future__ import annotations
