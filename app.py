@@ -8,7 +8,6 @@ if __name__ == "__main__":  # where the process starts: threads and OpenMP spin 
     from dfdemo.runtime import configure_process
     configure_process()
 import logging  # noqa: E402
-from dataclasses import replace  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
@@ -42,8 +41,7 @@ def build_demo(web: WebApp) -> gr.Blocks:
     def analyze_ui(file, frames, heatmaps, calibrated, threshold, weights, temporal, request: gr.Request,
                    progress=gr.Progress()):
         """The Analyse button, an upload, or an example: everything the page shows."""
-        settings = replace(web.settings.defaults, frames=int(frames), heatmaps=int(heatmaps),
-                           threshold=None if calibrated else float(threshold), temporal=bool(temporal))
+        settings = web.page_settings(frames, heatmaps, calibrated, threshold, temporal)  # checked: one line if wrong
         report, _, json_path, crops, note = web.run_for_page(file, settings, weights, request, progress)
         heat, timeline, several = heatmap_items(report, json_path.parent), timeline_figure(report), len(report.faces) > 1
         return (verdict_card(report, note), plain_words(report), gr.Plot(value=timeline, visible=timeline is not None),

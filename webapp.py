@@ -13,27 +13,35 @@ DFDEMO_MAX_DURATION_S   longest video accepted, in seconds (default 600)
 DFDEMO_CONCURRENCY      analyses running at once (default 1); the others wait in the queue
 DFDEMO_QUEUE_SIZE       requests that may wait in the queue (default 32)
 DFDEMO_EXAMPLES_DIR     where the example files are built on first use (default ~/.cache/dfdemo/examples)
-DFDEMO_HUB_WEIGHTS      1 (default): visitors may name Hub weights in Settings; 0: bundled weights only
+DFDEMO_VISITOR_WEIGHTS  what visitors may name in Settings → Weights: bundled, any (any Hub repo id) or a
+                        list (bundled,owner/a,owner/b@v2); default any, on a Space (SPACE_ID set) bundled only
+DFDEMO_WEIGHT_LOADS     visitors' weights loading at once (default 1); a request for more is refused at once
+HF_HUB_ETAG_TIMEOUT     seconds a Hub request may wait to connect or for an answer (default 10)
 DFDEMO_UPLOAD_GRACE_S   an upload no request waits for is deleted after this many seconds (default 60)
 
 Privacy and disk: a page's upload stays on the server while it is selected, so Settings can be
 changed and the file analysed again; it is deleted when the page chooses another file, clears the
 upload box or is closed (an /analyze upload as soon as its analysis ends, also on error or cancel);
-one whose analysis never starts (queue full, cancelled while waiting, never asked for) is deleted
-after DFDEMO_UPLOAD_GRACE_S. The images and the JSON report of a browser session live in one
+one whose analysis never starts (queue full, cancelled while waiting, never asked for), and a page's
+kept upload that no request has named, is deleted after DFDEMO_UPLOAD_GRACE_S; at shutdown every upload
+and result folder is. The images and the JSON report of a browser session live in one
 folder, replaced by the session's next analysis and removed when the tab is closed.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
+import math
 import os
 import re
 import shutil
+import signal
 import threading
 import time
 import uuid
 from collections import Counter, OrderedDict
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
@@ -44,15 +52,17 @@ import gradio as gr
 from dfdemo.analyzer import Analysis, Analyzer, Settings
 from dfdemo.config import DetectorConfig, load_config
 from dfdemo.detector import resolve_weights
-from dfdemo.errors import DfdemoError
+from dfdemo.errors import DfdemoError, WeightsError
 from dfdemo.examples import build_examples
 from dfdemo.report import Report
 from dfdemo.words import UPLOAD_KEPT_NOTE, crop_caption
 
 log = logging.getLogger("dfdemo.app")
 
+PAGE_MAX_FRAMES, PAGE_MAX_HEATMAPS = 64, 12  # the Settings sliders' ranges
 SESSION_MAX_AGE_S = 3 * 3600  # result folders of sessions that never said goodbye
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
+SEND_A_FILE = 'Send one video or photo as a file (gradio_client: handle_file("clip.mp4"))'
 HASH_DIR = re.compile(r"[0-9a-f]{32,128}")  # Gradio's folder per upload content
 
 
@@ -64,7 +74,8 @@ class WebSettings:
     max_duration_s: float = 600.0
     concurrency: int = 1
     queue_size: int = 32
-    hub_weights: bool = True
+    visitor_weights: tuple[str, ...] = ("bundled", "any")  # what Settings → Weights may name (``weights_source``)
+    max_weight_loads: int = 1  # visitors' weights loading at once
     upload_grace_s: float = 60.0
     max_loaded_weights: int = 3  # analyzers kept in memory (one per weights source)
 
@@ -74,7 +85,8 @@ class WebSettings:
                    max_duration_s=float(env.get("DFDEMO_MAX_DURATION_S", "600")),
                    concurrency=max(1, int(env.get("DFDEMO_CONCURRENCY", "1"))),
                    queue_size=max(1, int(env.get("DFDEMO_QUEUE_SIZE", "32"))),
-                   hub_weights=env.get("DFDEMO_HUB_WEIGHTS", "1") != "0",
+                   visitor_weights=visitor_weights(env),
+                   max_weight_loads=max(1, int(env.get("DFDEMO_WEIGHT_LOADS", "1"))),
                    upload_grace_s=max(1.0, float(env.get("DFDEMO_UPLOAD_GRACE_S", "60"))))
 
     @property
@@ -88,37 +100,85 @@ class Cancelled(Exception):
 
 class AnalyzerPool:
     """Analyzers by weights source, loaded on first use; the least recently used is closed when
-    more than ``size`` are loaded, once the analyses using it have ended. An analyzer serves
-    several threads (its locks are inside the library); the pool's lock only guards the pool."""
+    more than ``size`` are loaded, once the analyses using it have ended (the default weights,
+    ``None``, are never evicted). An analyzer serves several threads (its locks are inside the
+    library). The pool's lock only guards the pool: loading happens outside it, so an analysis
+    on loaded weights never waits for another visitor's download. Visitors who ask for the same
+    weights share one load; at most ``max_loads`` other weights load at once, and a request over
+    that is refused at once with one line."""
 
-    def __init__(self, size: int = 3):
+    def __init__(self, size: int = 3, max_loads: int = 1):
         self.size = size
         self._lock = threading.Lock()
         self._loaded: OrderedDict[str | None, Analyzer] = OrderedDict()
+        self._loading: dict[str | None, Future] = {}  # weights → the load in progress (its waiters share it)
+        self._load_slots = threading.BoundedSemaphore(max(1, max_loads))  # loads of visitors' weights at once
         self._users: Counter[int] = Counter()  # id(analyzer) → analyses running on it
         self._evicted: dict[int, Analyzer] = {}
 
+    def _take(self, weights: str | None) -> Analyzer:
+        """The loaded analyzer for ``weights``, counted as in use; loaded here (outside the lock) if needed."""
+        with self._lock:
+            if weights in self._loaded:
+                self._loaded.move_to_end(weights)
+                analyzer = self._loaded[weights]
+                self._users[id(analyzer)] += 1
+                return analyzer
+            pending, mine = self._loading.get(weights), False
+            if pending is None:
+                if weights is not None and not self._load_slots.acquire(blocking=False):
+                    raise WeightsError("the server is loading other weights for another visitor; try again in a "
+                                       "minute, or use the bundled weights")
+                pending, mine = self._loading.setdefault(weights, Future()), True
+        if mine:
+            try:
+                pending.set_result(Analyzer.load(weights))
+            except BaseException as e:
+                pending.set_exception(e)
+            finally:
+                self._add(weights, pending)
+        pending.result()  # raises the load's error for every visitor who waited for it
+        return self._take(weights)
+
+    def _add(self, weights: str | None, done: Future) -> None:
+        with self._lock:
+            del self._loading[weights]
+            if weights is not None:
+                self._load_slots.release()
+            if done.exception() is not None:
+                return
+            self._loaded[weights] = done.result()
+            evictable = [k for k in self._loaded if k is not None]
+            while len(self._loaded) > self.size and evictable:
+                old = self._loaded.pop(evictable.pop(0))
+                self._evicted[id(old)] = old
+            self._close_unused()
+
+    def _close_unused(self) -> None:
+        """Close evicted analyzers no analysis uses any more (caller holds the lock)."""
+        done = [a for k, a in self._evicted.items() if self._users[k] <= 0]
+        for a in done:
+            del self._evicted[id(a)], self._users[id(a)]
+            a.close()
+
+    def close(self) -> None:
+        """Close every loaded analyzer (at shutdown)."""
+        with self._lock:
+            analyzers = [*self._loaded.values(), *self._evicted.values()]
+            self._loaded.clear()
+            self._evicted.clear()
+        for a in analyzers:
+            a.close()
+
     @contextlib.contextmanager
     def use(self, weights: str | None) -> Iterator[Analyzer]:
-        with self._lock:
-            if weights not in self._loaded:
-                self._loaded[weights] = Analyzer.load(weights)
-                while len(self._loaded) > self.size:
-                    old = self._loaded.popitem(last=False)[1]
-                    self._evicted[id(old)] = old
-            self._loaded.move_to_end(weights)
-            analyzer = self._loaded[weights]
-            self._users[id(analyzer)] += 1
+        analyzer = self._take(weights)
         try:
             yield analyzer
         finally:
             with self._lock:
                 self._users[id(analyzer)] -= 1
-                done = [a for k, a in self._evicted.items() if self._users[k] <= 0]
-                for a in done:
-                    del self._evicted[id(a)], self._users[id(a)]
-            for a in done:
-                a.close()
+                self._close_unused()
 
 
 def public_report(report: Report) -> Report:
@@ -180,6 +240,7 @@ class Uploads:
         self._lock = threading.Lock()
         self._in_use: Counter[str] = Counter()
         self._taken: dict[str, tuple[int, int] | None] = {}  # path → (inode, ctime) of the copy analysed
+        self._named: dict[str, float] = {}  # path → when a request last started or ended with it
         self._kept_lock = threading.Lock()
         self._kept: dict[str, str] = {}  # session → its selected upload, kept for re-runs with other Settings
 
@@ -192,6 +253,7 @@ class Uploads:
         with self._lock:
             self._in_use[path] += 1
             self._taken[path] = _file_id(path)
+            self._named[path] = time.time()
         return path
 
     def queued(self) -> tuple[Counter[str], Counter[str]]:
@@ -215,6 +277,7 @@ class Uploads:
         """Delete an upload and its content-hash folder when empty (caller holds the lock)."""
         self.demo.upload_file_set.discard(path)
         self._taken.pop(path, None)
+        self._named.pop(path, None)
         p = Path(path)
         p.unlink(missing_ok=True)
         try:
@@ -230,6 +293,7 @@ class Uploads:
         waiting, active = self.queued()
         with self._lock:
             self._in_use[path] -= 1
+            self._named[path] = time.time()
             if self._in_use[path] > 0:
                 return
             del self._in_use[path]
@@ -258,9 +322,11 @@ class Uploads:
 
     def sweep(self) -> None:
         """Delete what uploads leave when no analysis of them comes: files refused by a full queue,
-        cancelled while waiting or never asked for; Gradio's temporary file of an upload it refused
-        (a name such as '..'), and empty content-hash folders. Only what is older than ``grace_s``
-        and that no request names: an upload is followed by its request within moments."""
+        cancelled while waiting or never asked for; a page's kept upload that no request has named
+        for ``grace_s`` (a page that never opened Gradio's heartbeat never says goodbye); Gradio's
+        temporary file of an upload it refused (a name such as '..'), and empty content-hash
+        folders. Only what is older than ``grace_s`` and that no request names: an upload is
+        followed by its request within moments."""
         root = Path(gr.utils.get_upload_folder())
         if not root.is_dir():
             return
@@ -269,11 +335,12 @@ class Uploads:
 
         def old(p: Path) -> bool:
             try:
-                return now - p.lstat().st_ctime > self.grace_s
+                return now - max(p.lstat().st_ctime, self._named.get(str(p), 0.0)) > self.grace_s
             except OSError:
                 return False
 
-        with self._lock:
+        with self._kept_lock, self._lock:
+            kept = Counter(self._kept.values())
             uploads = []
             for _ in range(5):
                 try:
@@ -282,8 +349,11 @@ class Uploads:
                 except RuntimeError:  # added to meanwhile
                     uploads = []
             for path in uploads:
-                if not (self._in_use[path] or waiting[path] or active[path]) and old(Path(path)):
-                    log.info("deleting an upload no request asked for: %s", Path(path).name)
+                if not (self._in_use[path] - kept[path] or waiting[path] or active[path]) and old(Path(path)):
+                    log.info("deleting an upload no request named for %g s: %s", self.grace_s, Path(path).name)
+                    for session in [s for s, p in self._kept.items() if p == path]:
+                        del self._kept[session]
+                    self._in_use.pop(path, None)
                     self._delete(path)
             for p in root.iterdir():
                 if p.is_file() and p.name.startswith("tmp") and old(p):  # an upload Gradio refused or a client dropped
@@ -294,6 +364,15 @@ class Uploads:
                     except OSError:
                         pass  # not empty
 
+    def delete_all(self) -> None:
+        """At shutdown: every upload and every session's results go, whatever holds them."""
+        with self._kept_lock, self._lock:
+            for path in list(getattr(self.demo, "upload_file_set", ())):
+                self._delete(path)
+            self._kept.clear()
+            self._in_use.clear()
+        shutil.rmtree(_results_root(), ignore_errors=True)
+
     def sweep_forever(self) -> None:
         while True:
             time.sleep(max(0.5, min(30.0, self.grace_s / 2)))
@@ -303,9 +382,18 @@ class Uploads:
                 log.exception("sweeping uploads failed")
 
     def start_sweeper(self) -> threading.Thread:
+        """Sweep in a thread from now on, and delete every upload when the process ends (normal
+        exit, Ctrl-C, or SIGTERM, which is made to exit normally; call from the main thread)."""
+        atexit.register(self.delete_all)
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
         thread = threading.Thread(target=self.sweep_forever, name="dfdemo-upload-sweeper", daemon=True)
         thread.start()
         return thread
+
+
+def _exit_on_sigterm(signum, frame) -> None:
+    raise KeyboardInterrupt  # Gradio's launch() closes the server on it; then the atexit cleanup runs
 
 
 def _results_root() -> Path:
@@ -365,7 +453,7 @@ class WebApp:
         return demo
 
     def weights_source(self, text: str | None) -> str | None:
-        return weights_source(text, self.settings.hub_weights)
+        return weights_source(text, self.settings.visitor_weights)
 
     def bundled_config(self) -> DetectorConfig | None:
         """The default weights' config.json (read without loading the weights), or None if unreadable."""
@@ -418,12 +506,28 @@ class WebApp:
     def analyze_api(self, file: str | None, progress) -> dict:
         """/analyze: one file with the default settings → the JSON report (``scan --json``'s schema)."""
         if not file:
-            raise gr.Error("Send one video or photo.", print_exception=False)
+            raise gr.Error(f"{SEND_A_FILE}.", print_exception=False)
         path = self.uploads.hold(file)
         try:
             return public_report(self.analyse(path, self.settings.defaults, None, progress, None).report).to_dict()
         finally:
             self.uploads.release(path)
+
+    def page_settings(self, frames, heatmaps, calibrated, threshold, temporal) -> Settings:
+        """The page's Settings as sent (a client may send any JSON): each number checked against
+        the range of its slider, NaN and infinity refused, one line to the visitor."""
+        def number(value, name: str, lo: float, hi: float) -> float:
+            try:
+                x = float(value)
+            except (TypeError, ValueError):
+                x = math.nan
+            if not lo <= x <= hi:  # NaN fails too
+                raise gr.Error(f"{name} must be a number from {lo:g} to {hi:g}, not {value!r}.", print_exception=False)
+            return x
+
+        return replace(self.settings.defaults, frames=int(number(frames, "Frames", 1, PAGE_MAX_FRAMES)),
+                       heatmaps=int(number(heatmaps, "Heatmaps", 0, PAGE_MAX_HEATMAPS)),
+                       threshold=None if calibrated else number(threshold, "The threshold", 0, 1), temporal=bool(temporal))
 
     def check_selected(self, session: str, file: str | None) -> None:
         """Refuse an analysis with no file or a file gone from the server (the message stays in the card)."""
@@ -490,25 +594,43 @@ class WebApp:
         self.last_error.pop(session_of(request), None)
 
 
-def weights_source(text: str | None, hub_allowed: bool = True) -> str | None:
+def visitor_weights(env=os.environ) -> tuple[str, ...]:
+    """What a visitor may name in Settings → Weights: ``DFDEMO_VISITOR_WEIGHTS``, comma-separated
+    entries, each ``bundled``, ``any`` (any Hub repo id) or a Hub repo id[@revision]. Default:
+    ``bundled,any``; on a Hugging Face Space (``SPACE_ID`` set) the list ``bundled``, so a public
+    Space fetches nothing a visitor names unless its operator lists it; ``DFDEMO_HUB_WEIGHTS=0``
+    (older setting) also means ``bundled``."""
+    text = env.get("DFDEMO_VISITOR_WEIGHTS")
+    if text is None:
+        return ("bundled",) if env.get("SPACE_ID") or env.get("DFDEMO_HUB_WEIGHTS", "1") == "0" else ("bundled", "any")
+    return ("bundled", *(x.strip() for x in text.split(",") if x.strip() and x.strip() != "bundled"))
+
+
+def weights_source(text: str | None, allowed: tuple[str, ...] = ("bundled", "any")) -> str | None:
     """'bundled' (or empty) → None (= $DFDEMO_WEIGHTS, then weights/detector); else a Hub repo id
-    (``resolve_weights`` fetches it). Visitors may not name server folders."""
+    (``resolve_weights`` fetches it), if ``allowed`` (``visitor_weights``) lets visitors name it.
+    Visitors may not name server folders."""
     text = (text or "").strip()
     if text.lower() in ("", "bundled"):
         return None
-    if not hub_allowed:
-        raise gr.Error("This server runs its bundled weights only (DFDEMO_HUB_WEIGHTS=0).", print_exception=False)
     if not HUB_ID.match(text) or ".." in text:
         raise gr.Error(f"Weights must be 'bundled' or a Hugging Face Hub repo id such as owner/name "
                        f"(optionally owner/name@revision), not {text!r}.", print_exception=False)
+    if "any" not in allowed and text not in allowed:
+        listed = [x for x in allowed if x not in ("bundled", "any")]
+        choice = f"'bundled' or one of {', '.join(listed)}" if listed else "its bundled weights only"
+        raise gr.Error(f"This server lets visitors use {choice} (DFDEMO_VISITOR_WEIGHTS), not {text!r}.",
+                       print_exception=False)
     return text
 
 
 def refuse_paths_not_uploaded(blocks: gr.Blocks) -> gr.Blocks:
-    """A request that names a server file instead of uploading one is refused by Gradio with an
-    exception that reaches the client as ``{"error": null}`` and the log as a traceback; here
-    it becomes one line for each."""
+    """A request that names a server file instead of uploading one, or sends something that is no
+    file at all (an empty string, a URL, a ``file://`` name, a number), is refused by Gradio with
+    an exception that reaches the client as "the upstream Gradio app has raised an exception" and
+    the log as a traceback; here it becomes one line for each, naming the input expected."""
     from gradio.exceptions import InvalidPathError
+    from pydantic import ValidationError
 
     process_api = blocks.process_api
 
@@ -519,9 +641,25 @@ def refuse_paths_not_uploaded(blocks: gr.Blocks) -> gr.Blocks:
             log.warning("refused a request: %s", str(e).splitlines()[0] if str(e) else "a file that was not uploaded")
             raise gr.Error("Send the file itself (gradio_client's handle_file uploads it): a path on the server "
                            "is not accepted.", print_exception=False) from None
+        except ValidationError as e:
+            sent = next((err.get("input") for err in e.errors()), None)
+            log.warning("refused a request: %s instead of a file", not_a_file(sent))
+            raise gr.Error(f"{SEND_A_FILE}, not {not_a_file(sent)}.", print_exception=False) from None
 
     blocks.process_api = process_api_checked
     return blocks
+
+
+def not_a_file(value) -> str:
+    """What a request sent where a file was expected, in a few words."""
+    if isinstance(value, str):
+        if not value.strip():
+            return "an empty string"
+        kind = "a URL" if re.match(r"^[a-z][a-z0-9+.-]*://", value, re.I) else "a string"
+        return f"{kind} ({value if len(value) <= 60 else value[:57] + '...'!r})"
+    if isinstance(value, dict):
+        return "a dict without Gradio's file metadata"
+    return "a number" if isinstance(value, (int, float)) else f"a value of type {type(value).__name__}"
 
 
 def without_stray_temp_file(component: gr.File) -> gr.File:

@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from collections import Counter
 from typing import Callable, Iterator, TypeVar
 
 import cv2
@@ -25,7 +26,7 @@ from .config import Cut, cut_at, manual_cut
 from .detector import Detector, load_detector
 from .errors import DfdemoError, MediaError
 from .explain import gradcam, overlay, region_shares, top_region
-from .faces import Detection, FaceDetector, Track, appearance, drop_weak_tracks, follow, link_tracks, mouth_crop, square_crop
+from .faces import MIN_FACE_PX, MIN_FACE_SHARE, Detection, FaceDetector, Track, appearance, drop_weak_tracks, follow, link_tracks, mouth_crop, square_crop
 from .media import MediaInfo, probe, read_windows, sample_frames, window_starts
 from .report import CHECK_LABELS, Check, FaceReport, FrameScore, Heatmap, Report, WindowScore, deciding, make_check, verdict_for
 from .temporal import combine, window_probabilities
@@ -66,6 +67,11 @@ class Settings:
     heatmap_dir: str | None = None  # write heatmap overlays as PNG here
     temporal: bool | None = None  # temporal check over windows of consecutive frames; None = the weights' default
     windows: int | None = None  # how many windows; None = the weights' default
+
+    def __post_init__(self):
+        t = self.threshold
+        if t is not None and not (isinstance(t, (int, float)) and 0.0 <= t <= 1.0):  # NaN fails every comparison
+            raise DfdemoError(f"the threshold must be a number from 0 to 1, not {t!r}")
 
 
 
@@ -224,6 +230,16 @@ def face_warnings(q: list[dict[str, float]], is_video: bool = True) -> list[str]
     if is_video and len(q) < 3:
         out.append(f"seen in only {len(q)} frame(s)")
     return out
+
+
+def rejected_notes(rejected: Counter[str]) -> list[str]:
+    """The report's notes on face detections that were not scored (``FaceDetector.find``)."""
+    said = {"small": f"face detection(s) under {MIN_FACE_PX} px or {MIN_FACE_SHARE:.0%} of the frame's longest side "
+                     "were not scored (too small to judge; most likely not faces)",
+            "implausible": "face detection(s) whose eyes, nose, mouth and ears are not laid out as in a face were not scored",
+            "upside_down": "weak face detection(s) were not scored: the picture seems upside down (a face is found "
+                           "clearly only when it is turned over); turn it upright and analyse it again"}
+    return [f"{rejected[k]} {said[k]}" for k in said if rejected[k]]
 
 
 def _name_stem(path) -> str:
@@ -486,6 +502,7 @@ class Analyzer:
         samples: list[_FaceSample] = []
         per_frame = []
         capped = False
+        rejected: Counter[str] = Counter()
         decode = detect = crop_t = 0.0
         n_target = 1 if info.kind == "image" else min(settings.frames, info.frame_count)
         heads = self.detector.config.learned()
@@ -496,7 +513,9 @@ class Analyzer:
         for slot, fr in enumerate(frames):
             t1 = time.perf_counter()
             decode += t1 - t
-            found = self.faces.detect(fr.rgb)
+            screened = self.faces.find(fr.rgb)  # too small, implausible and upside-down faces are not scored
+            found = screened.faces
+            rejected.update(screened.rejected)
             dets = found[: settings.max_faces]
             capped |= len(found) > len(dets)
             t2 = time.perf_counter()
@@ -515,6 +534,7 @@ class Analyzer:
             notes.append(f"some frames had more than {settings.max_faces} faces; only the {settings.max_faces} clearest were analysed")
         if info.kind == "video" and len(per_frame) < n_target:
             notes.append(f"only {len(per_frame)} of {n_target} sampled frames could be decoded")
+        notes += rejected_notes(rejected)
         return _Sampled(samples, per_frame, notes)
 
     def _explain(self, track_samples: dict[int, list[_FaceSample]], settings: Settings, path, check: str = "blending"):

@@ -9,7 +9,9 @@ run ``python -m dfdemo_lab NAME`` and exits 2 (the library never imports the lab
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from .errors import DfdemoError
@@ -19,6 +21,8 @@ from .words import face_label
 LAB_TOOLS = ("cache", "train", "gensim", "train-synthesis", "train-temporal", "eval", "calibrate", "bench", "explain-eval")
 
 VALUE_OPTIONS = ("--json", "--frames", "--weights", "--heatmaps", "--heatmaps-k", "--threshold", "--windows")
+# memory grows with frames x faces (crops, maps): 300 frames of 10 faces took 2.1 GB, 1000 heatmaps 8.3 GB
+MAX_FRAMES, MAX_HEATMAPS, MAX_WINDOWS = 128, 16, 16
 
 
 def printable(text: str) -> str:
@@ -62,6 +66,49 @@ def _summary(r) -> str:
     return "\n".join(printable(line) for line in lines)
 
 
+def _writable_file(out: str) -> str | None:
+    """Why ``out`` cannot be written (checked before any work), or None."""
+    p = Path(out)
+    if p.is_dir():
+        return f"--json {out}: is a folder; name a file in it (e.g. {p / 'reports.json'})"
+    parent = p.parent
+    if not parent.is_dir():
+        return f"--json {out}: the folder {parent} does not exist"
+    if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        return f"--json {out}: cannot be written (permission denied)"
+    return None
+
+
+def _writable_folder(folder: str) -> str | None:
+    """Why heatmaps cannot be written to ``folder`` (made here if missing), or None."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return f"--heatmaps {folder}: cannot make the folder ({(e.strerror or str(e)).lower()})"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"--heatmaps {folder}: cannot be written (permission denied)"
+    return None
+
+
+def _write_reports(out: str, text: str) -> bool:
+    """Write the JSON reports to ``out``; where that fails at the end, to a fallback file beside
+    the temporary files, or else to stdout: the finished work is never lost. False on a fallback."""
+    try:
+        Path(out).write_text(text)
+        return True
+    except OSError as e:
+        why = (e.strerror or str(e)).lower()
+    fd, fallback = tempfile.mkstemp(prefix="dfdemo-reports-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        _error(f"cannot write {out} ({why}); the reports are in {fallback}")
+    except OSError:
+        _error(f"cannot write {out} ({why}); the reports follow on stdout")
+        print(text, end="", flush=True)
+    return False
+
+
 def cmd_scan(a: argparse.Namespace) -> int:
     from .analyzer import Analyzer, Settings
     from .report import reports_to_json
@@ -71,6 +118,11 @@ def cmd_scan(a: argparse.Namespace) -> int:
     reports, failed = [], 0
     with Analyzer.load(a.weights) as analyzer:
         for path in a.paths:
+            if path == "-":
+                _error("-: scan reads files, not standard input; name the file (scan clip.mp4), or save the stream "
+                       "to a file first")
+                failed += 1
+                continue
             try:
                 r = analyzer.analyze(path, settings).report
             except DfdemoError as e:
@@ -86,8 +138,8 @@ def cmd_scan(a: argparse.Namespace) -> int:
                 print(_summary(r), flush=True)
     if a.json == "-":
         print(reports_to_json(reports))
-    elif a.json:
-        Path(a.json).write_text(reports_to_json(reports) + "\n")
+    elif a.json and not _write_reports(a.json, reports_to_json(reports) + "\n"):
+        failed += 1
     return 2 if failed else 0
 
 
@@ -104,19 +156,20 @@ def main(argv: list[str] | None = None) -> int:
                                         "faithfulness and benchmarks: python -m dfdemo_lab --help.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("scan", help="analyse videos/photos and print a verdict per file")
-    s.add_argument("paths", nargs="+", metavar="PATH", help="videos and photos to analyse, one report each")
+    s.add_argument("paths", nargs="+", metavar="PATH", help="videos and photos to analyse, one report each (read from "
+                                                           "files: '-' is not standard input)")
     s.add_argument("--json", metavar="OUT", help="write the reports as JSON to OUT ('-' = stdout, no summary; default: "
                                                  "none, print a summary per file)")
-    s.add_argument("--frames", type=int, default=32, help="frames sampled evenly over a video (default 32)")
+    s.add_argument("--frames", type=int, default=32, help=f"frames sampled evenly over a video (default 32, at most {MAX_FRAMES})")
     s.add_argument("--weights", help="weights folder or Hub repo id[@revision] (default: $DFDEMO_WEIGHTS, then weights/detector)")
     s.add_argument("--heatmaps", metavar="DIR", help="write Grad-CAM overlays of the most suspicious faces to DIR "
                                                      "(default: none written)")
-    s.add_argument("--heatmaps-k", type=int, default=4, help="how many heatmaps per file (default 4)")
-    s.add_argument("--threshold", type=float, default=None, help="decision threshold (default: the calibrated one)")
+    s.add_argument("--heatmaps-k", type=int, default=4, help=f"how many heatmaps per file (default 4, at most {MAX_HEATMAPS})")
+    s.add_argument("--threshold", type=float, default=None, help="decision threshold from 0 to 1 (default: the calibrated one)")
     s.add_argument("--temporal", action=argparse.BooleanOptionalAction, default=None,
                    help="temporal check over windows of consecutive frames (weights with a temporal head; default: "
                         "the weights' choice, off for the bundled ones)")
-    s.add_argument("--windows", type=int, default=None, help="windows per video for the temporal check (default: the weights')")
+    s.add_argument("--windows", type=int, default=None, help=f"windows per video for the temporal check (default: the weights', at most {MAX_WINDOWS})")
     if argv[:1] == ["scan"] and _dash_names(argv):
         name = _dash_names(argv)[0]
         s.error(f"{printable(name)} is read as an option; to scan a file whose name starts with '-', "
@@ -126,6 +179,19 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--frames must be at least 1")
     if a.windows is not None and a.windows < 1:
         ap.error("--windows must be at least 1")
+    if a.heatmaps_k < 0:
+        ap.error("--heatmaps-k must be at least 0")
+    if a.threshold is not None and not 0.0 <= a.threshold <= 1.0:  # NaN fails too
+        ap.error(f"--threshold must be a number from 0 to 1, not {a.threshold}")
+    for name, cap in (("frames", MAX_FRAMES), ("heatmaps_k", MAX_HEATMAPS), ("windows", MAX_WINDOWS)):
+        if (getattr(a, name) or 0) > cap:
+            print(f"note: --{name.replace('_', '-')} {getattr(a, name)} is more than the {cap} this command analyses "
+                  f"(memory grows with it); {cap} used", file=sys.stderr, flush=True)
+            setattr(a, name, cap)
+    for problem in (a.json and a.json != "-" and _writable_file(a.json), a.heatmaps and _writable_folder(a.heatmaps)):
+        if problem:
+            _error(problem)
+            return 2
     try:
         return cmd_scan(a)
     except DfdemoError as e:  # weights that cannot be loaded

@@ -147,20 +147,54 @@ def resolve_weights(source: str | os.PathLike | None = None) -> Path:
     return _download(text)
 
 
+def _hub_timeouts() -> None:
+    """Put a timeout on every request of huggingface_hub's shared HTTP client. Its file requests
+    carry their own (``HF_HUB_ETAG_TIMEOUT``, ``HF_HUB_DOWNLOAD_TIMEOUT``: 10 s by default), but
+    the metadata calls of ``snapshot_download`` (``repo_info``, ``list_repo_tree``) pass
+    ``timeout=None``: against a Hub that accepts the connection and never answers they waited
+    forever. A request hook replaces each missing limit (connect, read, write, pool) by
+    ``HF_HUB_ETAG_TIMEOUT``; limits a request sets itself are kept."""
+    from huggingface_hub.utils import get_session
+
+    session = get_session()
+    hooks = session.event_hooks
+    if _bound_timeouts not in hooks.get("request", []):
+        session.event_hooks = {**hooks, "request": [*hooks.get("request", []), _bound_timeouts]}
+
+
+def _bound_timeouts(request) -> None:
+    from huggingface_hub import constants
+
+    limit = float(constants.HF_HUB_ETAG_TIMEOUT)
+    given = request.extensions.get("timeout") or {}
+    request.extensions["timeout"] = {k: limit if given.get(k) is None else given[k] for k in ("connect", "read", "write", "pool")}
+
+
 def _download(spec: str) -> Path:
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
 
     repo_id, _, revision = spec.partition("@")
+    _hub_timeouts()
     try:
         folder = snapshot_download(repo_id, revision=revision or None, allow_patterns=["config.json", "*.safetensors", "README.md", "*.bin", "*.pt", "*.pth"])
     except RepositoryNotFoundError as e:
         raise WeightsError(f"Hub repo {repo_id} does not exist or is private") from e
     except LocalEntryNotFoundError as e:
-        raise WeightsError(f"Hub repo {repo_id} is not in the local cache and the Hub cannot be reached (offline)") from e
+        why = "offline" if constants.is_offline_mode() else f"no answer within {constants.HF_HUB_ETAG_TIMEOUT} s"
+        raise WeightsError(f"Hub repo {repo_id} is not in the local cache and the Hub cannot be reached ({why})") from None
     except (HfHubHTTPError, OSError, ValueError) as e:
-        raise WeightsError(f"cannot fetch Hub repo {repo_id}: {e}") from e
+        raise WeightsError(f"cannot fetch Hub repo {repo_id}: {_first_line(e)}") from e
+    except Exception as e:  # a timeout or a dropped connection surfaces as the HTTP library's own error
+        if type(e).__module__.split(".")[0] not in ("httpx", "httpx2", "httpcore", "httpcore2"):
+            raise
+        raise WeightsError(f"cannot fetch Hub repo {repo_id}: the Hub did not answer in time ({type(e).__name__}); "
+                           "try again later or use the bundled weights") from None
     return Path(folder)
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 def fold_batchnorm(model: torch.nn.Module) -> torch.nn.Module:

@@ -25,6 +25,11 @@ KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth", "right_ear", "le
 TILE_BELOW = 0.08  # faces smaller than this share of the longest side may hide others: search tiles
 TILE_MIN_SCORE = 0.75  # zoomed in, textures pass for faces more often (0.5-0.7 on the astronaut's suit)
 TILES_ACROSS = 4  # tile side = longest side / 4: a face of 1/40 of the frame fills a tenth of a tile
+# Before a face is scored (``FaceDetector.find``): smaller ones are too small to judge, and at
+# that size BlazeFace also finds "faces" in digits and textures
+MIN_FACE_PX = 16
+MIN_FACE_SHARE = 0.01  # of the frame's longest side
+CLEAR_FACE = 0.8  # a detection this sure is taken as a face (cf. ``drop_weak_tracks``)
 
 
 @contextlib.contextmanager
@@ -64,6 +69,38 @@ class Track:
     track_id: int
     frame_slots: list[int] = field(default_factory=list)  # position in the sampled frame list
     detections: list[Detection] = field(default_factory=list)
+
+
+@dataclass
+class Found:
+    """Faces of one frame that may be scored, and how many detections were not, by reason:
+    "small" (under ``MIN_FACE_PX`` or ``MIN_FACE_SHARE`` of the frame), "implausible" (eyes,
+    nose, mouth and ears not laid out as in a face), "upside_down" (weak faces in a frame
+    that shows a clear face only when turned over)."""
+
+    faces: list[Detection]
+    rejected: dict[str, int] = field(default_factory=dict)
+
+
+def plausible(d: Detection) -> bool:
+    """Whether the 6 keypoints are laid out as in an upright or turned face: measured along the
+    eye line (right eye 0, left eye 1) and across it, in eye distances, the nose and the mouth
+    lie about between the eyes (half an eye distance beyond them for a turned face) and below
+    them, the mouth below the nose, the right ear on the right, and the eyes are 0.2-0.8 of the
+    box apart (an upright frontal face: 0.47; nose 0.46 below the eyes, mouth 0.94)."""
+    right_eye, left_eye, nose, mouth, right_ear, left_ear = np.asarray(d.keypoints, dtype=np.float64)
+    v = left_eye - right_eye
+    e = float(np.linalg.norm(v))
+    if e < 1e-6 or not 0.2 <= e / max(d.size, 1e-6) <= 0.8:
+        return False
+    along, across = v / e, np.array([-v[1], v[0]]) / e
+
+    def at(p) -> tuple[float, float]:
+        q = p - right_eye
+        return float(q @ along) / e, float(q @ across) / e
+
+    (nx, ny), (mx, my), (rx, _), (lx, _) = at(nose), at(mouth), at(right_ear), at(left_ear)
+    return -0.5 <= nx <= 1.5 and -0.5 <= mx <= 1.5 and 0.1 <= ny < my <= 2.0 and rx < lx
 
 
 class FaceDetector:
@@ -150,6 +187,27 @@ class FaceDetector:
             dets += self._tiled(rgb)
         dets = _suppress(sorted(dets, key=lambda d: -d.score))
         return dets[: self.max_faces]
+
+    def find(self, rgb: np.ndarray) -> Found:
+        """The faces of ``detect`` that may be scored: not too small for the frame, keypoints laid
+        out as in a face, and not the weak "faces" of a frame that is upside down (only there,
+        where every face is weak, the frame is also searched turned over)."""
+        h, w = rgb.shape[:2]
+        rejected: dict[str, int] = {}
+        kept = []
+        for d in self.detect(rgb):
+            reason = ("small" if d.size < max(MIN_FACE_PX, MIN_FACE_SHARE * max(h, w))
+                      else None if plausible(d) else "implausible")
+            if reason:
+                rejected[reason] = rejected.get(reason, 0) + 1
+            else:
+                kept.append(d)
+        if kept and max(d.score for d in kept) < CLEAR_FACE:
+            turned = [d for d in self.detect(np.ascontiguousarray(rgb[::-1, ::-1])) if plausible(d)]
+            if turned and max(d.score for d in turned) >= max(CLEAR_FACE, max(d.score for d in kept) + 0.1):
+                rejected["upside_down"] = len(kept)
+                kept = []
+        return Found(kept, rejected)
 
     def _tiled(self, rgb: np.ndarray) -> list[Detection]:
         """Faces found in overlapping tiles of a copy at up to twice ``detect_side``; detections

@@ -20,9 +20,11 @@ import numpy as np
 
 from .errors import MediaError
 
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v")
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
-JPEG_EXTENSIONS = (".jpg", ".jpeg")
+# What a file is comes from its bytes, never its name; these name what the upload box offers and
+# what the CLI recognises as a media file (and what a video's "not really .EXT" message names).
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v", ".mpg", ".mpeg", ".ts", ".3gp", ".flv", ".wmv",
+                    ".asf", ".ogv")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".avif", ".heic")
 # Larger images are refused from their header, before any pixel is decoded. JPEGs are decoded
 # at 1/2, 1/4 or 1/8 size (DCT scaling), so they may be larger than the formats decoded whole.
 MAX_JPEG_PIXELS = 16_000 * 16_000
@@ -31,8 +33,22 @@ MAX_IMAGE_BYTES = 256 * 2**20  # larger image files are refused before they are 
 MAX_SIDE = 4096  # larger images and frames are downscaled to this longest side
 SEEK_GAP = 24  # sampled frames further apart than this are reached by seeking
 MIN_BYTES_PER_S = 4000  # a video file smaller than this per second of its stated duration is checked
-# how the formats OpenCV decodes begin (WebP: RIFF, 4 bytes of size, WEBP)
-IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*", b"RIFF")
+HEAD_BYTES = 4096  # read to tell what a file is
+# how the image formats begin: (first bytes, name); WebP is RIFF, 4 bytes of size, WEBP; AVIF and
+# HEIC are ISO-BMFF files whose ftyp brand says so (``_sniff``)
+IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"BM", "BMP"), (b"II*\x00", "TIFF"),
+               (b"MM\x00*", "TIFF"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"))
+AVIF_BRANDS = (b"avif", b"avis")
+HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1")
+# containers found from their first bytes: (first bytes, name); the MPEG streams have no index, so
+# their frames are counted and reached by decoding in order (``MediaInfo.seekable``)
+CONTAINER_MAGIC = ((b"\x1a\x45\xdf\xa3", "a Matroska/WebM container"), (b"FLV", "an FLV container"),
+                   (b"\x30\x26\xb2\x75\x8e\x66\xcf\x11", "an ASF/WMV container"), (b"OggS", "an Ogg container"),
+                   (b"\x00\x00\x01\xba", "an MPEG program stream"), (b"\x00\x00\x01\xb3", "an MPEG video stream"))
+SEQUENTIAL = ("an MPEG program stream", "an MPEG video stream", "an MPEG transport stream")
+OTHER_MAGIC = ((b"%PDF", "a PDF document"), (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
+               (b"ID3", "MP3 audio"), (b"\xff\xfb", "MP3 audio"), (b"fLaC", "FLAC audio"), (b"\x7fELF", "a program"),
+               (b"\x1f\x8b", "a gzip archive"), (b"7z\xbc\xaf", "a 7-Zip archive"), (b"Rar!", "a RAR archive"))
 
 
 @dataclass(frozen=True)
@@ -45,6 +61,7 @@ class MediaInfo:
     frame_count: int
     duration_s: float
     rotation: int = 0
+    seekable: bool = True  # False: frames are reached by decoding in order (MPEG streams, no index)
     notes: tuple[str, ...] = ()  # what the analysis must say about the file (a stream left out, a false header)
     image: np.ndarray | None = field(default=None, repr=False, compare=False)  # a photo, decoded once by ``probe``
 
@@ -58,16 +75,61 @@ class Frame:
     rgb: np.ndarray
 
 
-def media_kind(path: str | os.PathLike) -> str:
-    ext = Path(path).suffix.lower()
-    if ext in IMAGE_EXTENSIONS:
-        return "image"
-    if ext in VIDEO_EXTENSIONS:
-        return "video"
-    raise MediaError(
-        f"{path}: unsupported file type {ext or '(none)'}; use a video "
-        f"({', '.join(VIDEO_EXTENSIONS)}) or an image ({', '.join(IMAGE_EXTENSIONS)})"
-    )
+@dataclass(frozen=True)
+class Sniffed:
+    """What a file's first bytes say it is: ``kind`` "image", "video" (a known container),
+    "other" (known, not media: text, audio, a document; never handed to a decoder, so a playlist
+    or a concat script cannot make FFmpeg open other files) or None (unknown: the video decoders
+    decide), and ``found``, its name for messages."""
+
+    kind: str | None
+    found: str
+
+
+def sniff(head: bytes) -> Sniffed:
+    """Tell an image or a video container from the first bytes of a file (the name plays no part)."""
+    for magic, name in IMAGE_MAGIC:
+        if head.startswith(magic):
+            return Sniffed("image", f"a {name} image")
+    if head.startswith(b"RIFF"):
+        kind = head[8:12]
+        if kind == b"WEBP":
+            return Sniffed("image", "a WebP image")
+        if kind == b"AVI ":
+            return Sniffed("video", "an AVI container")
+        return Sniffed("other", "WAV audio" if kind == b"WAVE" else f"a RIFF file ({kind.decode('latin-1')!r})")
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in AVIF_BRANDS:
+            return Sniffed("image", "an AVIF image")
+        if brand in HEIF_BRANDS:
+            return Sniffed("image", "a HEIC/HEIF image")
+        return Sniffed("video", f"an MP4/MOV container (brand {brand.decode('latin-1').strip()!r})")
+    if head[4:8] in (b"moov", b"mdat", b"free", b"wide", b"skip"):
+        return Sniffed("video", "an MP4/MOV container")
+    for magic, name in CONTAINER_MAGIC:
+        if head.startswith(magic):
+            return Sniffed("video", name)
+    if len(head) > 188 and head[0] == 0x47 and head[188] == 0x47:  # a sync byte every 188-byte packet
+        return Sniffed("video", "an MPEG transport stream")
+    for magic, name in OTHER_MAGIC:
+        if head.startswith(magic):
+            return Sniffed("other", name)
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and text.strip() and all(c.isprintable() or c in "\r\n\t" for c in text.rstrip("\x00")):
+        return Sniffed("other", "text")
+    return Sniffed(None, f"unknown data (first bytes {head[:8].hex(' ')})")
+
+
+def _head(path: str | os.PathLike, n: int = HEAD_BYTES) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(n)
+    except OSError as e:
+        raise MediaError(f"{path}: cannot be read ({(e.strerror or str(e)).lower()})") from None
 
 
 def _check_file(path: str | os.PathLike) -> int:
@@ -126,13 +188,9 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     16-bit converted), downscaled to ``MAX_SIDE``; too large images raise MediaError.
     Only the first frame of an animated image is read."""
     nbytes = _check_file(path)
-    not_readable = MediaError(f"{path}: not a readable image (corrupt or not really {Path(path).suffix})")
-    try:
-        with open(path, "rb") as f:  # the first bytes say whether it is an image at all
-            head = f.read(16)
-    except OSError as e:
-        raise MediaError(f"{path}: cannot be read ({(e.strerror or str(e)).lower()})") from None
-    if not head.startswith(IMAGE_MAGIC) or (head.startswith(b"RIFF") and head[8:12] != b"WEBP"):
+    found = sniff(_head(path))  # the first bytes say whether it is an image at all
+    not_readable = MediaError(f"{path}: not a readable image (corrupt or not really {Path(path).suffix or 'an image'})")
+    if found.kind != "image":
         raise not_readable
     if nbytes > MAX_IMAGE_BYTES:
         raise MediaError(f"{path}: image file is too large ({nbytes / 2**20:.0f} MB, over the "
@@ -141,7 +199,7 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     flags = cv2.IMREAD_COLOR
     if size is not None:
         w, h, _ = size
-        jpeg = Path(path).suffix.lower() in JPEG_EXTENSIONS
+        jpeg = found.found == "a JPEG image"
         limit = MAX_JPEG_PIXELS if jpeg else MAX_IMAGE_PIXELS
         if w * h > limit:
             raise MediaError(f"{path}: image is too large ({w}x{h} pixels, over the {limit // 10**6} MP limit"
@@ -153,17 +211,30 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
                 break
     data = np.fromfile(str(path), dtype=np.uint8)
     bgr = cv2.imdecode(data, flags)
+    if (bgr is None or bgr.size == 0) and found.found == "a HEIC/HEIF image":
+        raise MediaError(f"{path}: a HEIC/HEIF image, which this server cannot decode; convert it to JPEG or PNG") from None
     if bgr is None or bgr.size == 0:
         raise not_readable
     return _to_rgb(bgr)
 
 
-def _open_video(path: str | os.PathLike) -> cv2.VideoCapture:
+def _not_a_video(path: str | os.PathLike, found: Sniffed | None = None) -> MediaError:
+    """The one line for a file no video decoder reads: named after its extension where it has a
+    video's, else after what its bytes are."""
+    ext = Path(path).suffix.lower()
+    if found is None or ext in VIDEO_EXTENSIONS:
+        return MediaError(f"{path}: not a readable video (corrupt, truncated, audio only, no frames or not really "
+                          f"{Path(path).suffix or 'a video'})")
+    what = f"{found.found} that does not decode (corrupt, truncated or audio only)" if found.kind == "video" else found.found
+    return MediaError(f"{path}: not a video or a photo that can be read (found {what}); use a video (MP4, MOV, WebM, MKV, "
+                      "AVI, MPEG, ...) or a photo (JPEG, PNG, WebP, ...)")
+
+
+def _open_video(path: str | os.PathLike, found: Sniffed | None = None) -> cv2.VideoCapture:
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()
-        raise MediaError(f"{path}: not a readable video (corrupt, truncated, audio only, no frames "
-                         f"or not really {Path(path).suffix})")
+        raise _not_a_video(path, found)
     return cap
 
 
@@ -175,29 +246,46 @@ def probe(path: str | os.PathLike, check_beyond_s: float | None = None) -> Media
     the stream holds is replaced by what decodes, and ``notes`` says so.
     """
     nbytes = _check_file(path)
-    kind = media_kind(path)
-    if kind == "image":
+    found = sniff(_head(path))
+    if found.kind == "image":
         rgb = load_image(path)
-        frames = (_image_size(path) or (0, 0, 1))[2]
+        width, height, frames = _image_size(path) or (rgb.shape[1], rgb.shape[0], 1)
         notes = (f"an animated image ({frames} frames): only its first frame was analysed",) if frames > 1 else ()
+        if max(width, height) > MAX_SIDE:
+            notes += (_shrunk(width, height, rgb.shape[1], rgb.shape[0]),)
         return MediaInfo(str(path), "image", rgb.shape[1], rgb.shape[0], 0.0, 1, 0.0, notes=notes, image=rgb)
+    if found.kind == "other":
+        raise _not_a_video(path, found)
     tracks = _video_tracks(path)
-    cap = _open_video(path)
+    cap = _open_video(path, found)
+    seekable = found.found not in SEQUENTIAL
     try:
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         rotation = int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0)
         ok, bgr = cap.read()
         if not ok or bgr is None:
+            if found.kind is None:
+                raise _not_a_video(path, found)
             raise MediaError(f"{path}: the video has no readable frames (audio only, empty or broken)")
         h, w = bgr.shape[:2]
+        notes = []
         if w > MAX_SIDE or h > MAX_SIDE:
             s = MAX_SIDE / max(w, h)
+            notes.append(_shrunk(w, h, round(w * s), round(h * s)))
             w, h = round(w * s), round(h * s)
         if fps <= 0 or not np.isfinite(fps) or fps > 1000:
             fps = 25.0  # unknown rate: time stamps are then approximate
-        count, notes = max(count, 1), []
-        if count > 1 and ((check_beyond_s and count / fps > check_beyond_s) or nbytes < MIN_BYTES_PER_S * count / fps):
+        count = max(count, 1)
+        if not seekable:  # no index: the header's count is an estimate, and joined segments fool it
+            limit = int(check_beyond_s * fps) + 2 if check_beyond_s else None
+            real = _count_in_order(cap, limit)
+            if abs(real - count) > max(fps, 0.1 * count) and (limit is None or real < limit):
+                said = "but only" if real < count else "but"
+                notes.append(f"the file's header says the video lasts {count / fps:.1f} s, {said} {real / fps:.1f} s "
+                             f"decode ({real} frames): frames were sampled over all that decodes")
+            count = real
+        elif count > 1 and ((check_beyond_s and count / fps > check_beyond_s) or nbytes < MIN_BYTES_PER_S * count / fps):
             # a frame at the limit (or the stated end) settles it; else find the real end
             probe_at = min(count, int(check_beyond_s * fps) + 1) if check_beyond_s and count / fps > check_beyond_s else count
             if not _has_frame(cap, probe_at - 1):
@@ -210,7 +298,21 @@ def probe(path: str | os.PathLike, check_beyond_s: float | None = None) -> Media
     if len(tracks) > 1:
         tw, th = tracks[0]
         notes.append(f"the file holds {len(tracks)} video streams; only the first ({tw}x{th}) was analysed")
-    return MediaInfo(str(path), "video", w, h, fps, count, count / fps, rotation, tuple(notes))
+    return MediaInfo(str(path), "video", w, h, fps, count, count / fps, rotation, seekable, tuple(notes))
+
+
+def _count_in_order(cap: cv2.VideoCapture, limit: int | None) -> int:
+    """Frames in a stream without an index, the first one already read: counted by decoding in
+    order (its time stamps may jump back, so seeking cannot be trusted), up to ``limit``."""
+    n = 1
+    while (limit is None or n < limit) and cap.grab():
+        n += 1
+    return n
+
+
+def _shrunk(w: int, h: int, to_w: int, to_h: int) -> str:
+    return (f"the picture is {w}x{h} pixels: it was shrunk to {to_w}x{to_h} to be analysed, so faces smaller than "
+            f"{max(1, round(16 * max(w, h) / MAX_SIDE))} px in the original may be missed; crop it to the faces for a closer look")
 
 
 def _has_frame(cap: cv2.VideoCapture, index: int) -> bool:
@@ -325,9 +427,12 @@ def _mkv_tracks(f, size: int) -> list[tuple[int, int]]:
     return out
 
 
-def _frame_time(cap: cv2.VideoCapture, index: int, fps: float) -> float:
+def _frame_time(cap: cv2.VideoCapture, index: int, info: MediaInfo) -> float:
     """Time stamp of the frame just read: its own presentation time (right for variable frame
-    rate), or ``index / fps`` where the container gives none."""
+    rate), or ``index / fps`` where the container gives none or a stream's may jump back."""
+    fps = info.fps
+    if not info.seekable:
+        return index / fps
     ms = cap.get(cv2.CAP_PROP_POS_MSEC)
     if ms is None or not np.isfinite(ms) or ms < 0 or (ms == 0 and index > 0):
         return index / fps
@@ -342,11 +447,15 @@ def sample_indices(frame_count: int, n: int) -> list[int]:
     return sorted({int((i + 0.5) * frame_count / n) for i in range(n)})
 
 
-def _advance(cap: cv2.VideoCapture, pos: int, target: int) -> tuple[int, bool]:
+def _advance(cap: cv2.VideoCapture, pos: int, target: int, seek: bool = True) -> tuple[int, bool]:
     """Make frame ``target`` the next one the decoder returns, ``pos`` being the next one now:
     seek when it is far (or behind), else grab the frames in between (cheaper than a seek).
+    Without ``seek`` (a stream without an index) always grab, and going back starts over.
     Returns the new position and whether the stream still had frames."""
-    if target - pos > SEEK_GAP or target < pos:
+    if not seek and target < pos:
+        cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        pos = 0
+    elif target - pos > SEEK_GAP or target < pos:
         cap.set(cv2.CAP_PROP_POS_FRAMES, target)
         return target, True
     ok = True
@@ -372,7 +481,7 @@ def sample_frames(path: str | os.PathLike, n: int, info: MediaInfo | None = None
     try:
         pos = 0  # index of the next frame the decoder returns
         for idx in wanted:
-            pos, ok = _advance(cap, pos, idx)
+            pos, ok = _advance(cap, pos, idx, info.seekable)
             if not ok:
                 break
             ok, bgr = cap.read()
@@ -380,7 +489,7 @@ def sample_frames(path: str | os.PathLike, n: int, info: MediaInfo | None = None
             if not ok or bgr is None:
                 break  # frame count in the header was larger than the stream
             yielded += 1
-            yield Frame(idx, _frame_time(cap, idx, info.fps), _to_rgb(bgr))
+            yield Frame(idx, _frame_time(cap, idx, info), _to_rgb(bgr))
     finally:
         cap.release()
     if yielded == 0:
@@ -405,13 +514,13 @@ def read_windows(path: str | os.PathLike, starts: list[int], length: int, info: 
     try:
         pos = 0
         for start in sorted(starts):
-            pos, ok = _advance(cap, pos, start)
+            pos, ok = _advance(cap, pos, start, info.seekable)
             frames: list[Frame] = []
             while ok and len(frames) < length:
                 ok, bgr = cap.read()
                 if not ok or bgr is None:
                     break
-                frames.append(Frame(pos, _frame_time(cap, pos, info.fps), _to_rgb(bgr)))
+                frames.append(Frame(pos, _frame_time(cap, pos, info), _to_rgb(bgr)))
                 pos += 1
             yield frames
     finally:

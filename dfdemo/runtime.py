@@ -23,6 +23,8 @@ def configure_process(threads: int | None = None) -> None:
     # FFmpeg (inside OpenCV) prints demuxer errors such as "moov atom not found" straight to
     # stderr; dfdemo reports a broken file itself, in one line. OpenCV reads this on first use.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    # OpenCV's image decoders log a broken file ("can't read header" of a truncated GIF) the same way
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
     import torch
 
     torch.set_num_threads(threads or max(1, os.cpu_count() or 1))

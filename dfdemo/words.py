@@ -116,7 +116,7 @@ def crop_caption(face: FaceReport) -> str:
 
 
 UPLOAD_KEPT_NOTE = ("Your upload stays on this server while it is selected (to re-run with other Settings); it is "
-                    "deleted when you choose another file or close the tab.")
+                    "deleted when you choose another file, close the tab or leave it unused for a while.")
 
 
 def percent(share: float) -> str:

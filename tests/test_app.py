@@ -149,7 +149,7 @@ BAD_INPUTS = {  # maker → words the visitor must see
     "text renamed .mp4": (_text_as_mp4, "not a readable video"),
     "empty file": (_empty_mp4, "empty"),
     "truncated mp4": (_truncated_mp4, "video"),
-    "unsupported type": (_text_file, "unsupported file type"),
+    "unsupported type": (_text_file, "not a video or a photo that can be read (found text)"),  # by its bytes
     "too long": (_too_long, f"longer than the {app_server.MAX_DURATION_S} s limit"),
 }
 

@@ -94,7 +94,7 @@ REFUSED = {  # input -> the message after "<path>: "
     "huge_png": "image is too large (12000x12000 pixels, over the 50 MP limit for PNG/WebP/BMP); downscale it first",
     "bomb_png": "image is too large (over 178 MP); downscale it first",
     "folder": "not a file",
-    "unsupported": "unsupported file type .gif; use a video (.mp4, .mov, .avi, .webm, .mkv, .m4v) or an image (.jpg, .jpeg, .png, .webp, .bmp)",
+    "unsupported": "not a readable image (corrupt or not really .gif)",  # a GIF header and nothing else
 }
 
 
@@ -536,3 +536,23 @@ def test_19_9_a_path_that_was_not_uploaded_gets_one_line(small_queue_server, tmp
     log = small_queue_server.log_tail(10**7)[before:]
     assert "Traceback" not in log
     assert [line for line in log.splitlines() if "refused a request" in line and str(secret) in line]
+
+
+def test_25_5_an_api_call_without_a_file_gets_one_line_naming_the_input_expected(small_queue_server):
+    """``predict("")``, a URL, ``file:///...``, a number. Before: "The upstream Gradio app has raised
+    an exception" for the caller and a pydantic traceback per call in the log."""
+    import app_server
+    from gradio_client.exceptions import AppError
+
+    client = app_server.client(small_queue_server)
+    before = len(small_queue_server.log_tail(10**7))
+    expected = 'Send one video or photo as a file (gradio_client: handle_file("clip.mp4")), not '
+    for sent, what in (("", "an empty string"), ("https://example.com/clip.mp4", "a URL ('https://example.com/clip.mp4')"),
+                       ("file:///etc/hostname", "a URL ('file:///etc/hostname')"), (5, "a number")):
+        with pytest.raises(AppError) as e:
+            client.predict(sent, api_name="/analyze")
+        assert str(e.value) == expected + what + "."
+    time.sleep(1)
+    log = small_queue_server.log_tail(10**7)[before:]
+    assert "Traceback" not in log
+    assert len([line for line in log.splitlines() if "refused a request" in line]) == 4

@@ -175,10 +175,10 @@ def test_large_jpeg_is_downscaled_to_max_side(tmp_path):
 
 
 @pytest.mark.parametrize("name, content, message", [
-    ("clip.txt", b"x", "unsupported file type .txt"),
-    ("noext", b"x", "unsupported file type (none)"),
+    ("clip.txt", b"x", "not a video or a photo that can be read (found text)"),  # the bytes decide, not the name
+    ("noext", b"\x00\x01junk" * 30, "not a video or a photo that can be read (found unknown data (first bytes 00 01 6a"),
     ("photo.png", b"", "the file is empty"),
-    ("photo.jpg", b"this is text, not a JPEG\n" * 10, "not a readable image"),
+    ("photo.jpg", b"this is text, not a JPEG\n" * 10, "not a video or a photo that can be read (found text)"),
     ("clip.webm", b"\x1aE\xdf\xa3 garbage" * 50, "not a readable video"),
 ])
 def test_bad_files_raise_media_error_naming_the_file(tmp_path, name, content, message):
