@@ -341,6 +341,54 @@ def save_weights(src: str | None, dst: Path, heads: dict, cuts: dict, records: d
             shutil.copy(src_file, dst / extra_file)
 
 
+def file_facts(item: Item) -> list[float]:
+    """What a file says without its pixels: log bytes, bytes per pixel (per second for a video),
+    JPEG quantisation (photos) or frame rate (videos), log pixels. The shortcut a check must not take."""
+    import os
+
+    from PIL import Image
+
+    from dfdemo.media import probe
+
+    size = os.path.getsize(item.path)
+    if item.kind == "image":
+        with Image.open(item.path) as im:
+            w, h = im.size
+            q = getattr(im, "quantization", None) or {}
+            quality = float(np.mean(q[0])) if 0 in q else 0.0
+        return [np.log(size), np.log(size / (w * h)), quality, np.log(w * h)]
+    info = probe(item.path)
+    pixels = max(1, info.width * info.height)
+    return [np.log(size), np.log(size / max(info.duration_s, 1e-3) / pixels), info.fps, np.log(pixels)]
+
+
+def shortcut_auc(items: list[Item], folds: np.ndarray | None = None) -> float:
+    """Out-of-fold AUC of a logistic head on ``file_facts`` alone (folds: the items' own unless
+    given). Near 0.5: size and file quality do not tell the classes apart."""
+    x = np.array([file_facts(it) for it in items], np.float32)
+    y = np.array([it.label for it in items])
+    folds = np.array([it.fold for it in items]) if folds is None else folds
+    s = np.full(len(y), np.nan)
+    for f in np.unique(folds):
+        tr = folds != f
+        w = np.where(y[tr] == 1, 0.5 / max(1, y[tr].sum()), 0.5 / max(1, (1 - y[tr]).sum())).astype(np.float32)
+        head = fit_head("synthesis", x[tr], y[tr], w, 0.01)
+        with torch.inference_mode():
+            s[folds == f] = head(torch.from_numpy(x[folds == f])).numpy()
+    return roc_auc(s, y)
+
+
+def shortcuts(items: list[Item]) -> dict:
+    """The shortcut check on the comparisons the issue's targets are measured on."""
+    clips = [it for it in items if it.kind == "video" and it.family in ("animation", "real")]
+    matched = [it for it in items if it.kind == "image" and ("thispersondoesnotexist" in it.method or
+                                                            (it.label == 0 and it.origin in PORTRAITS))]
+    return {"lip-sync/animation vs real clips (folds by source)": round(shortcut_auc(clips), 3),
+            "thispersondoesnotexist vs FFHQ (5 folds by file)": round(shortcut_auc(matched, np.arange(len(matched)) % 5), 3),
+            "generated vs all real photos (folds by source)": round(shortcut_auc(
+                [it for it in items if it.kind == "image" and it.family in ("generated", "real")]), 3)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m dfdemo_lab learn-kinds", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -383,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     numbers = {"auc": measure(table), "at_the_cuts": verdict_rates(table, cuts, cfg.threshold, photo_t),
                "cuts": {f"{c}/{k}": (None if t is None else round(t, 4)) for (c, k), (t, _) in cuts.items()},
                "blending_photo_cut": round(photo_t, 4), "blending_photo_calibration": photo_cal,
+               "shortcut_auc": shortcuts(items),
                "files": {"rows": len(rows), "fakes": int(table.label.sum()), "reals": int((table.label == 0).sum())},
                "folds": "5 folds by source (repository joined with its dataset; FFHQ portraits and LFW people one by one)"}
     print_report(numbers)
@@ -426,5 +475,6 @@ def print_report(numbers: dict) -> None:
     for name, r in numbers["at_the_cuts"].items():
         if r:
             print(f"at the cuts: {name:<62} {r['rate']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] of {r['n']}")
+    print("shortcut (file size / quality alone):", numbers["shortcut_auc"])
     print("cuts:", numbers["cuts"], "blending photo cut:", numbers["blending_photo_cut"],
           "portraits cross-fold:", numbers["blending_photo_calibration"]["cross_fold_portrait_fpr"])
