@@ -306,6 +306,42 @@ def verdict_rates(table: Table, cuts: dict, clip_cut: float, photo_cut: float) -
     }
 
 
+def within_source(rows: list[FileRows], weight_decay: float, photo_cut: float | None) -> dict:
+    """A diagnostic, not out of source: the generator-traces head with the 50 thispersondoesnotexist
+    faces dealt over the folds file by file (every other source as before), scored on them
+    against the FFHQ portraits. What learning a generator's own outputs gives on more of the same."""
+    import hashlib
+
+    tp = ["thispersondoesnotexist" in r.item.method for r in rows]
+    refolded = [replace(r, item=replace(r.item, fold=int(hashlib.sha1(r.item.path.encode()).hexdigest(), 16) % 5)) if t else r
+                for r, t in zip(rows, tp)]
+    s = out_of_fold(refolded, "synthesis", weight_decay)
+    keep = np.array([r.variant == "orig" and (t or (r.item.label == 0 and r.item.origin in PORTRAITS)) for r, t in zip(rows, tp)])
+    y = np.array([r.item.label for r in rows])
+    out = {"auc": auc_row(s[keep], y[keep]), "folds": "thispersondoesnotexist by file, the rest by source"}
+    if photo_cut is not None:
+        out["tpr_at_the_photo_cut"] = rate(s[keep & (y == 1)] >= photo_cut)
+    return out
+
+
+def accuracy_rows(numbers: dict) -> dict:
+    """The card's accuracy line of each learned check (``extra.accuracy.<check>``), out of fold."""
+    auc, cuts = numbers["auc"], numbers["at_the_cuts"]
+    gen, anim = auc["synthesis"]["generated faces vs FFHQ portraits"], auc["animation"]["lip-sync/animation vs real clips"]
+    return {
+        "synthesis": {**gen, "unit": "photo", "out_of_fold": True,
+                      "data": "generated faces (StyleGAN2, StyleGAN2-ADA, R3GAN stills, a diffusion edit) vs FFHQ portraits, "
+                              "out of fold by source",
+                      "tpr": cuts["generated faces caught by generator traces"]["rate"],
+                      "fpr": cuts["real portraits (FFHQ) called fake by any check"]["rate"],
+                      "within_source": numbers.get("within_source")},
+        "animation": {**anim, "unit": "clip", "out_of_fold": True,
+                      "data": "lip-sync and face-animation outputs of 20+ repositories vs real talking clips, out of fold by source",
+                      "tpr": cuts["lip-sync/animation clips caught by lip-sync/animation"]["rate"],
+                      "fpr": cuts["real clips called fake by lip-sync/animation"]["rate"]},
+    }
+
+
 def fit_final(rows: list[FileRows], decay: dict[str, float]) -> dict:
     return {check: fit_head(check, *training_set(rows, check), decay[check]) for check in FAMILY}
 
@@ -332,9 +368,10 @@ def save_weights(src: str | None, dst: Path, heads: dict, cuts: dict, records: d
     if dst.exists():
         shutil.rmtree(dst)
     t, pcal = photo
+    accuracy = {**cfg.accuracy, **{check: records[check]["accuracy"] for check in heads}}
     save_detector(det.model, dst, replace(cfg, model_id=model_id, photo_threshold=round(t, 4),
                                            photo_uncertain_band=tuple(pcal["band"]), **blocks,
-                                           extra={**cfg.extra, "photo_calibration": pcal}))
+                                           extra={**cfg.extra, "photo_calibration": pcal, "accuracy": accuracy}))
     for extra_file in ("README.md",):
         src_file = resolve_weights(src) / extra_file
         if src_file.is_file():
@@ -432,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
                "cuts": {f"{c}/{k}": (None if t is None else round(t, 4)) for (c, k), (t, _) in cuts.items()},
                "blending_photo_cut": round(photo_t, 4), "blending_photo_calibration": photo_cal,
                "shortcut_auc": shortcuts(items),
+               "within_source": within_source(rows, decay["synthesis"], cuts.get(("synthesis", "image"), (None,))[0]),
                "files": {"rows": len(rows), "fakes": int(table.label.sum()), "reals": int((table.label == 0).sum())},
                "folds": "5 folds by source (repository joined with its dataset; FFHQ portraits and LFW people one by one)"}
     print_report(numbers)
@@ -447,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
                            "training": {**training, "learned_from": f"real {FAMILY[check]} outputs against real media"}}
                    for check in FAMILY}
         records["synthesis"]["min_face_px"] = a.min_face_px
+        for check, row in accuracy_rows(numbers).items():
+            records[check]["accuracy"] = row
         save_weights(a.weights, a.save, heads, cuts, records, (photo_t, photo_cal),
                      model_id=f"{cfg.model_id.split(' (')[0]} (v3 + learned generator traces and lip-sync/animation, "
                               f"{time.strftime('%Y-%m-%d')})")
@@ -476,5 +516,6 @@ def print_report(numbers: dict) -> None:
         if r:
             print(f"at the cuts: {name:<62} {r['rate']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] of {r['n']}")
     print("shortcut (file size / quality alone):", numbers["shortcut_auc"])
+    print("within source (thispersondoesnotexist by file):", numbers["within_source"])
     print("cuts:", numbers["cuts"], "blending photo cut:", numbers["blending_photo_cut"],
           "portraits cross-fold:", numbers["blending_photo_calibration"]["cross_fold_portrait_fpr"])
