@@ -16,7 +16,7 @@ from .errors import DfdemoError
 from .words import face_label
 
 # the lab's tools (python -m dfdemo_lab NAME): named here only to point there
-LAB_TOOLS = ("cache", "train", "gensim", "train-synthesis", "train-temporal", "eval", "calibrate", "bench", "explain-eval")
+LAB_TOOLS = ("cache", "train", "gensim", "train-synthesis", "train-temporal", "eval", "calibrate", "bench", "bench-corpus", "explain-eval")
 
 VALUE_OPTIONS = ("--json", "--frames", "--weights", "--heatmaps", "--heatmaps-k", "--threshold", "--windows")
 

@@ -46,13 +46,12 @@ from .report import CHECK_LABELS
 FLUSH_ROWS = 64  # a part is written after this many rows ...
 FLUSH_S = 10.0  # ... or this many seconds, whichever comes first
 HEAD_BYTES = 64
+WORKERS_START_S = 600  # a cluster that cannot start --workers workers in this time: one line, exit 2
 MAX_TRIES = 3  # a file that kills its worker this many times gets an error row
 # test hooks (never set in normal use), read by the driver: the driver stops after N rows of
-# scanned files (a run killed half-way); a worker raises after analysing N files (a bug that
-# stops the run); a worker dies (os._exit, as a decoder segfault would) on every file whose
-# path contains the text
+# scanned files (a run killed half-way); a worker dies (os._exit, as a decoder segfault would)
+# on every file whose path contains the text
 STOP_AFTER_ENV = "DFDEMO_CORPUS_STOP_AFTER"
-FAIL_AFTER_ENV = "DFDEMO_CORPUS_FAIL_AFTER"
 CRASH_ON_ENV = "DFDEMO_CORPUS_CRASH_ON"
 
 
@@ -205,7 +204,7 @@ class CorpusWorker:
     file per call and returns its row and JSON report (strings: the driver writes both)."""
 
     def __init__(self, weights: str, settings: dict, model: str, config_key: str, ledger, tries: int = MAX_TRIES,
-                 threads: int = 1, fail_after: int | None = None, crash_on: str | None = None):
+                 threads: int = 1, crash_on: str | None = None):
         from .runtime import configure_process
 
         configure_process(threads)  # before torch loads in this worker process
@@ -220,9 +219,8 @@ class CorpusWorker:
         self.settings = Settings(**settings)
         self.common = {"model": model, "settings": json.dumps(settings, sort_keys=True), "config_key": config_key,
                        "node_id": ray.get_runtime_context().get_node_id()}
-        self.ledger, self.tries, self.fail_after, self.crash_on = ledger, tries, fail_after, crash_on
+        self.ledger, self.tries, self.crash_on = ledger, tries, crash_on
         self.links = tempfile.mkdtemp(prefix="dfdemo-corpus-")
-        self.done = 0
 
     def __call__(self, batch: dict) -> dict:
         import ray
@@ -242,9 +240,6 @@ class CorpusWorker:
             ray.get(self.ledger.finish.remote(item["sha256"]))
             rows.append(json.dumps(row, default=str))
             reports.append(report.to_json() if report is not None else "")
-            self.done += 1
-            if self.fail_after is not None and self.done >= self.fail_after:
-                raise RuntimeError(f"{FAIL_AFTER_ENV}: stopping this worker after {self.done} file(s)")
         return {"row": rows, "report": reports}
 
     def _analyze(self, item: dict, common: dict):
@@ -380,60 +375,86 @@ def run(inputs: list[str], out: str | os.PathLike, settings, weights: str | None
     summary = Summary(out=str(out))
     walked, listed = list_inputs(inputs, glob, skip=out)
     worker_weights, model = _model_of(weights)
-    settings_d = dataclasses.asdict(settings)
-    settings_json = json.dumps(settings_d, sort_keys=True)
-    config_key = hashlib.sha256(f"{model}\n{settings_json}".encode()).hexdigest()[:16]
-    common = {"model": model, "settings": settings_json, "config_key": config_key}
-
+    settings_json = json.dumps(dataclasses.asdict(settings), sort_keys=True)
+    common = {"model": model, "settings": settings_json,
+              "config_key": hashlib.sha256(f"{model}\n{settings_json}".encode()).hexdigest()[:16]}
     table = read_table(out)
-    mine = [r for r in table.select(["path", "sha256", "size_bytes", "mtime_ns", "config_key"]).to_pylist()
-            if r["config_key"] == config_key]
-    done_rows = {(r["path"], r["sha256"]) for r in mine}
-    unchanged = {(r["path"], r["size_bytes"], r["mtime_ns"]) for r in mine if r["sha256"] is not None}
-    scanned_by_key = {r["sha256"]: r["path"] for r in mine if r["sha256"] is not None}
+    index = _Index.of(table, common["config_key"])
+    found = _identify_new(walked, listed, index, summary)
+    writer = PartWriter(out, f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}")
+    try:
+        to_scan, twins = _plan(found, index, table, common, writer, summary)
+        if to_scan:
+            _scan(to_scan, twins, writer, summary, worker_weights, json.loads(settings_json), common, workers, address,
+                  tries, progress)
+    finally:
+        writer.flush()
+        summary.total_s = time.perf_counter() - t_start
+    return summary
 
-    def fresh(p: str) -> bool:  # not already in the table with this size and mtime
+
+@dataclass
+class _Index:
+    """What the table already holds for one configuration."""
+
+    rows: set  # (path, sha256) of every row
+    unchanged: set  # (path, size, mtime) of rows of files that were read
+    scanned: dict  # sha256 → the path it was scanned (or refused) under
+
+    @classmethod
+    def of(cls, table, config_key: str) -> "_Index":
+        mine = [r for r in table.select(["path", "sha256", "size_bytes", "mtime_ns", "config_key"]).to_pylist()
+                if r["config_key"] == config_key]
+        return cls({(r["path"], r["sha256"]) for r in mine},
+                   {(r["path"], r["size_bytes"], r["mtime_ns"]) for r in mine if r["sha256"] is not None},
+                   {r["sha256"]: r["path"] for r in mine if r["sha256"] is not None})
+
+
+def _identify_new(walked: list[str], listed: list[str], index: _Index, summary: Summary) -> list[dict]:
+    """``identify`` every candidate that the table does not hold with its size and mtime (8
+    threads: reading is I/O); walked files that are no media by bytes nor by name are dropped."""
+    def fresh(p: str) -> bool:
         try:
             st = os.stat(p)
         except OSError:
             return True
-        return (p, st.st_size, st.st_mtime_ns) not in unchanged
+        return (p, st.st_size, st.st_mtime_ns) not in index.unchanged
 
     candidates = sorted(set(walked) | set(listed))
     todo = [p for p in candidates if fresh(p)]
     with ThreadPoolExecutor(8) as pool:
         found = list(pool.map(identify, todo))
     from_walk = set(walked) - set(listed)
-    media_ext = IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
-    kept = [f for f in found if not (f["path"] in from_walk and f["kind"] is None and Path(f["path"]).suffix.lower() not in media_ext)]
+    kept = [f for f in found if not (f["path"] in from_walk and f["kind"] is None
+                                     and Path(f["path"]).suffix.lower() not in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)]
     summary.not_media = len(found) - len(kept)
     summary.listed = len(candidates) - summary.not_media
     summary.already_done = len(candidates) - len(todo)
+    return kept
 
-    writer = PartWriter(out, f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}")
-    to_scan, twins = [], {}  # twins: sha256 → files of this run with the same content as a scanned one
-    for f in kept:
-        if (f["path"], f["sha256"]) in done_rows:
+
+def _plan(found: list[dict], index: _Index, table, common: dict, writer: PartWriter, summary: Summary):
+    """(files to scan, twins): one file per new key is scanned; files that cannot be read get
+    their error row now, files whose content an earlier run scanned a copy of that row now;
+    twins (sha256 → files) wait for the row of the file of this run with the same content."""
+    to_scan, twins = [], {}
+    for f in found:
+        if (f["path"], f["sha256"]) in index.rows:
             summary.already_done += 1
         elif f["error"]:
             _count(summary, writer, _row(f, common, error=f["error"]))
-        elif f["sha256"] in scanned_by_key:
+        elif f["sha256"] in index.scanned:
             twins.setdefault(f["sha256"], []).append(f)
         else:
-            scanned_by_key[f["sha256"]] = f["path"]
-            to_scan.append({**f, "report": writer.report_path(f["sha256"], config_key)})
-    earlier = {sha: files for sha, files in twins.items() if sha not in {f["sha256"] for f in to_scan}}
-    if earlier:  # duplicates of files scanned by an earlier run: copy their rows now
-        for row in table.filter(_in(table, config_key, list(earlier))).to_pylist():
+            index.scanned[f["sha256"]] = f["path"]
+            to_scan.append({**f, "report": writer.report_path(f["sha256"], common["config_key"])})
+    now = {f["sha256"] for f in to_scan}
+    earlier = {sha: twins.pop(sha) for sha in list(twins) if sha not in now}
+    if earlier:
+        for row in table.filter(_in(table, common["config_key"], list(earlier))).to_pylist():
             for f in earlier.pop(row["sha256"], []):
                 _count(summary, writer, _duplicate(row, f))
-    try:
-        if to_scan:
-            _scan(to_scan, twins, writer, summary, worker_weights, settings_d, common, workers, address, tries, progress)
-    finally:
-        writer.flush()
-        summary.total_s = time.perf_counter() - t_start
-    return summary
+    return to_scan, twins
 
 
 def _in(table, config_key: str, shas: list[str]):
@@ -489,11 +510,10 @@ def _scan(items: list[dict], twins: dict, writer: PartWriter, summary: Summary, 
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # one bar, ours, with the files left and an ETA
         ctx.print_on_execution_start = False
+        ctx.wait_for_min_actors_s = WORKERS_START_S  # every worker up before the first file: all of them share the work
         logging.getLogger("ray.data").setLevel(logging.WARNING)
         n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         ledger = ray.remote(num_cpus=0)(Ledger).remote()
-        hooks = {"fail_after": int(os.environ[FAIL_AFTER_ENV]) if os.environ.get(FAIL_AFTER_ENV) else None,
-                 "crash_on": os.environ.get(CRASH_ON_ENV) or None}
         blocks = len(items) if len(items) <= 16 * n else math.ceil(len(items) / 4)  # a crash retries one block
         columns = ("path", "sha256", "size_bytes", "mtime_ns", "kind", "ext", "report")
         ds = ray.data.from_items([{k: it[k] for k in columns} for it in items], override_num_blocks=blocks)
@@ -501,7 +521,7 @@ def _scan(items: list[dict], twins: dict, writer: PartWriter, summary: Summary, 
                             batch_format="numpy",
                             fn_constructor_kwargs={"weights": weights, "settings": settings, "model": common["model"],
                                                    "config_key": common["config_key"], "ledger": ledger, "tries": tries,
-                                                   **hooks})
+                                                   "crash_on": os.environ.get(CRASH_ON_ENV) or None})
         # Ray Data's defaults restart a dead worker and retry its call (max_restarts=-1,
         # max_task_retries=-1); the ledger ends the retries of a file that keeps killing it
         stop_after = int(os.environ[STOP_AFTER_ENV]) if os.environ.get(STOP_AFTER_ENV) else None

@@ -150,6 +150,7 @@ def test_running_again_scans_nothing_and_adds_no_row(first_run, corpus_dir):
     # another setting is another key: the same files would be scanned again (not run here)
 
 
+@pytest.mark.slow  # Ray starts (a cluster, a restarted worker) take most of its time
 def test_a_run_that_stops_resumes_without_a_row_twice(corpus_dir, tiny_weights, tmp_path, monkeypatch):
     out = tmp_path / "out"
 
@@ -157,19 +158,14 @@ def test_a_run_that_stops_resumes_without_a_row_twice(corpus_dir, tiny_weights, 
         return corpus.run([str(corpus_dir)], out, Settings(frames=4, heatmaps=0), weights=str(tiny_weights), workers=2,
                           progress=False)
 
-    monkeypatch.setenv(corpus.FAIL_AFTER_ENV, "1")  # a worker raises after its first file: the run stops, one line
-    with pytest.raises(DfdemoError, match=r"the run stopped after \d file\(s\): .*FAIL_AFTER: stopping this worker .*"
-                                          "run the same command again"):
-        run()
-    monkeypatch.delenv(corpus.FAIL_AFTER_ENV)
-    assert {"broken.mp4", "empty.jpg"} <= set(_rows(out))  # rows made before the scan are written
     monkeypatch.setenv(corpus.STOP_AFTER_ENV, "2")  # the run is stopped after 2 scanned files (Ctrl-C, a kill)
     with pytest.raises(DfdemoError, match="STOP_AFTER: stopping the run after 2 file"):
         run()
     monkeypatch.delenv(corpus.STOP_AFTER_ENV)
     first = _rows(out)
+    assert {"broken.mp4", "empty.jpg"} <= set(first)  # rows made before the scan are written too
     done_before = {n for n in first if n in SCANNED}
-    assert len(done_before) >= 2
+    assert len(done_before) == 2
     s = run()
     rows = _rows(out)  # asserts no file twice
     assert set(rows) == {*SCANNED, "copy.png", "broken.mp4", "empty.jpg"}
@@ -177,6 +173,7 @@ def test_a_run_that_stops_resumes_without_a_row_twice(corpus_dir, tiny_weights, 
     assert all(rows[n] == first[n] for n in first)  # the finished rows are kept as they were
 
 
+@pytest.mark.slow  # Ray starts (a cluster, a restarted worker) take most of its time
 def test_a_file_that_kills_its_worker_is_retried_then_marked(tiny_weights, tmp_path, monkeypatch):
     d = tmp_path / "in"
     d.mkdir()
@@ -194,6 +191,7 @@ def test_a_file_that_kills_its_worker_is_retried_then_marked(tiny_weights, tmp_p
     assert (s.scanned, s.errors) == (2, 1)
 
 
+@pytest.mark.slow  # Ray starts (a cluster, a restarted worker) take most of its time
 def test_a_two_node_cluster_gives_the_same_rows_from_both_nodes(first_run, corpus_dir, tmp_path):
     from ray.cluster_utils import Cluster
 
