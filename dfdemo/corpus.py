@@ -220,7 +220,6 @@ class CorpusWorker:
         self.common = {"model": model, "settings": json.dumps(settings, sort_keys=True), "config_key": config_key,
                        "node_id": ray.get_runtime_context().get_node_id()}
         self.ledger, self.tries, self.crash_on = ledger, tries, crash_on
-        self.links = tempfile.mkdtemp(prefix="dfdemo-corpus-")
 
     def __call__(self, batch: dict) -> dict:
         import ray
@@ -246,11 +245,15 @@ class CorpusWorker:
         """(row, report or None). A file whose name says another kind than its first bytes is
         analysed through a link with the right suffix (the library reads media by suffix)."""
         path = item["path"]
-        target = path
-        if _kind(Path(path).suffix.lower()) != item["kind"]:
-            target = os.path.join(self.links, f"{item['sha256'][:32]}{item['ext']}")
-            if not os.path.lexists(target):
-                os.symlink(path, target)
+        if _kind(Path(path).suffix.lower()) == item["kind"]:
+            return self._analyze_as(path, item, common)
+        with tempfile.TemporaryDirectory(prefix="dfdemo-corpus-") as folder:
+            link = os.path.join(folder, f"{item['sha256'][:32]}{item['ext']}")
+            os.symlink(path, link)
+            return self._analyze_as(link, item, common)
+
+    def _analyze_as(self, target: str, item: dict, common: dict):
+        path = item["path"]
         try:
             report = self.analyzer.analyze(target, self.settings).report
         except DfdemoError as e:
