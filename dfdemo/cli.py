@@ -125,6 +125,7 @@ def _add_corpus(sub, scan: argparse.ArgumentParser) -> None:
     for action in scan._actions:  # scan's analysis options, parsed and checked exactly as scan does
         if action.dest in ("frames", "weights", "threshold", "temporal", "windows"):
             c._add_action(action)
+    c.set_defaults(json=None, heatmaps=None, heatmaps_k=0)  # scan's output options: none (main's checks read them)
 
 
 def main(argv: list[str] | None = None) -> int:
