@@ -18,7 +18,8 @@ from .errors import DfdemoError
 from .words import face_label
 
 # the lab's tools (python -m dfdemo_lab NAME): named here only to point there
-LAB_TOOLS = ("cache", "train", "gensim", "train-synthesis", "train-temporal", "eval", "calibrate", "bench", "explain-eval")
+LAB_TOOLS = ("cache", "train", "gensim", "train-synthesis", "learn-kinds", "train-temporal", "eval", "calibrate", "bench", "bench-corpus",
+             "explain-eval")
 
 VALUE_OPTIONS = ("--json", "--frames", "--weights", "--heatmaps", "--heatmaps-k", "--threshold", "--windows")
 # memory grows with frames x faces (crops, maps): 300 frames of 10 faces took 2.1 GB, 1000 heatmaps 8.3 GB
@@ -143,6 +144,43 @@ def cmd_scan(a: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
+def cmd_corpus(a: argparse.Namespace) -> int:
+    from .analyzer import Settings
+    from .corpus import run
+
+    if a.workers is not None and a.workers < 1 or a.tries < 1:
+        _error("--workers and --tries must be at least 1")
+        return 2
+    settings = Settings(frames=a.frames, heatmaps=0, threshold=a.threshold, temporal=a.temporal, windows=a.windows,
+                        max_duration_s=a.max_duration)
+    summary = run(a.inputs, a.out, settings, weights=a.weights, workers=a.workers, address=a.address, glob=a.glob,
+                  tries=a.tries)
+    print(printable(summary.text()), flush=True)
+    return 0
+
+
+def _add_corpus(sub, scan: argparse.ArgumentParser) -> None:
+    c = sub.add_parser("corpus", help="scan a folder or a list of files on Ray (this machine or a cluster) into a "
+                                      "Parquet table and one JSON report per file; resumable")
+    c.add_argument("inputs", nargs="+", metavar="INPUT", help="folders (walked recursively; media found by their first "
+                                                              "bytes), text/CSV lists of paths, or files")
+    c.add_argument("--out", required=True, help="output folder: parts/*.parquet (one row per file) and reports/*.json; "
+                                                "running the same command again skips what it holds")
+    c.add_argument("--glob", help="only paths matching this pattern, e.g. '*.mp4' (default: every file)")
+    c.add_argument("--workers", type=int, default=None, help="analysers at once, one CPU each (default: every CPU of "
+                                                             "the machine or cluster)")
+    c.add_argument("--address", help="an existing Ray cluster: auto, HOST:PORT or ray://HOST:10001 (default: "
+                                     "$RAY_ADDRESS, else a local Ray started for this run)")
+    c.add_argument("--tries", type=int, default=3, help="a file that kills its worker this many times gets an error "
+                                                        "row (default 3)")
+    c.add_argument("--max-duration", type=float, default=None, metavar="S",
+                   help="refuse videos longer than S seconds: an error row (default: no limit)")
+    for action in scan._actions:  # scan's analysis options, parsed and checked exactly as scan does
+        if action.dest in ("frames", "weights", "threshold", "temporal", "windows"):
+            c._add_action(action)
+    c.set_defaults(json=None, heatmaps=None, heatmaps_k=0)  # scan's output options: none (main's checks read them)
+
+
 def main(argv: list[str] | None = None) -> int:
     from .runtime import configure_process
 
@@ -170,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="temporal check over windows of consecutive frames (weights with a temporal head; default: "
                         "the weights' choice, off for the bundled ones)")
     s.add_argument("--windows", type=int, default=None, help=f"windows per video for the temporal check (default: the weights', at most {MAX_WINDOWS})")
+    _add_corpus(sub, s)
     if argv[:1] == ["scan"] and _dash_names(argv):
         name = _dash_names(argv)[0]
         s.error(f"{printable(name)} is read as an option; to scan a file whose name starts with '-', "
@@ -193,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             _error(problem)
             return 2
     try:
-        return cmd_scan(a)
-    except DfdemoError as e:  # weights that cannot be loaded
+        return cmd_corpus(a) if a.cmd == "corpus" else cmd_scan(a)
+    except DfdemoError as e:  # weights that cannot be loaded, a corpus run that stopped
         _error(str(e))
         return 2

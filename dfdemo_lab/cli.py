@@ -1,4 +1,4 @@
-"""Command line of the lab: ``python -m dfdemo_lab {cache,train,gensim,train-synthesis,learn-kinds,train-temporal,eval,calibrate,bench,explain-eval} ...``.
+"""Command line of the lab: ``python -m dfdemo_lab {cache,train,gensim,train-synthesis,learn-kinds,train-temporal,eval,calibrate,bench,bench-corpus,explain-eval} ...``.
 
 Each tool parses its own options (``python -m dfdemo_lab NAME --help``) and is imported only
 when it is run. A missing prerequisite (crop cache, landmark model, ../shared, weights) or a
@@ -21,6 +21,7 @@ TOOLS = {"cache": ("dfdemo_lab.cache", "build the face-crop cache that training 
          "eval": ("dfdemo_lab.evaluate", "score a labelled CSV of videos/photos (AUC per slice, optional reference models)"),
          "calibrate": ("dfdemo_lab.calibrate", "set the threshold and uncertain band from held-out real clips (rewrites config.json)"),
          "bench": ("dfdemo_lab.bench", "time one analysis per stage against the decode + face-detection floor"),
+         "bench-corpus": ("dfdemo_lab.bench_corpus", "files/s of corpus on Ray (1, 2 workers) against sequential scan, memory per worker"),
          "explain-eval": ("dfdemo_lab.explain_eval", "measure how faithful the heatmaps are on self-blended faces")}
 
 
