@@ -18,7 +18,7 @@ from .words import face_label
 # the lab's tools (python -m dfdemo_lab NAME): named here only to point there
 LAB_TOOLS = ("cache", "train", "gensim", "train-synthesis", "train-temporal", "eval", "calibrate", "bench", "explain-eval")
 
-VALUE_OPTIONS = ("--json", "--frames", "--weights", "--heatmaps", "--heatmaps-k", "--threshold", "--windows")
+VALUE_OPTIONS = ("--json", "--frames", "--weights", "--heatmaps", "--heatmaps-k", "--threshold", "--windows", "--max-faces")
 
 
 def printable(text: str) -> str:
@@ -67,7 +67,7 @@ def cmd_scan(a: argparse.Namespace) -> int:
     from .report import reports_to_json
 
     settings = Settings(frames=a.frames, heatmaps=a.heatmaps_k if a.heatmaps else 0, heatmap_dir=a.heatmaps,
-                        threshold=a.threshold, temporal=a.temporal, windows=a.windows)
+                        threshold=a.threshold, temporal=a.temporal, windows=a.windows, max_faces=a.max_faces)
     reports, failed = [], 0
     with Analyzer.load(a.weights) as analyzer:
         for path in a.paths:
@@ -117,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="temporal check over windows of consecutive frames (weights with a temporal head; default: "
                         "the weights' choice, off for the bundled ones)")
     s.add_argument("--windows", type=int, default=None, help="windows per video for the temporal check (default: the weights')")
+    s.add_argument("--max-faces", type=int, default=10, help="faces analysed per frame, the clearest first; the others "
+                                                             "are counted and listed as left out (1-50, default 10)")
     if argv[:1] == ["scan"] and _dash_names(argv):
         name = _dash_names(argv)[0]
         s.error(f"{printable(name)} is read as an option; to scan a file whose name starts with '-', "
