@@ -284,10 +284,11 @@ def record_accuracy(weights, summary: dict, model: str) -> dict:
            "auc_ci95": [round(v, 3) for v in s["video_auc_ci95"]], "tpr": round(s["tpr"], 3), "fpr": round(s["fpr"], 3),
            "unit": "photo" if model == "synthesis" else "file", "data": data}
     folder = resolve_weights(weights)
+    before = load_config(folder).accuracy
     if model == "synthesis":
-        acc = {**load_config(folder).accuracy, "synthesis": acc}
-    else:
-        acc = {**acc, **({"synthesis": load_config(folder).accuracy["synthesis"]} if "synthesis" in load_config(folder).accuracy else {})}
+        acc = {**before, "synthesis": acc}
+    else:  # the other checks' rows and the per-kind rows (photo) are kept
+        acc = {**acc, **{k: v for k, v in before.items() if isinstance(v, dict)}}
     update_config(folder, {"accuracy": acc})
     print(f"[eval] recorded in {folder / 'config.json'}: {acc}")
     return acc
