@@ -88,7 +88,7 @@ def build_demo(web: WebApp) -> gr.Blocks:
                         with gr.Accordion("Settings", open=False):
                             frames_in = gr.Slider(1, 64, value=web.settings.defaults.frames, step=1, elem_id="frames",
                                                   label="Frames to sample from a video")
-                            heatmaps_in = gr.Slider(0, 12, value=web.settings.defaults.heatmaps, step=1, label="Heatmaps to compute",
+                            heatmaps_in = gr.Slider(0, 12, value=web.settings.defaults.heatmaps, step=1, label="Heatmaps to compute", elem_id="heatmaps-k",
                                                     info="first the face that decides the file, then one per face")
                             faces_in = gr.Slider(1, MAX_FACES, value=web.settings.defaults.max_faces, step=1, elem_id="max-faces",
                                                  label="Faces to analyse", info="per frame, the clearest first (a group photo: raise it)")

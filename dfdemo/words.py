@@ -218,8 +218,8 @@ def face_label(track_id: int) -> str:
 
 
 def crop_caption(face: FaceReport) -> str:
-    """The caption of a face's thumbnail in the app: its label and fake probability."""
-    return f"{face_label(face.track_id)} · p {face.fake_probability:.2f}"
+    """The caption of a face's thumbnail in the app: its label and score."""
+    return f"{face_label(face.track_id)} · score {face.fake_probability:.2f}"
 
 
 UPLOAD_KEPT_NOTE = ("Your upload stays on this server while it is selected (to re-run with other Settings); it is "
