@@ -114,7 +114,7 @@ def build_demo(web: WebApp) -> gr.Blocks:
                                                   wrap=True, elem_id="heatmap-details", column_widths=["12%", "10%", "12%", "33%", "33%"])
                         faces_table = gr.Dataframe(headers=FACE_COLUMNS, label="Faces", visible=False, interactive=False, wrap=True,
                                                    elem_id="faces", max_height=100000,
-                                                   column_widths=["10%", "11%", "9%", "15%", "11%", "44%"])
+                                                   column_widths=["12%", "11%", "9%", "15%", "11%", "42%"])
                         faces_gallery = gr.Gallery(label="Face crops", visible=False, columns=4, height="auto",
                                                    object_fit="contain", elem_id="face-crops")
                         download_out = gr.DownloadButton("Download the JSON report", visible=False, elem_id="download")

@@ -191,7 +191,7 @@ def colour_bar() -> str:
     return ('<div id="colour-bar" style="display:flex;align-items:center;gap:8px;font-size:0.85em">'
             '<span>none</span><div style="flex:1;max-width:320px;height:12px;border-radius:3px;'
             f'background:linear-gradient(to right, {stops})"></div><span>strong</span>'
-            '<span style="opacity:0.8">colour = map × the fake probability of that crop, the same scale for every '
+            '<span style="opacity:0.8">colour = heat × the score of that crop, the same scale for every '
             'face and frame</span></div>')
 
 

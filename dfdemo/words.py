@@ -430,9 +430,11 @@ def maps_words(report: Report) -> str | None:
 def face_line(face: FaceReport, report: Report) -> str:
     """One line per face, up front: what the checks found on it and its score against the cut."""
     decided = deciding(face.checks) if face.checks else blending_check(face.verdict, face.fake_probability)
-    scale = scale_sentence(decided, report) if decided.threshold is not None else None
-    what = f"{decided.label.lower()}: {decided.strength}" if decided.verdict in RAN else "not checked"
-    return f"- **{face_label(face.track_id).capitalize()}**: {what}" + (f", {scale}" if scale else "")
+    scale = check_scale(decided, report)
+    if decided.verdict not in RAN:
+        return f"- **{face_label(face.track_id).capitalize()}**: not checked"
+    score = f", score {scale[0]}" if scale else ""
+    return f"- **{face_label(face.track_id).capitalize()}**: {decided.strength} ({decided.label.lower()}{score})"
 
 
 def missing_heatmaps(report: Report) -> str | None:

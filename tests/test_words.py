@@ -319,7 +319,7 @@ def test_one_line_per_face_up_front_details_folded_and_faces_without_a_heatmap_n
     two = replace(r, faces=r.faces + [replace(r.faces[0], track_id=1)])
     text = plain_words(two)
     up_front = text.split("<details>")[0]
-    assert "- **Face 1**: face-swap blending: strong signs" in up_front and "- **Face 2**" in up_front
+    assert "- **Face 1**: strong signs (face-swap blending, score 0.88)" in up_front and "- **Face 2**" in up_front
     assert "No heatmap for face 2" in up_front and "**Face 1.**" not in up_front
     assert "**Face 1.**" in text.split("<details>")[1]  # the paragraphs, folded
     assert "No heatmap" not in plain_words(r)  # every face has one
