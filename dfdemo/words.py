@@ -265,21 +265,27 @@ def blending_cut(report: Report) -> tuple[float, tuple[float, float]]:
     return _cut(next((c for c in report.checks if c.name == "blending" and c.threshold is not None), None), report)
 
 
+def _numbers(p: float, t: float, low: float, high: float) -> tuple[str, str, str, str]:
+    """Score, threshold and the "some signs" range as shown: cuts as stored, the score never rounded
+    onto the other side of one (``score_text``)."""
+    return score_text(p, [t, low, high]), cut_text(t), cut_text(low), cut_text(high)
+
+
 def _verdict_sentence(face: FaceReport, report: Report) -> str:
     """The blending check's finding on this face."""
     check = _blending_of(face)
     p, verdict = blending_verdict(face)
     t, (low, high) = _cut(check, report)
+    ps, ts, lows, highs = _numbers(p, t, low, high)
     over = f" over {len(face.frames)} frames" if report.kind == "video" and len(face.frames) > 1 else ""
     if verdict == "fake":
-        return (f"The face-swap blending check found **strong signs** on this face: its fake probability is "
-                f"{p:.2f}{over}, above the decision threshold of {t:.2f}.")
+        return (f"The face-swap blending check found **strong signs** on this face: its score is "
+                f"{ps}{over}, above the decision threshold of {ts}.")
     if verdict == "real":
-        return (f"The face-swap blending check found **no sign** of a pasted face here: its fake probability is "
-                f"{p:.2f}{over}, below the decision threshold of {t:.2f}.")
-    return (f"The face-swap blending check found **some signs** on this face, too few to decide: its fake "
-            f"probability of {p:.2f}{over} lies in the uncertain band {low:.2f}–{high:.2f} around the threshold "
-            f"of {t:.2f}.")
+        return (f"The face-swap blending check found **no sign** of a pasted face here: its score is "
+                f"{ps}{over}, below the decision threshold of {ts}.")
+    return (f"The face-swap blending check found **some signs** on this face, too few to decide: its score of "
+            f"{ps}{over} lies in the in-between range {lows}–{highs} around the threshold of {ts}.")
 
 
 def _synthesis_sentence(face: FaceReport, report: Report) -> str | None:
@@ -288,14 +294,15 @@ def _synthesis_sentence(face: FaceReport, report: Report) -> str | None:
     if check is None or check.verdict == "not_checked":  # the report's note says why
         return None
     p, (t, (low, high)) = check.fake_probability, _cut(check, report)
+    ps, ts, lows, highs = _numbers(p, t, low, high)
     if check.verdict == "fake":
         return (f"The generator-traces check found **strong signs** that this face was drawn by a generator: its "
-                f"score is {p:.2f}, above its threshold of {t:.2f}.")
+                f"score is {ps}, above its threshold of {ts}.")
     if check.verdict == "real":
-        return (f"The generator-traces check found **no sign** of a generator here: its score is {p:.2f}, below its "
-                f"threshold of {t:.2f}.")
+        return (f"The generator-traces check found **no sign** of a generator here: its score is {ps}, below its "
+                f"threshold of {ts}.")
     return (f"The generator-traces check found **some signs** of a generator, too few to decide: its score of "
-            f"{p:.2f} lies in its uncertain band {low:.2f}–{high:.2f}.")
+            f"{ps} lies in its in-between range {lows}–{highs}.")
 
 
 def _consistency_sentence(face: FaceReport, report: Report) -> str | None:
@@ -307,9 +314,9 @@ def _consistency_sentence(face: FaceReport, report: Report) -> str | None:
     n, above = len(scores), sum(s >= threshold for s in scores)
     counted = f"{above} of {n} frames score above the threshold"
     if face.score_spread < CONSISTENT_SPREAD:
-        return f"Its frames agree with each other ({counted}, spread ±{face.score_spread:.2f})."
+        return f"Its frames agree with each other ({counted}, typical swing ±{face.score_spread:.2f})."
     if face.score_spread < VARIED_SPREAD:
-        return f"Its frames vary somewhat ({counted}, spread ±{face.score_spread:.2f})."
+        return f"Its frames vary somewhat ({counted}, typical swing ±{face.score_spread:.2f})."
     if above == 0:
         so = "but none of them reaches the threshold"
     elif above == n:

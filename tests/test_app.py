@@ -281,7 +281,7 @@ def test_words_fake_video_names_regions_consistency_and_caveat():
     r = _report(scores=[0.91, 0.86, 0.83, 0.88], shares={"eyes": 0.55, "mouth": 0.3, "nose": 0.15})
     text = plain_words(r)
     (para,) = face_paragraphs(text)
-    assert f"probability is {r.faces[0].fake_probability:.2f} over 4 frames" in para
+    assert f"score is {r.faces[0].fake_probability:.2f} over 4 frames" in para
     assert "found **strong signs**" in para and "threshold of 0.50" in para
     assert "the eyes (55 %) and the mouth (30 %)" in para and "nose" not in para
     assert "4 of 4 frames score above the threshold" in para

@@ -249,7 +249,7 @@ def test_neither_check_found_anything_is_not_called_real():
 def test_some_generator_signs_read_as_undecided():
     r = two_checks([0.05, 0.1, 0.02], 0.65)
     assert r.verdict == "uncertain" and headline(r) == "Generator traces: some signs"
-    assert "too few to decide" in verdict_card(r) and "uncertain band 0.60–0.80" in words(r)
+    assert "too few to decide" in verdict_card(r) and "in-between range 0.60–0.80" in words(r)
 
 
 # ---------------------------------------------------------------- what was not checked, one scale, per-kind numbers
