@@ -12,10 +12,10 @@ from dataclasses import replace  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from dfdemo.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from dfdemo.analyzer import MAX_FACES
-from dfdemo.page import (FACE_COLUMNS, HEATMAP_COLUMNS, colour_bar, faces_overview, faces_rows, heatmap_items, heatmap_rows,
-                         message_card, overview_caption, timeline_figure, verdict_card)
+from dfdemo.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from dfdemo.page import (FACE_COLUMNS, HEATMAP_COLUMNS, colour_bar, face_gallery, faces_rows, heatmap_items, heatmap_rows,
+                         message_card, timeline_figure, verdict_card)
 from webapp import WebApp, public_report, weights_source, without_stray_temp_file  # noqa: F401 (API of the app)
 from dfdemo.words import how_it_works, plain_words
 
@@ -27,9 +27,8 @@ PLACEHOLDER, CANCELLED = message_card("The result appears here."), message_card(
     "Analysis cancelled. The file is still selected: press Analyse to run it again.")
 FILE_TYPES = list(VIDEO_EXTENSIONS + IMAGE_EXTENSIONS)
 # galleries and tables as tall as their rows (no inner scrollbar); headers break between words only
-CSS = ("#heatmaps .grid-wrap, #face-crops .grid-wrap {max-height: none !important; overflow-y: visible !important}"
-       " #faces th, #heatmap-details th, #faces th *, #heatmap-details th * {word-break: normal !important;"
-       " overflow-wrap: normal !important; hyphens: none !important}")
+CSS = ("#heatmaps .grid-wrap, #face-crops .grid-wrap {max-height: none !important; overflow-y: visible !important} #faces th *,"
+       " #heatmap-details th * {word-break: normal !important; overflow-wrap: normal !important; hyphens: none !important}")
 
 
 def cleared() -> tuple:
@@ -49,8 +48,7 @@ def build_demo(web: WebApp) -> gr.Blocks:
                            threshold=None if calibrated else float(threshold), temporal=bool(temporal))
         report, analysis, json_path, crops, note = web.run_for_page(file, settings, weights, request, progress)
         heat, timeline = heatmap_items(report, json_path.parent), timeline_figure(report)
-        several, overview = len(report.faces) > 1 or bool(report.faces_left_out), faces_overview(analysis.photo, report)
-        crops = ([(overview, overview_caption(report))] if overview is not None else []) + list(crops)
+        several, crops = len(report.faces) > 1 or bool(report.faces_left_out), face_gallery(analysis.photo, report, crops)
         return (verdict_card(report, note), plain_words(report), gr.Plot(value=timeline, visible=timeline is not None),
                 gr.HTML(visible=bool(heat)), gr.Gallery(value=heat, visible=bool(heat)),
                 gr.Dataframe(value=heatmap_rows(report), visible=bool(heat)),
@@ -88,7 +86,8 @@ def build_demo(web: WebApp) -> gr.Blocks:
                         with gr.Accordion("Settings", open=False):
                             frames_in = gr.Slider(1, 64, value=web.settings.defaults.frames, step=1, elem_id="frames",
                                                   label="Frames to sample from a video")
-                            heatmaps_in = gr.Slider(0, 12, value=web.settings.defaults.heatmaps, step=1, label="Heatmaps to compute", elem_id="heatmaps-k",
+                            heatmaps_in = gr.Slider(0, 12, value=web.settings.defaults.heatmaps, step=1, elem_id="heatmaps-k",
+                                                    label="Heatmaps to compute",
                                                     info="first the face that decides the file, then one per face")
                             faces_in = gr.Slider(1, MAX_FACES, value=web.settings.defaults.max_faces, step=1, elem_id="max-faces",
                                                  label="Faces to analyse", info="per frame, the clearest first (a group photo: raise it)")

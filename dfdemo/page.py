@@ -180,6 +180,12 @@ def faces_overview(photo, report: Report):
     return img
 
 
+def face_gallery(photo, report: Report, crops: list) -> list:
+    """The face crops' gallery items, after the photo's overview where there is one."""
+    overview = faces_overview(photo, report)
+    return ([(overview, overview_caption(report))] if overview is not None else []) + list(crops)
+
+
 def overview_caption(report: Report) -> str:
     left = len(report.faces_left_out)
     return (f"where the faces are: numbered = analysed" + (f", grey = not analysed ({left} over the limit)" if left else ""))
