@@ -11,8 +11,9 @@ import logging  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
+from dfdemo.analyzer import MAX_FACES
 from dfdemo.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-from dfdemo.page import (FACE_COLUMNS, HEATMAP_COLUMNS, colour_bar, faces_rows, heatmap_items, heatmap_rows,
+from dfdemo.page import (FACE_COLUMNS, HEATMAP_COLUMNS, colour_bar, face_gallery, faces_rows, heatmap_items, heatmap_rows,
                          message_card, timeline_figure, verdict_card)
 from webapp import WebApp, public_report, weights_source, without_stray_temp_file  # noqa: F401 (API of the app)
 from dfdemo.words import how_it_works, plain_words
@@ -24,8 +25,9 @@ an analysis takes a few seconds."""
 PLACEHOLDER, CANCELLED = message_card("The result appears here."), message_card(
     "Analysis cancelled. The file is still selected: press Analyse to run it again.")
 FILE_TYPES = list(VIDEO_EXTENSIONS + IMAGE_EXTENSIONS)
-# galleries as tall as their rows (every heatmap pair visible, no inner scrollbar)
-CSS = "#heatmaps .grid-wrap, #face-crops .grid-wrap {max-height: none !important; overflow-y: visible !important}"
+# galleries and tables as tall as their rows (no inner scrollbar); headers break between words only
+CSS = ("#heatmaps .grid-wrap, #face-crops .grid-wrap {max-height: none !important; overflow-y: visible !important} #faces th *,"
+       " #heatmap-details th * {word-break: normal !important; overflow-wrap: normal !important; hyphens: none !important}")
 
 
 def cleared() -> tuple:
@@ -38,12 +40,13 @@ def cleared() -> tuple:
 def build_demo(web: WebApp) -> gr.Blocks:
     """The page: layout, then one line per event."""
 
-    def analyze_ui(file, frames, heatmaps, calibrated, threshold, weights, temporal, request: gr.Request,
+    def analyze_ui(file, frames, heatmaps, faces, calibrated, threshold, weights, temporal, request: gr.Request,
                    progress=gr.Progress()):
         """The Analyse button, an upload, or an example: everything the page shows."""
-        settings = web.page_settings(frames, heatmaps, calibrated, threshold, temporal)  # checked: one line if wrong
-        report, _, json_path, crops, note = web.run_for_page(file, settings, weights, request, progress)
-        heat, timeline, several = heatmap_items(report, json_path.parent), timeline_figure(report), len(report.faces) > 1
+        settings = web.page_settings(frames, heatmaps, faces, calibrated, threshold, temporal)  # checked: one line if wrong
+        report, analysis, json_path, crops, note = web.run_for_page(file, settings, weights, request, progress)
+        heat, timeline = heatmap_items(report, json_path.parent), timeline_figure(report)
+        several, crops = len(report.faces) > 1 or bool(report.faces_left_out), face_gallery(analysis.photo, report, crops)
         return (verdict_card(report, note), plain_words(report), gr.Plot(value=timeline, visible=timeline is not None),
                 gr.HTML(visible=bool(heat)), gr.Gallery(value=heat, visible=bool(heat)),
                 gr.Dataframe(value=heatmap_rows(report), visible=bool(heat)),
@@ -81,8 +84,11 @@ def build_demo(web: WebApp) -> gr.Blocks:
                         with gr.Accordion("Settings", open=False):
                             frames_in = gr.Slider(1, 64, value=web.settings.defaults.frames, step=1, elem_id="frames",
                                                   label="Frames to sample from a video")
-                            heatmaps_in = gr.Slider(0, 12, value=web.settings.defaults.heatmaps, step=1, label="Heatmaps to compute",
-                                                    info="the most suspicious face crops, at least one per face")
+                            heatmaps_in = gr.Slider(0, 12, value=web.settings.defaults.heatmaps, step=1, elem_id="heatmaps-k",
+                                                    label="Heatmaps to compute",
+                                                    info="first the face that decides the file, then one per face")
+                            faces_in = gr.Slider(1, MAX_FACES, value=web.settings.defaults.max_faces, step=1, elem_id="max-faces",
+                                                 label="Faces to analyse", info="per frame, the clearest first (a group photo: raise it)")
                             calibrated_in = gr.Checkbox(value=True, label="Use the threshold calibrated with the weights")
                             threshold_in = gr.Slider(0.05, 0.95, value=0.5, step=0.01, label="Threshold",
                                                      info="used when the box above is unticked")
@@ -98,13 +104,14 @@ def build_demo(web: WebApp) -> gr.Blocks:
                         words_out = gr.Markdown(elem_id="words")
                         timeline_out = gr.Plot(label="Timeline", show_label=False, elem_id="timeline", visible=False)
                         bar_out = gr.HTML(colour_bar(), visible=False, elem_id="colour-bar-box")
-                        heat_out = gr.Gallery(label="Heatmaps, a pair per row: Grad-CAM (what drove the score) and the learned map "
-                                                    "of the same crop (where the model thinks blending happened)", elem_id="heatmaps",
+                        heat_out = gr.Gallery(label="Heatmaps, a pair per row: left, what drove the score; right, the blend map (where "
+                                                    "the model thinks a face was blended in)", elem_id="heatmaps",
                                               columns=2, height="auto", object_fit="contain", allow_preview=True, visible=False)
                         heat_table = gr.Dataframe(headers=HEATMAP_COLUMNS, label="Heatmap details", visible=False, interactive=False,
                                                   wrap=True, elem_id="heatmap-details", column_widths=["12%", "10%", "12%", "33%", "33%"])
                         faces_table = gr.Dataframe(headers=FACE_COLUMNS, label="Faces", visible=False, interactive=False, wrap=True,
-                                                   elem_id="faces", column_widths=["11%", "10%", "12%", "15%", "52%"])
+                                                   elem_id="faces", max_height=100000,
+                                                   column_widths=["12%", "11%", "9%", "15%", "11%", "42%"])
                         faces_gallery = gr.Gallery(label="Face crops", visible=False, columns=4, height="auto",
                                                    object_fit="contain", elem_id="face-crops")
                         download_out = gr.DownloadButton("Download the JSON report", visible=False, elem_id="download")
@@ -115,7 +122,7 @@ def build_demo(web: WebApp) -> gr.Blocks:
         api_file, api_json, api_btn = without_stray_temp_file(gr.File(visible=False)), gr.JSON(visible=False), gr.Button(visible=False)
         api_btn.click(analyze_api, inputs=api_file, outputs=api_json, api_name="analyze", concurrency_id="analysis")
 
-        ui_inputs = [file_in, frames_in, heatmaps_in, calibrated_in, threshold_in, weights_in, temporal_in]
+        ui_inputs = [file_in, frames_in, heatmaps_in, faces_in, calibrated_in, threshold_in, weights_in, temporal_in]
         ui_outputs = [verdict_out, words_out, timeline_out, bar_out, heat_out, heat_table, faces_table, faces_gallery, download_out]
         runs = []
         for trigger in (file_in.upload, run_btn.click, examples.load_input_event.then):

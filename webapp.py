@@ -49,7 +49,7 @@ from typing import Iterator
 import cv2
 import gradio as gr
 
-from dfdemo.analyzer import Analysis, Analyzer, Settings
+from dfdemo.analyzer import MAX_FACES, Analysis, Analyzer, Settings
 from dfdemo.config import DetectorConfig, load_config
 from dfdemo.detector import resolve_weights
 from dfdemo.errors import DfdemoError, WeightsError
@@ -513,7 +513,7 @@ class WebApp:
         finally:
             self.uploads.release(path)
 
-    def page_settings(self, frames, heatmaps, calibrated, threshold, temporal) -> Settings:
+    def page_settings(self, frames, heatmaps, faces, calibrated, threshold, temporal) -> Settings:
         """The page's Settings as sent (a client may send any JSON): each number checked against
         the range of its slider, NaN and infinity refused, one line to the visitor."""
         def number(value, name: str, lo: float, hi: float) -> float:
@@ -527,6 +527,7 @@ class WebApp:
 
         return replace(self.settings.defaults, frames=int(number(frames, "Frames", 1, PAGE_MAX_FRAMES)),
                        heatmaps=int(number(heatmaps, "Heatmaps", 0, PAGE_MAX_HEATMAPS)),
+                       max_faces=int(number(faces, "Faces to analyse", 1, MAX_FACES)),
                        threshold=None if calibrated else number(threshold, "The threshold", 0, 1), temporal=bool(temporal))
 
     def check_selected(self, session: str, file: str | None) -> None:

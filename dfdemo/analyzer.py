@@ -39,6 +39,8 @@ DARK_LUMA = 50
 BLURRY_LAPLACIAN = 30.0
 TURNED_YAW = 0.35
 SEVERITY = {"real": 0, "uncertain": 1, "fake": 2}
+MAX_FACES = 50  # the most faces analysed per frame (Settings.max_faces, scan --max-faces, the app's slider)
+FACES_COUNTED = 500  # faces found per frame are counted (and the ones left out shown) up to this many
 SYNTHESIS_NOT_CALIBRATED = ("the generator-traces check has no calibrated threshold for videos with these weights (on "
                             "held-out real clips it fired too often), so only the blending check judged this file")
 MIN_TRACK_CROPS = 2  # a track-level check (lip-sync / animation) needs a face seen in this many frames
@@ -62,7 +64,7 @@ class Settings:
     frames: int = 32
     heatmaps: int = 4
     threshold: float | None = None
-    max_faces: int = 10
+    max_faces: int = 10  # faces analysed per frame, the clearest first (1..MAX_FACES); the others are counted
     max_duration_s: float | None = None  # refuse longer videos (the app sets this)
     heatmap_dir: str | None = None  # write heatmap overlays as PNG here
     temporal: bool | None = None  # temporal check over windows of consecutive frames; None = the weights' default
@@ -72,7 +74,8 @@ class Settings:
         t = self.threshold
         if t is not None and not (isinstance(t, (int, float)) and 0.0 <= t <= 1.0):  # NaN fails every comparison
             raise DfdemoError(f"the threshold must be a number from 0 to 1, not {t!r}")
-
+        if not 1 <= self.max_faces <= MAX_FACES:
+            raise DfdemoError(f"faces to analyse must be between 1 and {MAX_FACES}, got {self.max_faces}")
 
 
 @dataclass
@@ -82,6 +85,7 @@ class Analysis:
     report: Report
     face_thumbnails: dict[int, np.ndarray] = field(default_factory=dict)  # track_id → RGB crop
     learned_maps: list[np.ndarray] = field(default_factory=list)  # overlays of the learned map, when the weights have one
+    photo: np.ndarray | None = None  # a photo as analysed (RGB), to show where its faces are
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,10 @@ class _Sampled:
     samples: list[_FaceSample]
     per_frame: list[list[Detection]]
     notes: list[str]
+    faces_found: int = 0  # the most faces found in one sampled frame (analysed or not)
+    left_out: list[dict] = field(default_factory=list)  # found beyond the cap in that frame: index, time_s, box
+    face_limit: int = 10  # Settings.max_faces of this analysis
+    photo: np.ndarray | None = None  # the decoded photo (None for a video)
 
 
 @dataclass(frozen=True)
@@ -265,9 +273,10 @@ class Analyzer:
         self.faces = faces
 
     @classmethod
-    def load(cls, weights: str | os.PathLike | None = None, max_faces: int = 10) -> "Analyzer":
-        # the face detector keeps one face more than is analysed, so a capped frame is known
-        return cls(load_detector(weights), FaceDetector(max_faces=max_faces + 1))
+    def load(cls, weights: str | os.PathLike | None = None) -> "Analyzer":
+        # the face detector returns every face it finds: Settings.max_faces chooses how many are
+        # analysed, and the others are counted and reported as left out
+        return cls(load_detector(weights), FaceDetector(max_faces=FACES_COUNTED))
 
     def close(self) -> None:
         self.faces.close()
@@ -299,7 +308,7 @@ class Analyzer:
         t = time.perf_counter()
         report_progress(0.85, "explaining the most suspicious faces")
         checks = self._file_checks(faces, cuts)  # the maps explain the check that decides the file
-        heatmaps, learned = self._explain(tracked.samples, settings, path, deciding(checks).name)
+        heatmaps, learned = self._explain(tracked.samples, settings, path, deciding(checks).name, faces)
         timings["explain"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t_all
         report_progress(1.0, "done")
@@ -309,7 +318,7 @@ class Analyzer:
                  *self._learned_notes(faces, cuts, info.kind)]
         report = self._report(path, info, sampled, faces, checks, heatmaps, notes, temporal.state, cuts, timings)
         thumbs = {tr.track_id: max(tracked.samples[tr.track_id], key=lambda s: s.score).crop for tr in tracked.tracks}
-        return Analysis(report, thumbs, learned)
+        return Analysis(report, thumbs, learned, sampled.photo)
 
     def _probe(self, path, settings: Settings, timings, report_progress) -> MediaInfo:
         """Describe the file (a photo is decoded here, once); refuse a video over the length limit."""
@@ -437,7 +446,8 @@ class Analyzer:
             media={"width": info.width, "height": info.height, "fps": round(info.fps, 3),
                    "duration_s": round(info.duration_s, 3), "frame_count": info.frame_count, "rotation": info.rotation},
             heatmaps=heatmaps, notes=notes, temporal=temporal, checks=checks,
-            accuracy=self.detector.config.accuracy)
+            accuracy=self.detector.config.accuracy, faces_found=sampled.faces_found, face_limit=sampled.face_limit,
+            faces_left_out=sampled.left_out)
 
     def _file_checks(self, faces: list[FaceReport], cuts: _Cuts) -> list[Check]:
         """Each check over the file: it judges the file by its most suspicious face."""
@@ -501,8 +511,8 @@ class Analyzer:
         cfg = self.detector.config
         samples: list[_FaceSample] = []
         per_frame = []
-        capped = False
         rejected: Counter[str] = Counter()
+        found_most, left_out, photo = 0, [], None
         decode = detect = crop_t = 0.0
         n_target = 1 if info.kind == "image" else min(settings.frames, info.frame_count)
         heads = self.detector.config.learned()
@@ -517,7 +527,11 @@ class Analyzer:
             found = screened.faces
             rejected.update(screened.rejected)
             dets = found[: settings.max_faces]
-            capped |= len(found) > len(dets)
+            if len(found) > found_most:  # the frame with the most faces: how many, and which were left out
+                found_most = len(found)
+                left_out = [{"index": fr.index, "time_s": round(fr.time_s, 3), "box": [round(v, 1) for v in d.box]}
+                            for d in found[settings.max_faces:]]
+            photo = fr.rgb if info.kind == "image" else None
             t2 = time.perf_counter()
             detect += t2 - t1
             for d in dets:
@@ -530,16 +544,21 @@ class Analyzer:
             report_progress(0.05 + 0.7 * (slot + 1) / max(1, n_target), f"frame {slot + 1}/{n_target}: {len(dets)} face(s)")
         timings.update(decode=decode, detect=detect, crop=crop_t)
         notes = []
-        if capped:
-            notes.append(f"some frames had more than {settings.max_faces} faces; only the {settings.max_faces} clearest were analysed")
+        if left_out:
+            where = "" if info.kind == "image" else " in one frame"
+            notes.append(f"{found_most} faces were found{where}; the {settings.max_faces} clearest were analysed (to analyse "
+                         f"more, raise 'Faces to analyse' in Settings or scan --max-faces, up to {MAX_FACES})")
         if info.kind == "video" and len(per_frame) < n_target:
             notes.append(f"only {len(per_frame)} of {n_target} sampled frames could be decoded")
         notes += rejected_notes(rejected)
-        return _Sampled(samples, per_frame, notes)
+        return _Sampled(samples, per_frame, notes, found_most, left_out, settings.max_faces, photo)
 
-    def _explain(self, track_samples: dict[int, list[_FaceSample]], settings: Settings, path, check: str = "blending"):
-        """Grad-CAM of ``check``'s score on the ``settings.heatmaps`` crops it scored highest, at
-        least one per face; the learned map (a blending map) beside the blending check's."""
+    def _explain(self, track_samples: dict[int, list[_FaceSample]], settings: Settings, path, check: str = "blending",
+                 faces: list[FaceReport] = ()):
+        """Grad-CAM of ``check``'s score on ``settings.heatmaps`` crops: first each face's most
+        suspicious crop, faces in the order of their finding by ``check`` (the face that decides
+        the file first, so it always has a map), then the highest-scored crops left; the learned
+        map (a blending map) beside the blending check's."""
         k = settings.heatmaps
         if k <= 0 or not track_samples:
             return [], []
@@ -556,8 +575,14 @@ class Analyzer:
 
         tid_of = {id(s): tid for tid, ss in track_samples.items() for s in ss}
 
-        best = {tid: sorted(ss, key=lambda s: (-score(s), -s.score)) for tid, ss in track_samples.items()}
-        chosen = [(tid, ss[0]) for tid, ss in best.items()][:k]
+        def finding(f: FaceReport) -> tuple[int, float]:  # the file check's rule (``_file_check``)
+            c = next((c for c in f.checks if c.name == check and c.verdict in SEVERITY), None)
+            return (SEVERITY[c.verdict], c.fake_probability) if c else (-1, f.fake_probability)
+
+        ranked = [f.track_id for f in sorted(faces, key=finding, reverse=True)]  # stable: the first of equals first
+        order = ranked + [tid for tid in track_samples if tid not in ranked]
+        best = {tid: sorted(track_samples[tid], key=lambda s: (-score(s), -s.score)) for tid in order}
+        chosen = [(tid, best[tid][0]) for tid in order][:k]
         rest = sorted(((tid, s) for tid, ss in best.items() for s in ss[1:]), key=lambda p: -score(p[1]))
         chosen += rest[: k - len(chosen)]
         chosen.sort(key=lambda p: (p[0], -score(p[1])))

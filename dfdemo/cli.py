@@ -21,7 +21,7 @@ from .words import face_label
 LAB_TOOLS = ("cache", "train", "gensim", "train-synthesis", "learn-kinds", "train-temporal", "eval", "calibrate", "bench", "bench-corpus",
              "explain-eval")
 
-VALUE_OPTIONS = ("--json", "--frames", "--weights", "--heatmaps", "--heatmaps-k", "--threshold", "--windows")
+VALUE_OPTIONS = ("--json", "--frames", "--weights", "--heatmaps", "--heatmaps-k", "--threshold", "--windows", "--max-faces")
 # memory grows with frames x faces (crops, maps): 300 frames of 10 faces took 2.1 GB, 1000 heatmaps 8.3 GB
 MAX_FRAMES, MAX_HEATMAPS, MAX_WINDOWS = 128, 16, 16
 
@@ -115,7 +115,7 @@ def cmd_scan(a: argparse.Namespace) -> int:
     from .report import reports_to_json
 
     settings = Settings(frames=a.frames, heatmaps=a.heatmaps_k if a.heatmaps else 0, heatmap_dir=a.heatmaps,
-                        threshold=a.threshold, temporal=a.temporal, windows=a.windows)
+                        threshold=a.threshold, temporal=a.temporal, windows=a.windows, max_faces=a.max_faces)
     reports, failed = [], 0
     with Analyzer.load(a.weights) as analyzer:
         for path in a.paths:
@@ -208,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="temporal check over windows of consecutive frames (weights with a temporal head; default: "
                         "the weights' choice, off for the bundled ones)")
     s.add_argument("--windows", type=int, default=None, help=f"windows per video for the temporal check (default: the weights', at most {MAX_WINDOWS})")
+    s.add_argument("--max-faces", type=int, default=10, help="faces analysed per frame, the clearest first; the others "
+                                                             "are counted and listed as left out (1-50, default 10)")
     _add_corpus(sub, s)
     if argv[:1] == ["scan"] and _dash_names(argv):
         name = _dash_names(argv)[0]

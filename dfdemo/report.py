@@ -148,6 +148,12 @@ class Report:
     # deciding check (``deciding``: the most severe, blending on a tie)
     checks: list[Check] = field(default_factory=list)
     accuracy: dict[str, Any] = field(default_factory=dict)
+    # how many faces were found in the sampled frame with the most faces, how many a frame may
+    # have analysed (``Settings.max_faces``), and the faces of that frame left out by that limit
+    # (``index``, ``time_s``, ``box``; the clearest faces are analysed, these are not)
+    faces_found: int = 0
+    face_limit: int = 0
+    faces_left_out: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -28,15 +28,12 @@ CONSISTENT_SPREAD = 0.08
 VARIED_SPREAD = 0.2
 TEMPORAL_GAP = 0.1  # temporal score this far from the frame score: the temporal check moved the verdict
 
-CAVEAT = ("**Keep in mind:** a detector can be wrong. This one learned the traces that blending a face into a "
-          "frame leaves; it can miss fakes made another way (for example whole images made by a generator) and "
-          "it can flag real footage that was heavily compressed, filtered or retouched. Treat the result as one "
-          "clue among others, not as proof.")
-CAVEAT_TWO_CHECKS = ("**Keep in mind:** a detector can be wrong. This one looks for two traces: the blending of a "
-                     "face pasted into a frame, and the traces a generator leaves in a face it drew. Both checks miss "
-                     "many fakes (re-enacted expressions and lip-sync on a real face most of all) and can flag real "
-                     "footage that was heavily compressed, filtered, smoothed or retouched. Treat the result as one "
-                     "clue among others, not as proof.")
+CAVEAT = ("**Keep in mind:** a detector can be wrong. It can miss fakes made another way than by blending "
+          "(whole images made by a generator) and flag real footage that was heavily compressed or retouched: "
+          "one clue among others, not proof.")
+CAVEAT_TWO_CHECKS = ("**Keep in mind:** a detector can be wrong. Both checks miss many fakes (re-enacted expressions "
+                     "and lip-sync on a real face most of all) and can flag real footage that was heavily compressed "
+                     "or retouched: one clue among others, not proof.")
 
 
 def checks_of(report: Report) -> list[Check]:
@@ -101,8 +98,118 @@ def accuracy_line(accuracy: dict | None) -> str:
                 "result with extra care.")
     unit = a.get("unit", "video")
     auc = f" (AUC {a['auc']:.2f}; 0.50 is chance, 1.00 perfect)" if "auc" in a else ""
-    return (f"How well it works: on {a['fakes']} held-out deepfake {unit}s made with other tools it caught "
-            f"{percent(a['tpr'])}, and it wrongly flagged {percent(a['fpr'])} of {a['reals']} real ones{auc}.")
+    line = (f"How well it works: on {a['fakes']} held-out deepfake {unit}s made with other tools it caught "
+            f"{percent(a['tpr'])}, and it wrongly flagged {percent(a['fpr'])} of {a['reals']} real ones{auc}")
+    if "reals_data" in a:
+        line += f" ({a['reals_data']})"
+    if all(k in a for k in ("other_fpr", "other_reals", "other_data")):
+        line += f"; {percent(a['other_fpr'])} of {a['other_reals']} {a['other_data']}"
+    return line + "."
+
+
+# what each check looks for, as a visitor names the kinds of fake; a check a later version adds
+# (lip-sync, say) names its kind here and leaves KINDS_OF_FAKE's "not checked" list by itself
+COVERS = {"blending": "face swaps", "synthesis": "generated faces", "lipsync": "lip-sync", "lip_sync": "lip-sync"}
+KINDS_OF_FAKE = ("face swaps", "generated faces", "lip-sync")
+NEEDS_MOTION = ("lip-sync",)  # not a question a photo can answer
+RAN = ("fake", "uncertain", "real")  # a check with one of these verdicts judged the file
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def media_word(report: Report) -> str:
+    return "photo" if report.kind == "image" else "video"
+
+
+def coverage_sentence(report: Report) -> str:
+    """What the file was checked for and, as plainly, what it was not, e.g. "This video was checked
+    for face swaps only; generated faces and lip-sync were not checked." (from ``report.checks``:
+    any number of checks)."""
+    if not report.faces:
+        return "No face was found, so nothing was checked."
+    covered = [COVERS.get(c.name, c.label.lower()) for c in checks_of(report) if c.verdict in RAN]
+    missing = [k for k in KINDS_OF_FAKE if k not in covered and not (report.kind == "image" and k in NEEDS_MOTION)]
+    if not covered:
+        return f"This {media_word(report)} was not checked: no check could judge it."
+    said = f"This {media_word(report)} was checked for {_join(covered)}"
+    if missing:
+        said += f" only; {_join(missing)} {'was' if len(missing) == 1 else 'were'} not checked"
+    if report.kind == "image" and not any(k in covered for k in NEEDS_MOTION):
+        said += f" ({_join(list(NEEDS_MOTION))} needs a video)"
+    return said + "."
+
+
+def check_accuracy(accuracy: dict | None, name: str, kind: str) -> dict:
+    """The measured accuracy of check ``name`` on media of ``kind`` (``extra.accuracy``: the
+    blending check's numbers at the top level, another check's under its name; a block's
+    ``photo`` / ``video`` sub-block is used for that kind of media where recorded)."""
+    a = accuracy or {}
+    block = a if name == "blending" else a.get(name) or {}
+    sub = block.get("photo" if kind == "image" else "video")
+    return sub if isinstance(sub, dict) and sub else block
+
+
+def cut_text(value: float) -> str:
+    """A cut as stored (4 decimals), never rounded further: 0.5 -> "0.50", 0.9835 -> "0.9835"."""
+    return f"{round(value, 4):.4f}".rstrip("0").ljust(4, "0")
+
+
+def score_text(score: float, cuts: list[float]) -> str:
+    """``score`` with 2 decimals, more where 2 would make it look equal to (or on the wrong side
+    of) a shown cut, so that the shown score and cut always agree with the verdict."""
+    for d in (2, 3, 4, 5, 6):
+        shown = round(score, d)
+        if all((shown >= round(c, 4)) == (score >= c) and (shown != round(c, 4) or score == c) for c in cuts):
+            return f"{shown:.{d}f}"
+    return f"{score:.6f}"
+
+
+def check_scale(check: Check, report: Report) -> tuple[str, float, float] | None:
+    """(score as shown, where "some signs" start, where "strong signs" start) of a check that
+    judged the file: its score read against its own cut, never as a bare probability."""
+    if check.verdict not in RAN or check.fake_probability is None:
+        return None
+    low, strong = signs_from(*_cut(check, report))
+    return score_text(check.fake_probability, [low, strong]), low, strong
+
+
+def signs_from(threshold: float, band: tuple[float, float]) -> tuple[float, float]:
+    """Where "some signs" and "strong signs" start on a check's score (``verdict_for``'s rule:
+    inside the band is "some signs", at or above the threshold outside it "strong signs")."""
+    low, high = band
+    return low, (high if low <= threshold <= high else threshold)
+
+
+def scale_sentence(check: Check, report: Report) -> str | None:
+    """e.g. "score 0.85 (some signs from 0.8045, strong signs from 0.9918)"."""
+    scale = check_scale(check, report)
+    if scale is None:
+        return None
+    shown, low, strong = scale
+    some = f"some signs from {cut_text(low)}, " if low < strong else ""
+    return f"score {shown} ({some}strong signs from {cut_text(strong)})"
+
+
+def check_meaning(check: Check, report: Report) -> str:
+    """What one check's finding means, on the card: "none found" with the check's measured catch
+    rate on this kind of media; "not checked" with the reason."""
+    what, kind = COVERS.get(check.name, check.label.lower()), media_word(report)
+    if check.verdict == "not_checked":
+        return (f"Not checked: these weights have no calibrated threshold for {kind}s for this check, so {what} "
+                f"were not looked for in this {kind}.")
+    if check.verdict == "no_face":
+        return "Not checked: no face was found."
+    if check.verdict != "real":
+        return ""
+    acc = check_accuracy(report.accuracy, check.name, report.kind)
+    if "tpr" in acc and "fakes" in acc:
+        weak = "so this is weak evidence that the face is genuine" if acc["tpr"] < 0.5 else "but it misses some"
+        return (f"None found means this check saw no sign of {what}, which is not proof that the face is real. It caught {percent(acc['tpr'])} of "
+                f"{acc['fakes']} {what} it was tested on, {weak}.")
+    return (f"None found means this check saw no sign of {what}, which is not proof that the face is real; how many "
+            f"it misses was not measured.")
 
 
 def face_label(track_id: int) -> str:
@@ -111,8 +218,8 @@ def face_label(track_id: int) -> str:
 
 
 def crop_caption(face: FaceReport) -> str:
-    """The caption of a face's thumbnail in the app: its label and fake probability."""
-    return f"{face_label(face.track_id)} · p {face.fake_probability:.2f}"
+    """The caption of a face's thumbnail in the app: its label and score."""
+    return f"{face_label(face.track_id)} · score {face.fake_probability:.2f}"
 
 
 UPLOAD_KEPT_NOTE = ("Your upload stays on this server while it is selected (to re-run with other Settings); it is "
@@ -158,21 +265,27 @@ def blending_cut(report: Report) -> tuple[float, tuple[float, float]]:
     return _cut(next((c for c in report.checks if c.name == "blending" and c.threshold is not None), None), report)
 
 
+def _numbers(p: float, t: float, low: float, high: float) -> tuple[str, str, str, str]:
+    """Score, threshold and the "some signs" range as shown: cuts as stored, the score never rounded
+    onto the other side of one (``score_text``)."""
+    return score_text(p, [t, low, high]), cut_text(t), cut_text(low), cut_text(high)
+
+
 def _verdict_sentence(face: FaceReport, report: Report) -> str:
     """The blending check's finding on this face."""
     check = _blending_of(face)
     p, verdict = blending_verdict(face)
     t, (low, high) = _cut(check, report)
+    ps, ts, lows, highs = _numbers(p, t, low, high)
     over = f" over {len(face.frames)} frames" if report.kind == "video" and len(face.frames) > 1 else ""
     if verdict == "fake":
-        return (f"The face-swap blending check found **strong signs** on this face: its fake probability is "
-                f"{p:.2f}{over}, above the decision threshold of {t:.2f}.")
+        return (f"The face-swap blending check found **strong signs** on this face: its score is "
+                f"{ps}{over}, above the decision threshold of {ts}.")
     if verdict == "real":
-        return (f"The face-swap blending check found **no sign** of a pasted face here: its fake probability is "
-                f"{p:.2f}{over}, below the decision threshold of {t:.2f}.")
-    return (f"The face-swap blending check found **some signs** on this face, too few to decide: its fake "
-            f"probability of {p:.2f}{over} lies in the uncertain band {low:.2f}–{high:.2f} around the threshold "
-            f"of {t:.2f}.")
+        return (f"The face-swap blending check found **no sign** of a pasted face here: its score is "
+                f"{ps}{over}, below the decision threshold of {ts}.")
+    return (f"The face-swap blending check found **some signs** on this face, too few to decide: its score of "
+            f"{ps}{over} lies in the in-between range {lows}–{highs} around the threshold of {ts}.")
 
 
 def _synthesis_sentence(face: FaceReport, report: Report) -> str | None:
@@ -181,14 +294,15 @@ def _synthesis_sentence(face: FaceReport, report: Report) -> str | None:
     if check is None or check.verdict == "not_checked":  # the report's note says why
         return None
     p, (t, (low, high)) = check.fake_probability, _cut(check, report)
+    ps, ts, lows, highs = _numbers(p, t, low, high)
     if check.verdict == "fake":
         return (f"The generator-traces check found **strong signs** that this face was drawn by a generator: its "
-                f"score is {p:.2f}, above its threshold of {t:.2f}.")
+                f"score is {ps}, above its threshold of {ts}.")
     if check.verdict == "real":
-        return (f"The generator-traces check found **no sign** of a generator here: its score is {p:.2f}, below its "
-                f"threshold of {t:.2f}.")
+        return (f"The generator-traces check found **no sign** of a generator here: its score is {ps}, below its "
+                f"threshold of {ts}.")
     return (f"The generator-traces check found **some signs** of a generator, too few to decide: its score of "
-            f"{p:.2f} lies in its uncertain band {low:.2f}–{high:.2f}.")
+            f"{ps} lies in its in-between range {lows}–{highs}.")
 
 
 def _consistency_sentence(face: FaceReport, report: Report) -> str | None:
@@ -200,9 +314,9 @@ def _consistency_sentence(face: FaceReport, report: Report) -> str | None:
     n, above = len(scores), sum(s >= threshold for s in scores)
     counted = f"{above} of {n} frames score above the threshold"
     if face.score_spread < CONSISTENT_SPREAD:
-        return f"Its frames agree with each other ({counted}, spread ±{face.score_spread:.2f})."
+        return f"Its frames agree with each other ({counted}, typical swing ±{face.score_spread:.2f})."
     if face.score_spread < VARIED_SPREAD:
-        return f"Its frames vary somewhat ({counted}, spread ±{face.score_spread:.2f})."
+        return f"Its frames vary somewhat ({counted}, typical swing ±{face.score_spread:.2f})."
     if above == 0:
         so = "but none of them reaches the threshold"
     elif above == n:
@@ -254,7 +368,7 @@ def _regions_sentence(face: FaceReport, report: Report) -> str | None:
         return "Its heatmaps show no face region that pushes the score towards fake."
     ranked = sorted(shares.items(), key=lambda kv: -kv[1])
     off = shares.get("background", 0.0)
-    where = f"most of it ({percent(off)}) lies off the face" if off > OFF_FACE else "it sits mostly on " + _places(ranked)
+    where = f"most of it, {percent(off)}, lies off the face" if off > OFF_FACE else "it sits mostly on " + _places(ranked)
     top_p = max(h.fake_probability for h in report.heatmaps if h.track_id == face.track_id)
     if top_p < FAINT_SCORE:
         return (f"Its heatmaps are drawn faint because the crops they explain scored low (at most {top_p:.2f}): they "
@@ -320,20 +434,49 @@ def maps_words(report: Report) -> str | None:
     return text
 
 
+def face_line(face: FaceReport, report: Report) -> str:
+    """One line per face, up front: what the checks found on it and its score against the cut."""
+    decided = deciding(face.checks) if face.checks else blending_check(face.verdict, face.fake_probability)
+    scale = check_scale(decided, report)
+    if decided.verdict not in RAN:
+        return f"- **{face_label(face.track_id).capitalize()}**: not checked"
+    score = f", score {scale[0]}" if scale else ""
+    return f"- **{face_label(face.track_id).capitalize()}**: {decided.strength} ({decided.label.lower()}{score})"
+
+
+def missing_heatmaps(report: Report) -> str | None:
+    """Which faces have no heatmap (more faces than the Heatmaps setting allows), or None."""
+    if not report.heatmaps:
+        return None
+    mapped = {h.track_id for h in report.heatmaps}
+    left = [face_label(f.track_id).removeprefix("face ") for f in report.faces if f.track_id not in mapped]
+    if not left:
+        return None
+    return (f"No heatmap for face{'s' if len(left) > 1 else ''} {_join(left)}: 'Heatmaps to compute' in Settings allows "
+            f"{len(report.heatmaps)}, given first to the face that decides the file, then one per face.")
+
+
 def plain_words(report: Report) -> str:
-    """Markdown: one paragraph per face (2–4 sentences), the analysis notes, and the caveat."""
+    """Markdown: one line per face up front, then, folded (HTML ``<details>``), a paragraph per face
+    (2–4 sentences), the analysis notes and what the heatmaps mean; the caveat last, short."""
     paras = []
     if not report.faces:
         frames = f"{report.frames_analyzed} analysed frame{'s' if report.frames_analyzed != 1 else ''}"
         paras.append(f"No face was found in the {frames}, so there is nothing to judge: dfdemo only examines faces. "
                      "A clip where a face is visible, reasonably large and turned towards the camera works best.")
-    for face in report.faces:
-        paras.append(f"**{face_label(face.track_id).capitalize()}.** " + face_words(face, report))
+    else:
+        paras.append("\n".join(face_line(f, report) for f in report.faces))
+    missing = missing_heatmaps(report)
+    paras += [missing] if missing else []
+    details = [f"**{face_label(face.track_id).capitalize()}.** " + face_words(face, report) for face in report.faces]
     if len(report.faces) > 1:
-        paras.append(f"The file as a whole is judged by its most suspicious face ({headline(report).lower()}).")
+        details.append(f"The file as a whole is judged by its most suspicious face ({headline(report).lower()}).")
+    details += [f"Note: {n}." for n in report.notes]
     maps = maps_words(report)
-    paras += [maps] if maps else []
-    paras += [f"Note: {n}." for n in report.notes]
+    details += [maps] if maps else []
+    if details:
+        paras.append("<details><summary>Why: each face in detail" + (", notes" if report.notes else "")
+                     + (" and the heatmaps" if maps else "") + "</summary>\n\n" + "\n\n".join(details) + "\n\n</details>")
     paras.append(caveat(report))
     return "\n\n".join(paras)
 
@@ -358,6 +501,10 @@ def measured_words(extra: dict) -> str:
         lines.append(f"- {said[:1].upper() + said[1:]}. "
                      "Ranking all of them by score, a fake comes before a real one in "
                      f"{percent(acc['auc']) if 'auc' in acc else 'an unmeasured share'} of pairs.")
+    photo = acc.get("photo") or {}
+    if all(k in photo for k in ("fakes", "reals", "tpr", "fpr")):
+        said = accuracy_line(photo).removeprefix("How well it works: ").rstrip(".")
+        lines.append(f"- Photos, at their own threshold: {said}.")
     if "cross_fold_clip_fpr" in clips:
         lines.append(f"- Real camera clips from sources it never saw: {percent(clips['cross_fold_clip_fpr'])} of "
                      f"{clips['clips']} called fake (cross-validated over {clips.get('sources', clips['clips'])} sources).")

@@ -167,6 +167,20 @@ def margin(p: float | None, threshold: float) -> float | None:
     return lp - math.log(threshold / (1 - threshold))
 
 
+def synthesis_cut(cfg, kind: str) -> float:
+    """The synthesis check's threshold for a file of ``kind``; ``math.inf`` where the weights have no
+    synthesis head or no cut for that kind (the check did not judge it: never called fake)."""
+    cut = cfg.synthesis.cut(kind) if cfg.synthesis else None
+    return cut.threshold if cut is not None else math.inf
+
+
+def json_safe(thresholds: dict) -> dict:
+    """The thresholds for ``--json``: an infinite one (no cut, not judged) written as null."""
+    def one(t):
+        return None if t == math.inf else float(t)
+    return {m: one(t) if np.isscalar(t) else [one(v) for v in t] for m, t in thresholds.items()}
+
+
 def own_scores(report, temporal: bool) -> dict[str, Scored]:
     """dfdemo's scores of one analysed file: one model (the blending check, "dfdemo"), or
     frame-only/temporal-only/combined; with a synthesis check also "synthesis" and "checks"
@@ -270,10 +284,11 @@ def record_accuracy(weights, summary: dict, model: str) -> dict:
            "auc_ci95": [round(v, 3) for v in s["video_auc_ci95"]], "tpr": round(s["tpr"], 3), "fpr": round(s["fpr"], 3),
            "unit": "photo" if model == "synthesis" else "file", "data": data}
     folder = resolve_weights(weights)
+    before = load_config(folder).accuracy
     if model == "synthesis":
-        acc = {**load_config(folder).accuracy, "synthesis": acc}
-    else:
-        acc = {**acc, **({"synthesis": load_config(folder).accuracy["synthesis"]} if "synthesis" in load_config(folder).accuracy else {})}
+        acc = {**before, "synthesis": acc}
+    else:  # the other checks' rows and the per-kind rows (photo) are kept
+        acc = {**acc, **{k: v for k, v in before.items() if isinstance(v, dict)}}
     update_config(folder, {"accuracy": acc})
     print(f"[eval] recorded in {folder / 'config.json'}: {acc}")
     return acc
@@ -316,7 +331,7 @@ def eval_from_crops(a) -> int:
         ss = both.synthesis.astype(np.float64)
         vss = dev.file_scores(ss)
         # a kind the check has no cut for is not judged by it: never called fake (ranking still measured)
-        scut = [c.threshold if (c := det.config.synthesis.cut(k)) is not None else math.inf for k in kinds]
+        scut = [synthesis_cut(det.config, k) for k in kinds]
         combined = np.array([max(margin(vs[f], cut[f]), margin(vss[f], scut[f])) for f in range(len(rows))])
         alone = np.array([margin(vs[f], cut[f]) for f in range(len(rows))])  # the blending check alone, same scale
         scores.update(synthesis=scored(ss, vss), checks=scored(None, combined), **{"blending-alone": scored(None, alone)})
@@ -386,14 +401,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: {e}", file=sys.stderr)
                 for m in models:
                     scores[m].append(Scored())
-                per_file.append({"path": r["path"], "label": r["label"], "error": str(e)})
+                per_file.append({"path": r["path"], "label": r["label"], "method": r["method"], "slice": r["slice"],
+                                 "error": str(e)})
                 own_thresholds.append(cfg.threshold)
-                synth_thresholds.append(cfg.synthesis.threshold if cfg.synthesis else 0.5)
+                synth_thresholds.append(math.inf)
                 continue
             for name, scored in own_scores(rep, a.temporal).items():
                 scores[name].append(scored)
             own_thresholds.append(cfg.cut_for(rep.kind)[0])
-            synth_thresholds.append(cfg.synthesis.cut(rep.kind).threshold if cfg.synthesis else 0.5)
+            synth_thresholds.append(synthesis_cut(cfg, rep.kind))
             ref_scores = reference_scores(refs, rep, r["abs"], a.frames, cfg.crop_margin) if refs else {}
             if a.save_crops:
                 for tid, crop in face_crops(rep, r["abs"], a.frames, cfg.crop_margin, cfg.input_size):
@@ -413,8 +429,14 @@ def main(argv: list[str] | None = None) -> int:
     if a.temporal:
         thresholds.update({"frame-only": cfg.threshold, "combined": tcfg.threshold,
                            "temporal-only": tcfg.extra.get("calibration", {}).get("temporal_only_threshold", 0.5)})
-    summary = summarise(rows, scores, thresholds)
-    if a.save_crops:
+    # a file that could not be analysed is an error row in the JSON, left out of every number
+    done = [i for i, f in enumerate(per_file) if "error" not in f]
+    if len(done) < len(rows):
+        print(f"[eval] {len(rows) - len(done)} of {len(rows)} file(s) could not be analysed (listed as errors in --json): "
+              f"the numbers below are over the other {len(done)}", file=sys.stderr)
+    summary = summarise([rows[i] for i in done], {m: [v[i] for i in done] for m, v in scores.items()},
+                        {m: t if np.isscalar(t) else [t[i] for i in done] for m, t in thresholds.items()})
+    if a.save_crops and saved["crops"]:
         DevCrops(np.stack(saved["crops"]), np.array(saved["file"]), np.array(saved["track"]),
                  np.array([r["label"] == "fake" for r in rows], dtype=np.int64), np.array([r["slice"] for r in rows])).save(a.save_crops)
     print(f"\nmodel: {cfg.model_id}; {a.frames} frames per video"
@@ -425,6 +447,6 @@ def main(argv: list[str] | None = None) -> int:
     if a.record_accuracy:
         record_accuracy(a.weights, summary, "dfdemo" if not a.temporal else "combined")
     if a.json:
-        a.json.write_text(json.dumps({"model": cfg.model_id, "frames": a.frames, "thresholds": thresholds,
+        a.json.write_text(json.dumps({"model": cfg.model_id, "frames": a.frames, "thresholds": json_safe(thresholds),
                                       "summary": summary, "files": per_file}, indent=2, sort_keys=True) + "\n")
     return 0

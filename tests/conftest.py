@@ -81,6 +81,27 @@ def two_face_photo(media_dir) -> Path:
     return p
 
 
+def group_frame(rows: int = 5, cols: int = 8, size: tuple[int, int] = (1274, 838)) -> np.ndarray:
+    """A group photo (RGB uint8, ``size`` = (w, h)): ``rows`` x ``cols`` copies of the astronaut's
+    face, every other one mirrored, on grey (40 faces on 1274x838 by default, as issue 24's photo)."""
+    face = astronaut()[40:240, 140:310]  # the face with some margin
+    w, h = size
+    cw, ch = w // cols, h // rows
+    canvas = np.full((h, w, 3), 90, np.uint8)
+    for r in range(rows):
+        for c in range(cols):
+            tile = cv2.resize(face, (cw - 8, ch - 6))
+            canvas[r * ch + 3: r * ch + 3 + tile.shape[0], c * cw + 4: c * cw + 4 + tile.shape[1]] = tile[:, ::-1] if (r + c) % 2 else tile
+    return canvas
+
+
+@pytest.fixture(scope="session")
+def group_photo(media_dir) -> Path:
+    p = media_dir / "group40.png"
+    cv2.imwrite(str(p), cv2.cvtColor(group_frame(), cv2.COLOR_RGB2BGR))
+    return p
+
+
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory) -> Path:
     """An UNTRAINED detector folder for tests only (never shipped): real architecture, random head."""

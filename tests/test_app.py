@@ -231,16 +231,18 @@ def test_report_helpers(app_module, tmp_path):
     fig = timeline_figure(pub)
     ax = fig.axes[0]
     assert [round(y, 3) for y in ax.lines[-1].get_ydata()] == [0.9, 0.8, 0.7]
-    assert any(list(line.get_ydata()) == [0.5, 0.5] for line in ax.lines)  # the threshold line
+    # the cut as two bands ("some signs" 0.45-0.55, "strong signs" from 0.55), named in the legend with the cut as stored
+    assert [t.get_text() for t in ax.get_legend().get_texts()][:2] == ["some signs from 0.45", "strong signs from 0.55"]
     learned = replace(pub, heatmaps=[replace(pub.heatmaps[0], learned_map_mean=0.31, learned_map_shares={"eyes": 0.7, "nose": 0.3})])
     # a pair per crop, Grad-CAM first: a two-column gallery shows each pair in one row
-    assert heatmap_items(learned, tmp_path) == [(str(tmp_path / "x_face0_frame3.png"), "0.1 s · p 0.90 · Grad-CAM"),
-                                                (str(tmp_path / "x_face0_frame3_learned.png"), "0.1 s · learned map")]
+    assert heatmap_items(learned, tmp_path) == [(str(tmp_path / "x_face0_frame3.png"), "0.1 s · score 0.90"),
+                                                (str(tmp_path / "x_face0_frame3_learned.png"), "0.1 s · blend map")]
     assert heatmap_rows(learned) == [["face 1", "0.1", "0.90", "eyes 60 %, mouth 40 %", "mean 0.31; eyes 70 %, nose 30 %"]]
     two = heatmap_items(_report("image", [0.7], shares={"nose": 1.0}, overlay="o.png", n_faces=2), tmp_path)
-    assert [c for _, c in two] == ["face 1 · p 0.70 · Grad-CAM", "face 2 · p 0.70 · Grad-CAM"]
+    assert [c for _, c in two] == ["face 1 · score 0.70", "face 2 · score 0.70"]
     assert max(len(c) for _, c in heatmap_items(learned, tmp_path) + two) <= 32  # short enough to show whole
     assert timeline_figure(replace_faces(pub, [])) is None
+    assert timeline_figure(replace(pub, kind="image")) is None  # a photo: no timeline bar, the card has the score
 
 
 # ---------------------------------------------------------------- dfdemo.words
@@ -279,7 +281,7 @@ def test_words_fake_video_names_regions_consistency_and_caveat():
     r = _report(scores=[0.91, 0.86, 0.83, 0.88], shares={"eyes": 0.55, "mouth": 0.3, "nose": 0.15})
     text = plain_words(r)
     (para,) = face_paragraphs(text)
-    assert f"probability is {r.faces[0].fake_probability:.2f} over 4 frames" in para
+    assert f"score is {r.faces[0].fake_probability:.2f} over 4 frames" in para
     assert "found **strong signs**" in para and "threshold of 0.50" in para
     assert "the eyes (55 %) and the mouth (30 %)" in para and "nose" not in para
     assert "4 of 4 frames score above the threshold" in para

@@ -155,11 +155,12 @@ def test_no_face_is_a_verdict_not_an_error(hostile, analyzer):
 def test_twenty_faces_are_capped_and_the_report_says_so(hostile, analyzer):
     r = analyzer.analyze(hostile["twenty_faces"], Settings(max_faces=10, heatmaps=2)).report
     assert len(r.faces) == 10
-    assert r.notes == ["some frames had more than 10 faces; only the 10 clearest were analysed"]
+    assert r.notes == ["20 faces were found; the 10 clearest were analysed (to analyse more, raise 'Faces to analyse' in Settings or scan --max-faces, up to 50)"]
+    assert (r.faces_found, r.face_limit, len(r.faces_left_out)) == (20, 10, 10)
     assert len(r.heatmaps) == 2
     assert_complete_report(r.to_dict(), "image")
     few = analyzer.analyze(hostile["twenty_faces"], Settings(max_faces=3, heatmaps=0)).report
-    assert len(few.faces) == 3 and few.notes == ["some frames had more than 3 faces; only the 3 clearest were analysed"]
+    assert len(few.faces) == 3 and few.notes == ["20 faces were found; the 3 clearest were analysed (to analyse more, raise 'Faces to analyse' in Settings or scan --max-faces, up to 50)"]
 
 
 def test_exactly_max_faces_is_not_called_capped(analyzer, tmp_path):
@@ -279,7 +280,7 @@ def test_19_2_small_faces_in_a_wide_picture_are_found(analyzer, tmp_path):
     p = tmp_path / "crowd40.png"
     cv2.imwrite(str(p), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
     r = analyzer.analyze(p, Settings(heatmaps=0)).report
-    assert len(r.faces) == 10 and r.notes == ["some frames had more than 10 faces; only the 10 clearest were analysed"]
+    assert len(r.faces) == 10 and r.notes == ["40 faces were found; the 10 clearest were analysed (to analyse more, raise 'Faces to analyse' in Settings or scan --max-faces, up to 50)"]
 
     lone = paste((944, 1496), cv2.resize(face, (85, 85), interpolation=cv2.INTER_AREA), (700, 400))
     p = tmp_path / "far.png"
