@@ -109,7 +109,7 @@ def accuracy_line(accuracy: dict | None) -> str:
 
 # what each check looks for, as a visitor names the kinds of fake; a check a later version adds
 # (lip-sync, say) names its kind here and leaves KINDS_OF_FAKE's "not checked" list by itself
-COVERS = {"blending": "face swaps", "synthesis": "generated faces", "lipsync": "lip-sync", "lip_sync": "lip-sync"}
+COVERS = {"blending": "face swaps", "synthesis": "generated faces", "animation": "lip-sync"}
 KINDS_OF_FAKE = ("face swaps", "generated faces", "lip-sync")
 NEEDS_MOTION = ("lip-sync",)  # not a question a photo can answer
 RAN = ("fake", "uncertain", "real")  # a check with one of these verdicts judged the file
@@ -135,7 +135,7 @@ def coverage_sentence(report: Report) -> str:
         return f"This {media_word(report)} was not checked: no check could judge it."
     said = f"This {media_word(report)} was checked for {_join(covered)}"
     if missing:
-        said += f" only; {_join(missing)} {'was' if len(missing) == 1 else 'were'} not checked"
+        said += f" only; {_join(missing)} {'was' if missing == ['lip-sync'] else 'were'} not checked"
     if report.kind == "image" and not any(k in covered for k in NEEDS_MOTION):
         said += f" ({_join(list(NEEDS_MOTION))} needs a video)"
     return said + "."

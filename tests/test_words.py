@@ -270,11 +270,15 @@ def test_the_card_says_what_was_not_checked_as_plainly_as_what_was():
     photo = with_checks(replace(r, kind="image"), blend, make_check("synthesis", "real", 0.1, 0.7, (0.6, 0.8)))
     assert coverage_sentence(photo) == ("This photo was checked for face swaps and generated faces (lip-sync needs a "
                                         "video).")
-    # a third check (issue 23's lip-sync) needs no code here: it is named and leaves the "not checked" list
-    third = with_checks(r, blend, replace(blend, name="lipsync", label="Lip-sync", verdict="real", strength="none found"))
-    assert coverage_sentence(third) == ("This video was checked for face swaps and lip-sync only; generated faces was "
-                                        "not checked.") or "generated faces" in coverage_sentence(third)
-    assert "Lip-sync: none found" in verdict_card(third)
+    # the third check (issue 23's lip-sync / face animation) needs no code of its own here: it is
+    # named, leaves the "not checked" list, and has its own row with its own scale
+    third = with_checks(r, blend, make_check("animation", "real", 0.2, 0.78, (0.68, 0.88)))
+    assert coverage_sentence(third) == ("This video was checked for face swaps and lip-sync only; generated faces were "
+                                        "not checked.")
+    card = verdict_card(third)
+    assert "Lip-sync / face animation: none found" in card and "score 0.20 (some signs from 0.68, strong signs from 0.88)" in card
+    both = with_checks(r, blend, make_check("synthesis", "real", 0.1, 0.5, (0.34, 0.6)), make_check("animation", "real", 0.2, 0.78, (0.68, 0.88)))
+    assert coverage_sentence(both) == "This video was checked for face swaps, generated faces and lip-sync."
 
 
 @pytest.mark.parametrize("score, cut, band", [(0.9831, 0.9835, (0.8045, 0.9918)), (0.98349, 0.9835, (0.9835, 0.9835)),
