@@ -103,13 +103,21 @@ def main(argv: list[str] | None = None) -> int:
     changes.update(threshold=round(t, 4), uncertain_band=tuple(calib["band"]))
     records["calibration"] = calib
     say(frame_key, t, calib)
-    if photo_scores:
+    synth_cfg = load_config(folder).synthesis
+    learned_here = synth_cfg is not None and "out_of_fold" in synth_cfg.extra  # heads of learn-kinds: cut out of fold there
+    if photo_scores and learned_here:
+        print("[calibrate] photos: these weights' photo cut was set by learn-kinds on held-out LFW and FFHQ portraits "
+              "together with the learned checks; kept (python -m dfdemo_lab learn-kinds fit sets it)", flush=True)
+    elif photo_scores:
         people = [p.parent.name for p in photos]
         tp, pcal = calibration(photo_scores, a.target_fpr, a.floor, people, group_name="person")
         changes.update(photo_threshold=round(tp, 4), photo_uncertain_band=tuple(pcal["band"]))
         records["photo_calibration"] = pcal
         say("photos", tp, pcal, unit="photos")
-    if "synthesis" in scores:
+    if learned_here:
+        print("[calibrate] the learned checks' cuts were set on out-of-fold scores by learn-kinds (calibrating them here, "
+              "on clips they learned from, would be in-sample): kept", flush=True)
+    elif "synthesis" in scores:
         sc = load_config(folder).synthesis
         ts, scal = synthesis_calibration(scores[frame_key], t, scores["synthesis"], a.extra_fpr, a.floor, sources)
         if ts is None:
