@@ -303,6 +303,8 @@ def verdict_rates(table: Table, cuts: dict, clip_cut: float, photo_cut: float) -
         "lip-sync/animation clips caught by any check": rate(called((table.family == "animation") & orig, "video")),
         "generated faces caught by generator traces": rate(by("synthesis", (table.family == "generated") & orig, "image")),
         "generated faces caught by any check": rate(called((table.family == "generated") & orig, "image")),
+        "swap photos caught by blending": rate(table.blend[(table.family == "swap") & img & orig] >= photo_cut),
+        "real LFW photos called fake by blending": rate(table.blend[real & img & orig & (table.origin == "lfw")] >= photo_cut),
     }
 
 
@@ -325,20 +327,31 @@ def within_source(rows: list[FileRows], weight_decay: float, photo_cut: float | 
 
 
 def accuracy_rows(numbers: dict) -> dict:
-    """The card's accuracy line of each learned check (``extra.accuracy.<check>``), out of fold."""
-    auc, cuts = numbers["auc"], numbers["at_the_cuts"]
+    """The card's accuracy lines (``extra.accuracy``), out of fold: each learned check's per kind
+    of media (``photo`` / ``video`` blocks, ``words.check_accuracy``), and the blending check's
+    photo block at its re-set photo cut."""
+    auc, cuts, pcal = numbers["auc"], numbers["at_the_cuts"], numbers["blending_photo_calibration"]
     gen, anim = auc["synthesis"]["generated faces vs FFHQ portraits"], auc["animation"]["lip-sync/animation vs real clips"]
+    real_clips = cuts["real clips called fake by generator traces"]
+    synthesis_photo = {**gen, "unit": "photo", "tpr": cuts["generated faces caught by generator traces"]["rate"],
+                       "fpr": cuts["real portraits (FFHQ) called fake by any check"]["rate"], "reals_data": "FFHQ portraits",
+                       "data": "generated stills (StyleGAN2, StyleGAN2-ADA, R3GAN, a diffusion edit) vs FFHQ portraits, "
+                               "out of fold by source", "within_source": numbers.get("within_source")}
+    animation = {**anim, "unit": "clip", "tpr": cuts["lip-sync/animation clips caught by lip-sync/animation"]["rate"],
+                 "fpr": cuts["real clips called fake by lip-sync/animation"]["rate"],
+                 "data": "lip-sync and face-animation outputs vs real talking clips, out of fold by source"}
+    swap = cuts["swap photos caught by blending"]
     return {
-        "synthesis": {**gen, "unit": "photo", "out_of_fold": True,
-                      "data": "generated faces (StyleGAN2, StyleGAN2-ADA, R3GAN stills, a diffusion edit) vs FFHQ portraits, "
-                              "out of fold by source",
-                      "tpr": cuts["generated faces caught by generator traces"]["rate"],
-                      "fpr": cuts["real portraits (FFHQ) called fake by any check"]["rate"],
-                      "within_source": numbers.get("within_source")},
-        "animation": {**anim, "unit": "clip", "out_of_fold": True,
-                      "data": "lip-sync and face-animation outputs of 20+ repositories vs real talking clips, out of fold by source",
-                      "tpr": cuts["lip-sync/animation clips caught by lip-sync/animation"]["rate"],
-                      "fpr": cuts["real clips called fake by lip-sync/animation"]["rate"]},
+        "synthesis": {**synthesis_photo, "out_of_fold": True, "photo": synthesis_photo,
+                      "video": {"fakes": 0, "reals": real_clips["n"], "fpr": real_clips["rate"], "unit": "clip",
+                                "data": "no generated-face videos to measure on; real clips flagged, out of fold"}},
+        "animation": {**animation, "out_of_fold": True, "video": animation},
+        "photo": {"unit": "photo", "fakes": swap["n"], "tpr": swap["rate"], "reals": pcal["cross_fold_portrait_fpr"]["n"],
+                  "fpr": pcal["cross_fold_portrait_fpr"]["rate"], "reals_data": "FFHQ portraits",
+                  "other_fpr": cuts["real LFW photos called fake by blending"]["rate"],
+                  "other_reals": cuts["real LFW photos called fake by blending"]["n"], "other_data": "LFW news photos",
+                  "data": f"face-swap photos (dev-eval, train-media) and real photos at the photo cut {numbers['blending_photo_cut']}, "
+                          "cross-validated by source fold"},
     }
 
 
@@ -347,7 +360,7 @@ def fit_final(rows: list[FileRows], decay: dict[str, float]) -> dict:
 
 
 def save_weights(src: str | None, dst: Path, heads: dict, cuts: dict, records: dict, photo: tuple[float, dict],
-                 model_id: str) -> None:
+                 photo_accuracy: dict, model_id: str) -> None:
     det = load_detector(src)
     cfg = det.config
     dims = {"synthesis": heads["synthesis"].mean.numel(), "animation": heads["animation"].mean.numel() // 2}
@@ -368,7 +381,7 @@ def save_weights(src: str | None, dst: Path, heads: dict, cuts: dict, records: d
     if dst.exists():
         shutil.rmtree(dst)
     t, pcal = photo
-    accuracy = {**cfg.accuracy, **{check: records[check]["accuracy"] for check in heads}}
+    accuracy = {**cfg.accuracy, **{check: records[check]["accuracy"] for check in heads}, "photo": photo_accuracy}
     save_detector(det.model, dst, replace(cfg, model_id=model_id, photo_threshold=round(t, 4),
                                            photo_uncertain_band=tuple(pcal["band"]), **blocks,
                                            extra={**cfg.extra, "photo_calibration": pcal, "accuracy": accuracy}))
@@ -485,9 +498,10 @@ def main(argv: list[str] | None = None) -> int:
                            "training": {**training, "learned_from": f"real {FAMILY[check]} outputs against real media"}}
                    for check in FAMILY}
         records["synthesis"]["min_face_px"] = a.min_face_px
-        for check, row in accuracy_rows(numbers).items():
-            records[check]["accuracy"] = row
-        save_weights(a.weights, a.save, heads, cuts, records, (photo_t, photo_cal),
+        rows = accuracy_rows(numbers)
+        for check in FAMILY:
+            records[check]["accuracy"] = rows[check]
+        save_weights(a.weights, a.save, heads, cuts, records, (photo_t, photo_cal), rows["photo"],
                      model_id=f"{cfg.model_id.split(' (')[0]} (v3 + learned generator traces and lip-sync/animation, "
                               f"{time.strftime('%Y-%m-%d')})")
         print(f"[learn-kinds] wrote {a.save} ({time.time() - t0:.0f} s)")
