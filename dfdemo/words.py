@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .report import Check, FaceReport, Report, blending_check, deciding
+from .report import CHECK_LABELS, Check, FaceReport, Report, blending_check, deciding
 
 REGION_NAMES = {"eyes": "the eyes", "nose": "the nose", "mouth": "the mouth", "forehead": "the forehead",
                 "cheeks_jaw": "the cheeks and jaw", "background": "the outline and background"}
@@ -511,16 +511,27 @@ def measured_words(extra: dict) -> str:
     if "cross_fold_clip_fpr" in photos:
         lines.append(f"- Real photos of people it never saw: {percent(photos['cross_fold_clip_fpr'])} of "
                      f"{photos['clips']} called fake (photos have their own threshold).")
-    synth = acc.get("synthesis") or {}
-    if all(k in synth for k in ("fakes", "reals", "tpr", "fpr")):
-        lines.append(f"- Generator traces, on {synth['fakes']} generated faces and {synth['reals']} real "
-                     f"{synth.get('unit', 'file')}s{' (' + synth['data'] + ')' if synth.get('data') else ''}: it caught {percent(synth['tpr'])} and "
-                     f"wrongly flagged {percent(synth['fpr'])}"
-                     + (f"; ranking them by its score, a fake comes first in {percent(synth['auc'])} of pairs." if "auc" in synth else "."))
+    learned = [(name, acc[name]) for name in ("synthesis", "animation")
+               if all(k in (acc.get(name) or {}) for k in ("fakes", "reals", "tpr", "fpr"))]
+    for name, row in learned:
+        fold = ", sources it never learned from" if row.get("out_of_fold") else ""
+        lines.append(f"- {CHECK_LABELS[name]}, on {row['fakes']} fakes and {row['reals']} real {row.get('unit', 'file')}s"
+                     f"{' (' + row['data'] + ')' if row.get('data') else ''}{fold}: it caught {percent(row['tpr'])} and "
+                     f"wrongly flagged {percent(row['fpr'])}"
+                     + (f"; ranking them by its score, a fake comes first in {percent(row['auc'])} of pairs." if "auc" in row else "."))
+        within = (row.get("within_source") or {}).get("auc") or {}
+        if "auc" in within:
+            lines.append(f"  On more faces of a generator it did learn from (thispersondoesnotexist, dealt file by file), "
+                         f"a fake comes first in {percent(within['auc'])} of pairs: it knows the generators it was shown, "
+                         "not others.")
     if not lines:
         return ""
-    closing = ("It looks for two traces, the blending of a pasted face and a generator's upsampling; re-enacted and "
-               "lip-synced faces are what both checks miss most." if synth else
+    names = [n for n, _ in learned]
+    closing = ("It looks for three kinds of evidence: the blending of a pasted face, the traces of the generators it "
+               "learned from, and a redrawn mouth or face in a video (lip-sync and face animation); each is weak "
+               "on makers it has not seen." if "animation" in names else
+               "It looks for two traces, the blending of a pasted face and a generator's traces; re-enacted and "
+               "lip-synced faces are what both checks miss most." if names else
                "It looks for one trace, the blending of a pasted face; faces made entirely by a generator "
                "are not what it checks.")
     return "### How well this detector did on media it was never trained on\n" + "\n".join(lines) + "\n\n" + closing

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from dfdemo.analyzer import Analyzer, Settings, aggregate
+from dfdemo.config import LEARNED_CHECKS
 from dfdemo.detector import normalise
 from dfdemo.errors import DfdemoError
 from dfdemo.faces import square_crop
@@ -167,10 +168,11 @@ def margin(p: float | None, threshold: float) -> float | None:
     return lp - math.log(threshold / (1 - threshold))
 
 
-def synthesis_cut(cfg, kind: str) -> float:
-    """The synthesis check's threshold for a file of ``kind``; ``math.inf`` where the weights have no
-    synthesis head or no cut for that kind (the check did not judge it: never called fake)."""
-    cut = cfg.synthesis.cut(kind) if cfg.synthesis else None
+def synthesis_cut(cfg, kind: str, name: str = "synthesis") -> float:
+    """A learned check's threshold for a file of ``kind``; ``math.inf`` where the weights have no
+    such head or no cut for that kind (the check did not judge it: never called fake)."""
+    head = cfg.learned().get(name)
+    cut = head.cut(kind) if head else None
     return cut.threshold if cut is not None else math.inf
 
 
@@ -183,15 +185,18 @@ def json_safe(thresholds: dict) -> dict:
 
 def own_scores(report, temporal: bool) -> dict[str, Scored]:
     """dfdemo's scores of one analysed file: one model (the blending check, "dfdemo"), or
-    frame-only/temporal-only/combined; with a synthesis check also "synthesis" and "checks"
-    (both checks combined as the product combines them, as a margin over the thresholds)."""
+    frame-only/temporal-only/combined; with learned checks also one model each ("synthesis",
+    "animation") and "checks" (all checks combined as the product combines them, as a margin
+    over the thresholds)."""
     frame_scores = [fr.fake_probability for face in report.faces for fr in face.frames]
     checks = {c.name: c for c in report.checks}
-    if not temporal and "synthesis" in checks:
-        b, sy = checks["blending"], checks["synthesis"]
-        margins = [m for m in (margin(c.fake_probability, c.threshold) for c in (b, sy) if c.threshold is not None) if m is not None]
+    learned = [c for c in report.checks if c.name in LEARNED_CHECKS]
+    if not temporal and learned:
+        b = checks["blending"]
+        margins = [m for m in (margin(c.fake_probability, c.threshold) for c in (b, *learned) if c.threshold is not None) if m is not None]
+        per_frame = {"synthesis": [fr.synthesis_probability for face in report.faces for fr in face.frames]}
         return {"dfdemo": Scored(frame_scores, b.fake_probability),
-                "synthesis": Scored([fr.synthesis_probability for face in report.faces for fr in face.frames], sy.fake_probability),
+                **{c.name: Scored(per_frame.get(c.name, []), c.fake_probability) for c in learned},
                 "checks": Scored([], max(margins) if margins else None)}
     if not temporal:
         return {"dfdemo": Scored(frame_scores, report.fake_probability)}
@@ -389,10 +394,12 @@ def main(argv: list[str] | None = None) -> int:
         tcfg = analyzer.detector.temporal_config
         if a.temporal and tcfg is None:
             raise DfdemoError("--temporal: these weights have no temporal head (python -m dfdemo_lab train-temporal)")
-        own = list(TEMPORAL_MODELS) if a.temporal else ["dfdemo"] + (["synthesis", "checks"] if analyzer.detector.has_synthesis_head else [])
+        heads = analyzer.detector.learned_heads
+        own = list(TEMPORAL_MODELS) if a.temporal else ["dfdemo"] + (heads + ["checks"] if heads else [])
         models = own + [r.name for r in refs]
         scores: dict[str, list[Scored]] = {m: [] for m in models}
-        per_file, own_thresholds, synth_thresholds = [], [], []
+        per_file, own_thresholds = [], []
+        head_thresholds: dict[str, list[float]] = {n: [] for n in heads}
         saved: dict[str, list] = {"crops": [], "file": [], "track": []}
         for i, r in enumerate(rows):
             try:
@@ -404,12 +411,14 @@ def main(argv: list[str] | None = None) -> int:
                 per_file.append({"path": r["path"], "label": r["label"], "method": r["method"], "slice": r["slice"],
                                  "error": str(e)})
                 own_thresholds.append(cfg.threshold)
-                synth_thresholds.append(math.inf)
+                for n in heads:
+                    head_thresholds[n].append(math.inf)
                 continue
             for name, scored in own_scores(rep, a.temporal).items():
                 scores[name].append(scored)
             own_thresholds.append(cfg.cut_for(rep.kind)[0])
-            synth_thresholds.append(synthesis_cut(cfg, rep.kind))
+            for n in heads:
+                head_thresholds[n].append(synthesis_cut(cfg, rep.kind, n))
             ref_scores = reference_scores(refs, rep, r["abs"], a.frames, cfg.crop_margin) if refs else {}
             if a.save_crops:
                 for tid, crop in face_crops(rep, r["abs"], a.frames, cfg.crop_margin, cfg.input_size):
@@ -425,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{i + 1}/{len(rows)}] {r['label']:<4} {r['path']:<60} " + " ".join(
                 f"{m}={scores[m][-1].file_score if scores[m][-1].file_score is not None else float('nan'):.3f}" for m in models), flush=True)
     # each file at the threshold the product used for it (photos have their own where calibrated)
-    thresholds = {"dfdemo": own_thresholds, "synthesis": synth_thresholds, "checks": 0.0, **{r.name: 0.5 for r in refs}}
+    thresholds = {"dfdemo": own_thresholds, **head_thresholds, "checks": 0.0, **{r.name: 0.5 for r in refs}}
     if a.temporal:
         thresholds.update({"frame-only": cfg.threshold, "combined": tcfg.threshold,
                            "temporal-only": tcfg.extra.get("calibration", {}).get("temporal_only_threshold", 0.5)})

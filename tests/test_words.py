@@ -199,8 +199,12 @@ def test_how_it_works_says_how_well_the_weights_measured_and_only_what_they_reco
     assert "Generator traces, on" not in text and "It looks for one trace" in text
     synth = {"fakes": 69, "reals": 50, "tpr": 0.0, "fpr": 0.0, "auc": 0.545, "unit": "photo"}
     two = how_it_works(None, {**extra, "accuracy": {**extra["accuracy"], "synthesis": synth}})
-    assert "Generator traces, on 69 generated faces and 50 real photos: it caught 0 % and wrongly flagged 0 %" in two
+    assert "Generator traces, on 69 fakes and 50 real photos: it caught 0 % and wrongly flagged 0 %" in two
     assert "a fake comes first in 55 % of pairs" in two and "two traces" in two
+    anim = {"fakes": 71, "reals": 228, "tpr": 0.17, "fpr": 0.03, "auc": 0.8, "unit": "clip", "out_of_fold": True}
+    three = how_it_works(None, {**extra, "accuracy": {**extra["accuracy"], "synthesis": synth, "animation": anim}})
+    assert ("Lip-sync / face animation, on 71 fakes and 228 real clips, sources it never learned from: it caught 17 % "
+            "and wrongly flagged 3 %") in three and "three kinds of evidence" in three
 
 
 # ---------------------------------------------------------------- two checks: blending and generator traces
@@ -313,9 +317,10 @@ def test_bundled_weights_record_photo_numbers_including_high_quality_portraits()
 
     extra = json.loads((ROOT / "weights" / "detector" / "config.json").read_text())["dfdemo"]["extra"]
     photo = extra["accuracy"]["photo"]
-    assert (photo["fpr"], photo["reals"]) == (0.16, 50)  # the model card's FFHQ row (weights/detector/README.md)
-    assert "16 % of the 50 FFHQ real photos are called fake" in (ROOT / "weights" / "detector" / "README.md").read_text()
-    assert "16 % of 50 real ones (high-quality portraits)" in how_it_works(None, extra)
+    # the photo cut re-set with FFHQ portraits among the held-out reals (learn-kinds), cross-validated
+    assert (photo["fpr"], photo["reals"], photo["reals_data"]) == (0.036, 250, "FFHQ portraits")
+    assert "3.6 % of the 250 FFHQ portraits" in (ROOT / "weights" / "detector" / "README.md").read_text()
+    assert "4 % of 250 real ones (FFHQ portraits)" in how_it_works(None, extra)
 
 
 def test_one_line_per_face_up_front_details_folded_and_faces_without_a_heatmap_named():
