@@ -192,13 +192,25 @@ def scale_sentence(check: Check, report: Report) -> str | None:
     return f"score {shown} ({some}strong signs from {cut_text(strong)})"
 
 
+def not_checked_reason(check: Check, report: Report) -> str:
+    """Why a check judged no face of the file, from what the analysis said (face warnings, notes)."""
+    label = check.label.lower()
+    said = [w for f in report.faces for w in f.warnings if label in w]
+    if report.kind == "image" and any(label in n and "photo" in n for n in report.notes):
+        return "it reads how a face moves over the frames of a video, and a photo has none"
+    if said and all("too small" in w for w in said):
+        return "every face was smaller than the size this check is calibrated for"
+    if said and all("too few frames" in w for w in said):
+        return "no face was seen in enough frames for this check"
+    return f"these weights have no calibrated threshold for {media_word(report)}s for this check"
+
+
 def check_meaning(check: Check, report: Report) -> str:
     """What one check's finding means, on the card: "none found" with the check's measured catch
     rate on this kind of media; "not checked" with the reason."""
     what, kind = COVERS.get(check.name, check.label.lower()), media_word(report)
     if check.verdict == "not_checked":
-        return (f"Not checked: these weights have no calibrated threshold for {kind}s for this check, so {what} "
-                f"were not looked for in this {kind}.")
+        return f"Not checked: {not_checked_reason(check, report)}, so {what} {'was' if what == 'lip-sync' else 'were'} not looked for in this {kind}."
     if check.verdict == "no_face":
         return "Not checked: no face was found."
     if check.verdict != "real":
@@ -206,8 +218,9 @@ def check_meaning(check: Check, report: Report) -> str:
     acc = check_accuracy(report.accuracy, check.name, report.kind)
     if "tpr" in acc and "fakes" in acc:
         weak = "so this is weak evidence that the face is genuine" if acc["tpr"] < 0.5 else "but it misses some"
+        fakes = f"{what} fakes" if what == "lip-sync" else what  # "71 lip-sync fakes", "69 face swaps"
         return (f"None found means this check saw no sign of {what}, which is not proof that the face is real. It caught {percent(acc['tpr'])} of "
-                f"{acc['fakes']} {what} it was tested on, {weak}.")
+                f"{acc['fakes']} {fakes} it was tested on, {weak}.")
     return (f"None found means this check saw no sign of {what}, which is not proof that the face is real; how many "
             f"it misses was not measured.")
 

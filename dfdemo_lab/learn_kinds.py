@@ -502,8 +502,7 @@ def main(argv: list[str] | None = None) -> int:
         for check in FAMILY:
             records[check]["accuracy"] = rows[check]
         save_weights(a.weights, a.save, heads, cuts, records, (photo_t, photo_cal), rows["photo"],
-                     model_id=f"{cfg.model_id.split(' (')[0]} (v3 + learned generator traces and lip-sync/animation, "
-                              f"{time.strftime('%Y-%m-%d')})")
+                     model_id=f"{cfg.model_id.split(' (')[0]} (v3 + learned checks, {time.strftime('%Y-%m-%d')})")
         print(f"[learn-kinds] wrote {a.save} ({time.time() - t0:.0f} s)")
     return 0
 

@@ -126,6 +126,7 @@ def test_the_parquet_schema_is_stable(first_run):
                 ("verdict", string), ("fake_probability", double), ("threshold", double),
                 ("blending_probability", double), ("blending_verdict", string),
                 ("synthesis_probability", double), ("synthesis_verdict", string),
+                ("animation_probability", double), ("animation_verdict", string),
                 ("faces", int32), ("frames_analyzed", int32), ("frames_with_face", int32), ("notes", pa.list_(string)),
                 ("error", string), ("seconds", double), ("timings_s", pa.map_(string, double)), ("model", string),
                 ("settings", string), ("config_key", string), ("report", string), ("duplicate_of", string),

@@ -411,12 +411,13 @@ def test_25_4_the_page_refuses_a_threshold_that_is_not_a_number(monkeypatch, tin
     import gradio as gr
 
     web = _webapp(monkeypatch, tiny_weights, web_apps)
-    assert web.page_settings(8, 2, False, 0.4, False).threshold == 0.4
-    assert web.page_settings(8, 2, True, float("nan"), False).threshold is None  # calibrated: the slider is not read
-    for args, line in (((8, 2, False, float("nan"), False), "The threshold must be a number from 0 to 1, not nan."),
-                       ((8, 2, False, float("inf"), False), "The threshold must be a number from 0 to 1, not inf."),
-                       ((float("nan"), 2, True, 0.5, False), "Frames must be a number from 1 to 64, not nan."),
-                       ((8, "many", True, 0.5, False), "Heatmaps must be a number from 0 to 12, not 'many'.")):
+    assert web.page_settings(8, 2, 10, False, 0.4, False).threshold == 0.4
+    assert web.page_settings(8, 2, 10, True, float("nan"), False).threshold is None  # calibrated: the slider is not read
+    for args, line in (((8, 2, 10, False, float("nan"), False), "The threshold must be a number from 0 to 1, not nan."),
+                       ((8, 2, 10, False, float("inf"), False), "The threshold must be a number from 0 to 1, not inf."),
+                       ((float("nan"), 2, 10, True, 0.5, False), "Frames must be a number from 1 to 64, not nan."),
+                       ((8, "many", 10, True, 0.5, False), "Heatmaps must be a number from 0 to 12, not 'many'."),
+                       ((8, 2, 0, True, 0.5, False), "Faces to analyse must be a number from 1 to 50, not 0.")):
         with pytest.raises(gr.Error) as e:
             web.page_settings(*args)
         assert e.value.message == line
