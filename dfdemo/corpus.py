@@ -24,6 +24,7 @@ Ray, pyarrow and tqdm are imported here only when a corpus runs (``pip install .
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -529,9 +530,11 @@ def _scan(items: list[dict], twins: dict, writer: PartWriter, summary: Summary, 
         # max_task_retries=-1); the ledger ends the retries of a file that keeps killing it
         stop_after = int(os.environ[STOP_AFTER_ENV]) if os.environ.get(STOP_AFTER_ENV) else None
         t = time.perf_counter()
+        # the batches are closed before Ray is shut down, whatever ends the loop: Ray Data's executor
+        # thread must stop first, or it touches a shut-down Ray and Ray ends the whole process
         with tqdm(total=len(items), unit="file", desc="scanning", file=sys.stderr, disable=not progress,
-                  mininterval=1.0, smoothing=0.1) as bar:
-            for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+                  mininterval=1.0, smoothing=0.1) as bar, contextlib.closing(iter(ds.iter_batches(batch_size=None, batch_format="numpy"))) as batches:
+            for batch in batches:
                 for row_json, report_json in zip(batch["row"], batch["report"]):
                     row = json.loads(str(row_json))
                     row["finished_at"] = datetime.fromisoformat(row["finished_at"])
