@@ -318,12 +318,20 @@ def face_rows(page) -> list[list[str]]:
 def set_slider(page, elem_id: str, n: int) -> None:
     """Type ``n`` into a slider's number box and wait until the slider itself holds it (the next
     run reads the slider: a run started before it moved would use the old value)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     box = page.locator(f"#{elem_id} input[data-testid=number-input]")
-    box.fill(str(n))
-    box.press("Enter")
-    box.blur()
-    page.wait_for_function("([id, n]) => document.querySelector(`#${id} input[type=range]`).value === String(n)",
-                           arg=[elem_id, n], timeout=10_000)
+    for attempt in range(3):  # in a long suite the page sometimes drops the first edit: type it again
+        box.fill(str(n))
+        box.press("Enter")
+        box.blur()
+        try:
+            page.wait_for_function("([id, n]) => document.querySelector(`#${id} input[type=range]`).value === String(n)",
+                                   arg=[elem_id, n], timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
     page.wait_for_timeout(300)  # the change event reaches the server's copy of the input
 
 
