@@ -13,10 +13,9 @@ import gradio as gr  # noqa: E402
 
 from dfdemo.analyzer import MAX_FACES
 from dfdemo.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-from dfdemo.page import (FACE_COLUMNS, HEATMAP_COLUMNS, colour_bar, face_gallery, faces_rows, heatmap_items, heatmap_rows,
-                         message_card, timeline_figure, verdict_card)
+from dfdemo.page import FACE_COLUMNS, HEATMAP_COLUMNS, colour_bar, message_card
 from webapp import WebApp, public_report, weights_source, without_stray_temp_file  # noqa: F401 (API of the app)
-from dfdemo.words import how_it_works, plain_words
+from dfdemo.words import how_it_works
 
 INTRO = """# dfdemo: is this face a deepfake?
 Upload a short video or a photo. dfdemo finds each face, scores it with a detector trained to spot the traces
@@ -44,14 +43,11 @@ def build_demo(web: WebApp) -> gr.Blocks:
                    progress=gr.Progress()):
         """The Analyse button, an upload, or an example: everything the page shows."""
         settings = web.page_settings(frames, heatmaps, faces, calibrated, threshold, temporal)  # checked: one line if wrong
-        report, analysis, json_path, crops, note = web.run_for_page(file, settings, weights, request, progress)
-        heat, timeline = heatmap_items(report, json_path.parent), timeline_figure(report)
-        several, crops = len(report.faces) > 1 or bool(report.faces_left_out), face_gallery(analysis.photo, report, crops)
-        return (verdict_card(report, note), plain_words(report), gr.Plot(value=timeline, visible=timeline is not None),
-                gr.HTML(visible=bool(heat)), gr.Gallery(value=heat, visible=bool(heat)),
-                gr.Dataframe(value=heatmap_rows(report), visible=bool(heat)),
-                gr.Dataframe(value=faces_rows(report), visible=several), gr.Gallery(value=crops, visible=several),
-                gr.DownloadButton(value=str(json_path), visible=True))
+        v = web.page_view(file, settings, weights, request, progress)
+        return (v.card, v.words, gr.Plot(value=v.timeline, visible=v.timeline is not None), gr.HTML(visible=bool(v.heatmaps)),
+                gr.Gallery(value=v.heatmaps, visible=bool(v.heatmaps)), gr.Dataframe(value=v.heatmap_rows, visible=bool(v.heatmaps)),
+                gr.Dataframe(value=v.face_rows, visible=v.several_faces), gr.Gallery(value=v.crops, visible=v.several_faces),
+                gr.DownloadButton(value=str(v.json_path), visible=True))
 
     def analyze_api(file: str | None, progress=gr.Progress()) -> dict:
         """Analyse one video or photo with the default settings; the JSON report of ``scan --json``."""

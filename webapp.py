@@ -54,7 +54,9 @@ from dfdemo.config import DetectorConfig, load_config
 from dfdemo.detector import resolve_weights
 from dfdemo.errors import DfdemoError, WeightsError
 from dfdemo.examples import build_examples
+from dfdemo.page import face_gallery, faces_rows, heatmap_items, heatmap_rows, timeline_figure, verdict_card
 from dfdemo.report import Report
+from dfdemo.words import plain_words
 from dfdemo.words import UPLOAD_KEPT_NOTE, crop_caption
 
 log = logging.getLogger("dfdemo.app")
@@ -572,6 +574,15 @@ class WebApp:
             if self.cancel_flags.get(session) is cancel:
                 del self.cancel_flags[session]
 
+    def page_view(self, file: str, settings: Settings, weights: str | None, request: gr.Request | None,
+                  progress) -> PageView:
+        """``run_for_page``, then what the page shows of it (plain data; app.py puts it in components)."""
+        report, analysis, json_path, crops, note = self.run_for_page(file, settings, weights, request, progress)
+        return PageView(verdict_card(report, note), plain_words(report), timeline_figure(report),
+                        heatmap_items(report, json_path.parent), heatmap_rows(report), faces_rows(report),
+                        face_gallery(analysis.photo, report, crops), len(report.faces) > 1 or bool(report.faces_left_out),
+                        json_path)
+
     def request_cancel(self, request: gr.Request) -> bool:
         """The Cancel button: Gradio cannot stop a running thread, so the analysis checks this flag
         at every progress step and stops there. False when nothing is running."""
@@ -593,6 +604,23 @@ class WebApp:
         shutil.rmtree(session_dir(request), ignore_errors=True)
         self.uploads.forget(session_of(request))
         self.last_error.pop(session_of(request), None)
+
+
+@dataclass(frozen=True)
+class PageView:
+    """One analysis as the page shows it: the card, the words, the timeline, the heatmaps and their
+    table, the faces table and crops (shown when there are several faces or some were left out),
+    and the JSON report to download."""
+
+    card: str
+    words: str
+    timeline: object | None  # a matplotlib figure, None for a photo
+    heatmaps: list
+    heatmap_rows: list
+    face_rows: list
+    crops: list
+    several_faces: bool
+    json_path: Path
 
 
 def visitor_weights(env=os.environ) -> tuple[str, ...]:

@@ -408,19 +408,20 @@ def test_words_explain_each_kind_of_map_shown():
     assert "Heatmaps" not in plain_words(_report())  # no heatmap computed: nothing to explain
 
 
-def test_timeline_draws_a_bar_per_temporal_window(app_module):
+def test_timeline_draws_a_bar_per_temporal_window():
+    from dfdemo.page import timeline_figure
     from dfdemo.report import WindowScore
 
     r = _report("video", [0.2, 0.3, 0.25], verdict="real")
     wins = [WindowScore(0, 7, 0.0, 0.28, 0.7, 0.2), WindowScore(40, 47, 1.6, 1.88, 0.1, 0.3)]
     with_windows = replace(r, faces=[replace(r.faces[0], windows=wins, temporal_probability=0.4, frame_probability=0.25)])
-    ax = app_module.timeline_figure(with_windows).axes[0]
+    ax = timeline_figure(with_windows).axes[0]
     bars = [c for c in ax.collections if c.get_label().endswith("temporal windows")]
     assert len(bars) == 1
     segments = bars[0].get_segments()
     # centred on each window, at its temporal score; at least 1/50 of the 1 s axis wide
     assert [(round(s[0][0], 2), round(s[1][0], 2), round(s[0][1], 2)) for s in segments] == [(0.0, 0.28, 0.7), (1.6, 1.88, 0.1)]
     short = replace(with_windows, faces=[replace(with_windows.faces[0], windows=[WindowScore(0, 1, 0.5, 0.504, 0.6, 0.2)])])
-    (seg,) = [c for c in app_module.timeline_figure(short).axes[0].collections if c.get_label().endswith("temporal windows")][0].get_segments()
+    (seg,) = [c for c in timeline_figure(short).axes[0].collections if c.get_label().endswith("temporal windows")][0].get_segments()
     assert round(seg[0][0], 3) == 0.492 and round(seg[1][0], 3) == 0.512 and seg[0][1] == 0.6
-    assert not [c for c in app_module.timeline_figure(r).axes[0].collections if c.get_label().endswith("temporal windows")]
+    assert not [c for c in timeline_figure(r).axes[0].collections if c.get_label().endswith("temporal windows")]
