@@ -384,46 +384,37 @@ class Analyzer:
         if temporal_p is not None:
             p, cut = combine(frame_p, temporal_p, self.detector.temporal_config.frame_weight), cuts.combined
         checks = [make_check("blending", verdict_for(p, cut.threshold, cut.band), p, cut.threshold, cut.band)]
-        checks += [self._learned_check(name, cut, samples) for name, cut in cuts.learned.items()]
+        size = float(np.median([s.quality["size_px"] for s in samples]))
+        learned = [self._learned_check(name, cut, samples, size) for name, cut in cuts.learned.items()]
+        checks += [c for c, _ in learned]
         decided = deciding(checks)
         return FaceReport(
             track_id=track.track_id, fake_probability=decided.fake_probability, verdict=decided.verdict,
             frames=[FrameScore(s.index, round(s.time_s, 3), tuple(round(v, 1) for v in s.box), s.score,
                                round(d.score, 3), s.synthesis) for s, d in zip(samples, track.detections)],
-            face_size_px=float(np.median([s.quality["size_px"] for s in samples])),
-            score_spread=float(sc.std()),
-            warnings=face_warnings([s.quality for s in samples], kind == "video") + self._abstained(checks, samples),
+            face_size_px=size, score_spread=float(sc.std()),
+            warnings=face_warnings([s.quality for s in samples], kind == "video") + [w for _, w in learned if w],
             frame_probability=frame_p if temporal.state == "used" else None, temporal_probability=temporal_p, windows=wins,
             checks=checks)
 
-    def _learned_check(self, name: str, cut: Cut | None, samples: list[_FaceSample]) -> Check:
+    def _learned_check(self, name: str, cut: Cut | None, samples: list[_FaceSample], size: float) -> tuple[Check, str | None]:
         """A learned check on one face: its P(fake) at its own cut; "not_checked" where it has no
-        cut for this kind of media, where the face is smaller than the check was calibrated
-        for, or (a track-level check) where the face was seen in too few frames."""
-        head = self.detector.config.learned()[name]
-        size = float(np.median([s.quality["size_px"] for s in samples]))
-        if cut is None or size < head.min_face_px:
-            return make_check(name, "not_checked", None)
+        cut for this kind of media (the file's note says so), and, with the face warning that says
+        why, where the face is smaller than the check was calibrated for or (a track-level check)
+        was seen in too few frames."""
+        head, label = self.detector.config.learned()[name], CHECK_LABELS[name].lower()
+        if cut is None:
+            return make_check(name, "not_checked", None), None
+        if size < head.min_face_px:
+            return make_check(name, "not_checked", None), (f"face too small for the {label} check ({size:.0f} px; it is "
+                                                           f"calibrated from {head.min_face_px:.0f} px): not checked")
+        if head.unit == "track" and len(samples) < MIN_TRACK_CROPS:
+            return make_check(name, "not_checked", None), f"seen in too few frames for the {label} check: not checked"
         if head.unit == "track":
-            if len(samples) < MIN_TRACK_CROPS:
-                return make_check(name, "not_checked", None)
             q = self.detector.track_probability(name, np.stack([s.features[name] for s in samples]))
         else:
             q = aggregate(np.array([s.synthesis for s in samples]))
-        return make_check(name, verdict_for(q, cut.threshold, cut.band), q, cut.threshold, cut.band)
-
-    def _abstained(self, checks: list[Check], samples: list[_FaceSample]) -> list[str]:
-        """A face warning for each learned check that had a cut but abstained on this face."""
-        cfg, out = self.detector.config.learned(), []
-        size = float(np.median([s.quality["size_px"] for s in samples]))
-        for c in checks:
-            if c.name in cfg and c.verdict == "not_checked" and cfg[c.name].judges("video" if len(samples) > 1 else "image"):
-                if size < cfg[c.name].min_face_px:
-                    out.append(f"face too small for the {c.label.lower()} check ({size:.0f} px; it is calibrated from "
-                               f"{cfg[c.name].min_face_px:.0f} px): not checked")
-                elif cfg[c.name].unit == "track" and len(samples) < MIN_TRACK_CROPS:
-                    out.append(f"seen in too few frames for the {c.label.lower()} check: not checked")
-        return out
+        return make_check(name, verdict_for(q, cut.threshold, cut.band), q, cut.threshold, cut.band), None
 
     def _learned_notes(self, faces: list[FaceReport], cuts: _Cuts, kind: str) -> list[str]:
         """One note for each learned check that judged no face of this file for want of a cut."""
@@ -563,15 +554,15 @@ class Analyzer:
         if k <= 0 or not track_samples:
             return [], []
         by_head = check in self.detector.learned_heads
-        track_p = {}  # a track-level check's per-face probability stands for each of its crops
-        if by_head and self.detector.config.learned()[check].unit == "track":
-            track_p = {tid: self.detector.track_probability(check, np.stack([s.features[check] for s in ss]))
-                       if len(ss) >= MIN_TRACK_CROPS else 0.0 for tid, ss in track_samples.items()}
+        per_track = by_head and self.detector.config.learned()[check].unit == "track"
+        # a track-level check's probability of each face (its report's) stands for each of its crops
+        track_p = {f.track_id: next((c.fake_probability for c in f.checks if c.name == check and c.fake_probability is not None),
+                                    0.0) for f in faces} if per_track else {}
 
         def score(s: _FaceSample) -> float:
             if not by_head:
                 return s.score
-            return track_p[tid_of[id(s)]] if track_p else s.synthesis
+            return track_p.get(tid_of[id(s)], 0.0) if per_track else s.synthesis
 
         tid_of = {id(s): tid for tid, ss in track_samples.items() for s in ss}
 
