@@ -393,19 +393,22 @@ class Detector:
                 if cfgs[n].mouth_px and per_crop[n]:
                     if mouths is None or len(mouths) != len(crops):
                         raise ValueError(f"the {n} head reads the mouth too: pass one mouth crop per face crop")
-                    per_crop[n] = [torch.cat([torch.cat(per_crop[n]), self._pooled(mouths, cfgs[n], MOUTH_BATCH)], 1)]
+                    per_crop[n] = [torch.cat([torch.cat(per_crop[n]), self.pooled_activations(mouths, cfgs[n].layers, cfgs[n].spread)], 1)]
         if not blend:
             return Scores(np.zeros(0, np.float32))
         learned = {n: torch.cat(v).numpy() for n, v in per_crop.items() if cfgs[n].unit != "track"}
         features = {n: torch.cat(v).numpy() for n, v in per_crop.items() if cfgs[n].unit == "track"}
         return Scores(torch.cat(blend).numpy(), learned, features)
 
-    def _pooled(self, crops: np.ndarray, cfg, batch_size: int) -> torch.Tensor:
-        """A head's pooled activations of crops of any square size (the mouth pass)."""
+    def pooled_activations(self, crops: np.ndarray, layers: tuple[str, ...], spread: tuple[str, ...],
+                           batch_size: int = MOUTH_BATCH) -> torch.Tensor:
+        """The scoring pass's pooled activations (``synthesis.pool``) of uint8 RGB crops of any
+        square size (N, m, m, 3): the mouth pass, and the lab's features of it."""
         out = []
-        for i in range(0, len(crops), batch_size):
-            x = normalise(torch.from_numpy(np.ascontiguousarray(crops[i : i + batch_size])), self._mean, self._std)
-            out.append(pool(forward_with_taps(self.scorer, x, cfg.layers)[1], cfg.layers, cfg.spread))
+        with torch.inference_mode():
+            for i in range(0, len(crops), batch_size):
+                x = normalise(torch.from_numpy(np.ascontiguousarray(crops[i : i + batch_size])), self._mean, self._std)
+                out.append(pool(forward_with_taps(self.scorer, x, layers)[1], layers, spread))
         return torch.cat(out)
 
     def track_probability(self, name: str, features: np.ndarray) -> float:

@@ -92,19 +92,13 @@ class Extractor:
 
     @torch.inference_mode()
     def pooled(self, crops: np.ndarray, bs: int = 16) -> tuple[np.ndarray, np.ndarray]:
+        """Face crops: (pooled activations, blending P(fake)) from one pass."""
         feats, blend = [], []
         for i in range(0, len(crops), bs):
-            x = crops[i:i + bs]
-            x = self.det.preprocess(x) if x.shape[1] == self.det.config.input_size else self._prep_any(x)
-            logits, taps = forward_with_taps(self.det.scorer, x, LAYERS)
+            logits, taps = forward_with_taps(self.det.scorer, self.det.preprocess(crops[i:i + bs]), LAYERS)
             feats.append(pool(taps, LAYERS, SPREAD).numpy())
             blend.append(torch.sigmoid(logits.float().view(-1)).numpy())
         return np.concatenate(feats), np.concatenate(blend)
-
-    def _prep_any(self, crops: np.ndarray) -> torch.Tensor:
-        from dfdemo.detector import normalise
-
-        return normalise(torch.from_numpy(np.ascontiguousarray(crops)), self.det.config.mean, self.det.config.std)
 
     def frames_of(self, item: Item, variant: str) -> list[Frame]:
         info = probe(item.path)
@@ -139,7 +133,7 @@ class Extractor:
         mouth = np.stack([mouth_crop(frames[s].rgb, per_frame[s][j].box, per_frame[s][j].keypoints, MOUTH_SIZE) for _, s, j in rows])
         sharp = np.stack([sharpness(crops[(s, j)], kps[(s, j)], per_frame[s][j].size) for _, s, j in rows])
         ff, blend = self.pooled(face)
-        mf, _ = self.pooled(mouth)
+        mf = self.det.pooled_activations(mouth, LAYERS, SPREAD).numpy()
         return FaceFeatures(ff.astype(np.float16), mf.astype(np.float16), sharp, blend.astype(np.float32),
                             np.array([t for t, _, _ in rows]), np.array([frames[s].index for _, s, _ in rows]))
 

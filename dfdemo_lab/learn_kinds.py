@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dfdemo.config import SynthesisConfig, band_for, load_config, threshold_for, update_config
+from dfdemo.analyzer import aggregate  # a track's score as the product makes it
+from dfdemo.config import SynthesisConfig, band_for, load_config, threshold_for
 from dfdemo.detector import load_detector, resolve_weights, save_detector
 from dfdemo.synthesis import SynthesisHead, TrackHead
 
@@ -74,12 +75,6 @@ def load_rows(items: list[Item], out: Path) -> list[FileRows]:
                 rows.append(FileRows(it, v, f.face.astype(np.float32), f.mouth.astype(np.float32), f.track, f.blend,
                                      np.exp(f.sharp[:, 3])))
     return rows
-
-
-def aggregate(p: np.ndarray) -> float:
-    """A track's score as the product makes it: the mean of the top half of its frame scores."""
-    s = np.sort(np.asarray(p, np.float64))[::-1]
-    return float(s[: max(1, (len(s) + 1) // 2)].mean())
 
 
 def tracks_of(r: FileRows, min_crops: int = 1) -> list[np.ndarray]:
@@ -201,7 +196,6 @@ class Table:
         self.fold = np.array([r.item.fold for r in rows])
         self.method = np.array([r.item.method for r in rows])
         self.blend = np.array([max(aggregate(r.blend[m]) for m in tracks_of(r)) for r in rows])
-        self.face_px = np.array([float(np.median(r.face_px)) for r in rows])
 
     def sets(self) -> dict[str, np.ndarray]:
         orig, real = self.variant == "orig", self.label == 0
@@ -472,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         raise LabError(f"no features under {a.out}: run python -m dfdemo_lab learn-kinds extract --out {a.out} first")
     decay = {"synthesis": a.weight_decay, "animation": a.animation_weight_decay}
     scores = {check: out_of_fold(rows, check, decay[check]) for check in FAMILY}
-    small = np.array([np.median(r.face_px) < a.min_face_px for r in rows])
+    small = np.array([np.median(r.face_px) < a.min_face_px for r in rows])  # as the product's abstention
     scores["synthesis"][small] = np.nan  # the check abstains on faces under the size it is judged from
     table = Table(rows, scores)
     cfg = load_config(resolve_weights(a.weights))
