@@ -16,8 +16,10 @@ import torch
 from conftest import ROOT
 from safetensors import safe_open
 
-from dfdemo import detector as det
-from dfdemo.detector import DetectorConfig, create_model, load_detector, resolve_weights, save_detector
+from dfdemo import weights as det_weights
+from dfdemo.detector import DetectorConfig, load_detector, save_detector
+from dfdemo.model import create_model, default_target_layer
+from dfdemo.weights import resolve_weights
 from dfdemo.errors import WeightsError
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -138,7 +140,7 @@ def test_truncated_safetensors_is_a_weights_error(tmp_path, tiny_weights):
 def test_factory_builds_the_other_families(arch, layer):
     model = create_model(arch)
     assert model.num_classes == 1
-    assert det.default_target_layer(arch, model) == layer
+    assert default_target_layer(arch, model) == layer
     model.get_submodule(layer)  # the Grad-CAM layer exists
 
 
@@ -146,14 +148,14 @@ def test_resolution_order(tmp_path, tiny_weights, monkeypatch):
     a, b, bundled = tmp_path / "a", tmp_path / "b", tmp_path / "bundled"
     for p in (a, b, bundled):
         shutil.copytree(tiny_weights, p)
-    monkeypatch.setattr(det, "BUNDLED_WEIGHTS", bundled)
-    monkeypatch.delenv(det.ENV_WEIGHTS, raising=False)
+    monkeypatch.setattr(det_weights, "BUNDLED_WEIGHTS", bundled)
+    monkeypatch.delenv(det_weights.ENV_WEIGHTS, raising=False)
     assert resolve_weights() == bundled
-    monkeypatch.setenv(det.ENV_WEIGHTS, str(a))
+    monkeypatch.setenv(det_weights.ENV_WEIGHTS, str(a))
     assert resolve_weights() == a  # the environment beats the bundled folder
     assert resolve_weights(b) == b  # an explicit source beats both
     assert load_detector().config.model_id == "test:untrained"
-    monkeypatch.setenv(det.ENV_WEIGHTS, str(tmp_path / "gone"))
+    monkeypatch.setenv(det_weights.ENV_WEIGHTS, str(tmp_path / "gone"))
     with pytest.raises(WeightsError, match="neither a folder nor a Hub repo id"):
         resolve_weights()
     with pytest.raises(WeightsError, match="neither a folder nor a Hub repo id"):
@@ -196,7 +198,7 @@ def test_hub_ids_load_offline_from_a_filled_cache(tmp_path, tiny_weights):
     torch.save({"w": torch.zeros(1)}, pickled)
     fill_hub_cache(cache, "dfdemo-test/pickled", {"config.json": tiny_weights / "config.json", "pytorch_model.bin": pickled})
     env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "home")}
-    env.pop(det.ENV_WEIGHTS, None)
+    env.pop(det_weights.ENV_WEIGHTS, None)
     specs = ["dfdemo-test/detector", f"dfdemo-test/detector@{COMMIT}", "dfdemo-test/detector@v1",
              "dfdemo-test/detector@v2", "nobody-here/no-such-model", "dfdemo-test/pickled"]
     run = subprocess.run([sys.executable, "-c", HUB_PROBE, *specs], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
