@@ -215,3 +215,46 @@ def test_hub_ids_load_offline_from_a_filled_cache(tmp_path, tiny_weights):
     assert not missing["ok"] and missing["error"].startswith("Hub repo nobody-here/no-such-model is not in the local cache")
     assert "offline" in missing["error"]
     assert not out["dfdemo-test/pickled"]["ok"] and "only pickled weights (pytorch_model.bin)" in out["dfdemo-test/pickled"]["error"]
+
+
+def test_the_network_is_built_by_timm_from_config_json(tmp_path, tiny_weights):
+    """timm's ``local-dir:`` route reads the folder's config.json (architecture, pretrained_cfg);
+    a hand-written config.json without a ``pretrained_cfg`` block (timm's legacy format, which
+    cannot hold the ``dfdemo`` block) still loads, its architecture built by name."""
+    d = load_detector(tiny_weights)
+    assert d.model.pretrained_cfg["source"] == "local-dir" and tuple(d.model.pretrained_cfg["mean"]) == d.config.mean
+    folder = tmp_path / "legacy"
+    shutil.copytree(tiny_weights, folder)
+    raw = json.loads((folder / "config.json").read_text())
+    del raw["pretrained_cfg"]
+    (folder / "config.json").write_text(json.dumps(raw))
+    x = crops(2)
+    np.testing.assert_array_equal(load_detector(folder).predict(x), d.predict(x))
+
+
+def test_one_forward_pass_taps_the_layers_hooks_would_see(tiny_weights):
+    """``forward_all`` taps layers by name through timm's ``forward_intermediates``: the very
+    tensors a forward hook on each module sees, the same logits as ``model(x)``. The probe pass
+    that finds the layers changes neither the model's train/eval modes nor its BatchNorm
+    statistics; a layer that is no output of ``forward_intermediates`` is named in a WeightsError."""
+    from dfdemo.model import create_model, forward_all, tap_indices
+
+    model = create_model("tf_efficientnet_lite0").train()
+    model.blocks[0].eval()  # a frozen part: its mode must survive the probe
+    layers = ("blocks.1", "blocks.4", "blocks.6", "bn2")
+    modes, state = [m.training for m in model.modules()], {k: v.clone() for k, v in model.state_dict().items()}
+    assert set(tap_indices(model, layers)) == set(layers)
+    assert [m.training for m in model.modules()] == modes
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+    seen = {}
+    hooks = [model.get_submodule(n).register_forward_hook(lambda m, i, o, n=n: seen.__setitem__(n, o)) for n in layers]
+    x = load_detector(tiny_weights).preprocess(crops(2))
+    with torch.no_grad():
+        out = forward_all(model.eval(), x, layers, pooled=True)
+        assert all(out.taps[n] is seen[n] for n in layers)
+        np.testing.assert_array_equal(forward_all(model, x).logits.numpy(), model(x).view(-1).numpy())
+    for h in hooks:
+        h.remove()
+    assert out.pooled.shape == (2, model.num_features)
+    with pytest.raises(WeightsError, match="conv_stem"):
+        forward_all(model, x, ("conv_stem",))
