@@ -69,8 +69,8 @@ class Detector:
     """A loaded detector: ``model`` in eval mode + its ``config``. Load once, reuse.
 
     ``scorer`` (default: ``model``) computes the scores; ``load_detector`` passes a copy with
-    BatchNorm folded (``fold_batchnorm``), so ``model`` must not change after loading. Every
-    method runs ``model.forward_all`` (one pass per batch) and reads the outputs it needs.
+    BatchNorm folded (``fold_batchnorm``), so ``model`` must not change after loading. The
+    scoring methods run ``dfdemo.model.forward_all`` once per batch and read what they need of it.
     """
 
     def __init__(self, model: torch.nn.Module, config: DetectorConfig, scorer: torch.nn.Module | None = None,

@@ -19,6 +19,7 @@ is no intermediate (nor the final features) is a ``WeightsError`` naming it.
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import os
 import threading
@@ -204,7 +205,12 @@ def tap_indices(model: torch.nn.Module, layers: tuple[str, ...]) -> dict[str, in
 
 def _every_block(model: torch.nn.Module) -> dict:
     """EfficientNets count only stage ends as intermediates unless asked for every block."""
-    return {"extra_blocks": True} if "extra_blocks" in inspect.signature(model.forward_intermediates).parameters else {}
+    return {"extra_blocks": True} if _takes_extra_blocks(type(model)) else {}
+
+
+@functools.lru_cache(maxsize=None)
+def _takes_extra_blocks(cls: type) -> bool:
+    return "extra_blocks" in inspect.signature(cls.forward_intermediates).parameters
 
 
 def _resolve(model: torch.nn.Module, names: list[str]) -> dict[str, int]:
