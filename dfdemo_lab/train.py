@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from dfdemo.detector import (DetectorConfig, add_mask_head, create_model, default_target_layer, forward_with_mask,
-                        load_detector, mask_probabilities, normalise, save_detector)
+from dfdemo.detector import DetectorConfig, load_detector, mask_probabilities, normalise, save_detector
+from dfdemo.model import add_mask_head, create_model, default_target_layer, forward_with_mask
 from .evaluate import DevCrops
 from .cache import CACHE_MARGIN
 from .errors import LabError, require_cache
