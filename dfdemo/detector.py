@@ -16,6 +16,7 @@ import contextlib
 import os
 import threading
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,9 +24,9 @@ import torch
 from .config import DetectorConfig, load_config  # noqa: F401 (DetectorConfig, load_config: part of the API)
 from .errors import WeightsError
 from .heads import HeadLogit, pool
-from .model import Outputs, build_model, default_target_layer, fold_batchnorm, forward_all, tap_features, tap_indices
+from .model import Outputs, build_model, default_target_layer, fold_batchnorm, forward_all, tap_features, tap_indices, twin
 from .temporal import TemporalHead, load_temporal
-from .weights import check_folder, load_weights, resolve_weights, save_detector, source_label  # noqa: F401 (resolve_weights, save_detector: part of the API)
+from .weights import Layout, detect_layout, load_weights, resolve_weights, save_detector, source_label  # noqa: F401 (resolve_weights, save_detector: part of the API)
 
 # Crops per forward pass. On 2 cores 4 crops a pass score as fast as 32 or faster (activations
 # stay in cache), and the peak memory of scoring is ~60 MB instead of ~400 MB at 32.
@@ -48,14 +49,17 @@ def mask_probabilities(mask_logits: torch.Tensor, size: int) -> torch.Tensor:
                                                          align_corners=False))[:, 0]
 
 
-def load_detector(source: str | os.PathLike | None = None) -> Detector:
-    """Load a detector from a folder or Hub id (see ``weights.resolve_weights``). Safetensors only, strict."""
-    folder = resolve_weights(source)
-    st_path = check_folder(folder)
-    config = load_config(folder)
+def load_detector(source: str | os.PathLike | None = None, fake_label: str | None = None) -> Detector:
+    """Load a detector from a folder or Hub id (see ``weights.resolve_weights``). Safetensors only,
+    strict. dfdemo's own weights, or any timm / transformers image classifier (``dfdemo.foreign``;
+    ``fake_label``: which of its classes are fake, when its labels do not say it clearly)."""
+    layout = detect_layout(resolve_weights(source))
+    if layout.family != "dfdemo":
+        return _load_foreign(layout, source, fake_label)
+    folder, config = layout.folder, load_config(layout.folder)
     if not config.model_id:
         config = replace(config, model_id=source_label(source))
-    model = load_weights(build_model(folder, config), st_path, config.architecture)
+    model = load_weights(build_model(folder, config), layout.weights, config.architecture)
     temporal = load_temporal(folder, config.temporal) if config.temporal else None
     model = model.to(memory_format=torch.channels_last)
     det = Detector(model, config, scorer=fold_batchnorm(model), temporal=temporal)
@@ -63,6 +67,31 @@ def load_detector(source: str | os.PathLike | None = None) -> Detector:
     for net in (det.model, det.scorer):  # so do the heads' layers, and their probe passes run now, not under load
         tap_indices(net, det.tapped_layers)
     return det
+
+
+def _load_foreign(layout: Layout, source, fake_label: str | None) -> Detector:
+    """A timm / transformers classifier as a detector without heads; its scorer shares its weights
+    unless BatchNorm is folded (a ViT-B is not held twice)."""
+    from .foreign import has_batchnorm, load_foreign
+
+    f = load_foreign(layout, source_label(source), fake_label)
+    model = f.model.to(memory_format=torch.channels_last)
+    scorer = fold_batchnorm(model) if has_batchnorm(model) else twin(model)
+    det = Detector(model, f.config, scorer=scorer, origin=Origin(layout.family, f.classes.fake_names, f.classes.how,
+                                                                 f.sidecar.path, f.notes))
+    _ = det.cam_layers, det.cam_reshape  # a layer the model lacks, or tokens without a grid, fail here
+    return det
+
+
+@dataclass(frozen=True)
+class Origin:
+    """What kind of detector this is and how its output is read (dfdemo's own: the default)."""
+
+    family: str = "dfdemo"  # "dfdemo", "timm", "transformers"
+    fake_classes: list[str] = field(default_factory=list)  # a classifier's classes read as fake
+    fake_by: str = ""  # how they were chosen: "labels", "fake_label=…", "single logit"
+    sidecar: Path | None = None  # where dfdemo's settings for it are kept (not dfdemo's own weights)
+    notes: tuple[str, ...] = ()  # what an analysis should say of it (accuracy not measured here…)
 
 
 class Detector:
@@ -74,7 +103,7 @@ class Detector:
     """
 
     def __init__(self, model: torch.nn.Module, config: DetectorConfig, scorer: torch.nn.Module | None = None,
-                 temporal: TemporalHead | None = None):
+                 temporal: TemporalHead | None = None, origin: Origin | None = None):
         self.model = model.eval()
         self.scorer = model if scorer is None else scorer.eval()
         self.config = config
@@ -84,6 +113,8 @@ class Detector:
         # eval mode): whoever explains with the shared model holds this lock (scoring uses ``scorer``)
         self.model_lock = threading.RLock()
         self._head_models: dict[str, torch.nn.Module] = {}
+        self.origin = origin or Origin()
+        self._grids: dict[tuple[str, ...], object] = {}
         self._mean = torch.tensor(config.mean).view(1, 3, 1, 1)
         self._std = torch.tensor(config.std).view(1, 3, 1, 1)
 
@@ -106,6 +137,24 @@ class Detector:
     def cam_method(self) -> str:
         """The CAM method of these weights (``explain.CAM_METHODS``); "" in config.json = Grad-CAM."""
         return self.config.cam or "gradcam"
+
+    @property
+    def cam_reshape(self):
+        """Grad-CAM's reshape transform for the CAM layers (``foreign.TokenGrid`` for a token
+        model's (N, T, D) output: class token dropped, tokens to a grid), None for maps (N, C, h, w).
+        Found by one probe pass per set of layers (under ``model_lock``)."""
+        from .foreign import cam_grid
+
+        names = tuple(self.cam_layer_names)
+        if names not in self._grids:
+            with self.model_lock:
+                self._grids[names] = cam_grid(self.model, list(names), self.config.input_size)
+        return self._grids[names]
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What an analysis with this detector should say of it (a Hub classifier: not measured here…)."""
+        return self.origin.notes
 
     @property
     def target_layer(self) -> torch.nn.Module:

@@ -135,6 +135,14 @@ def fold_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
     return model.requires_grad_(False)
 
 
+def twin(model: torch.nn.Module) -> torch.nn.Module:
+    """A second set of module objects over the same parameters and buffers (no memory for the
+    weights): the scorer of a network without BatchNorm to fold, so that Grad-CAM's hooks and
+    mode changes on ``model`` are never seen by the scoring passes of other threads."""
+    shared = {id(t): t for t in (*model.parameters(), *model.buffers())}
+    return copy.deepcopy(model, memo=shared).eval()
+
+
 @dataclass(frozen=True)
 class Outputs:
     """Everything one forward pass gives, per crop."""

@@ -3,9 +3,10 @@
 A weights folder is ``config.json`` + ``model.safetensors``: the ``save_pretrained`` layout of
 huggingface_hub / timm (``architecture``, ``num_classes``, ``pretrained_cfg``), plus dfdemo's own
 settings under the ``"dfdemo"`` key (``dfdemo.config``). ``resolve_weights`` turns a source into a
-local folder; ``dfdemo.model.build_model`` then builds the network from the folder through timm's
-``local-dir:`` route and ``load_weights`` fills it. Only safetensors are ever read: a folder
-that holds only pickled weights is refused by name (``check_folder``).
+local folder; ``detect_layout`` tells by its files whether it is dfdemo's own, a timm model or a
+transformers classifier (those two: ``dfdemo.foreign``); ``dfdemo.model.build_model`` builds
+dfdemo's network from the folder through timm's ``local-dir:`` route and ``load_weights`` fills it.
+Only safetensors are ever read: a folder that holds only pickled weights is refused by name.
 
 Why dfdemo fetches a Hub repo itself instead of ``timm.create_model("hf-hub:…")``: timm's
 route would (1) fall back to a pickled ``pytorch_model.bin`` where a repo has no safetensors
@@ -17,6 +18,7 @@ huggingface_hub's cache here and the cached folder goes the ``local-dir:`` way l
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -28,6 +30,7 @@ BUNDLED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "detector
 ENV_WEIGHTS = "DFDEMO_WEIGHTS"
 WEIGHTS_FILE = "model.safetensors"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+HUB_FILES = ["*.json", "*.safetensors", "README.md"]  # what is fetched of a Hub repo (configs, preprocessing, weights)
 
 
 def resolve_weights(source: str | os.PathLike | None = None) -> Path:
@@ -52,18 +55,55 @@ def source_label(source: str | os.PathLike | None) -> str:
     return str(source or os.environ.get(ENV_WEIGHTS) or "bundled:weights/detector")
 
 
-def check_folder(folder: Path) -> Path:
-    """``folder``'s safetensors file, after checking that the folder is a dfdemo weights folder
-    (a folder of pickled weights only is refused by name: dfdemo never unpickles)."""
-    st_path = folder / WEIGHTS_FILE
-    if not st_path.is_file():
-        pickled = [f.name for f in folder.iterdir() if f.suffix in PICKLE_SUFFIXES]
-        if pickled:
-            raise WeightsError(f"{folder} holds only pickled weights ({', '.join(pickled)}); dfdemo loads model.safetensors only")
-        raise WeightsError(f"{folder} has no model.safetensors")
-    if not (folder / CONFIG_FILE).is_file():
-        raise WeightsError(f"{folder} has no config.json")
-    return st_path
+@dataclass(frozen=True)
+class Layout:
+    """What a weights folder holds, decided by its files (``detect_layout``)."""
+
+    family: str  # "dfdemo" (config.json with a "dfdemo" block), "timm" (architecture), "transformers" (model_type)
+    folder: Path
+    config: dict  # config.json as read
+    weights: Path  # model.safetensors (transformers: or the index of its shards)
+
+
+def detect_layout(folder: Path) -> Layout:
+    """The layout of a weights folder, by the files present and config.json's keys: dfdemo's own
+    (a ``"dfdemo"`` block), a timm model (``architecture``: timm's ``save_pretrained`` format), a
+    transformers image classifier (``model_type`` + ``preprocessor_config.json``). Safetensors
+    only: pickled weights alone are refused by name; anything else is one error naming what was found."""
+    names = sorted(f.name for f in folder.iterdir())
+    weights = _safetensors(folder, names)
+    if (folder / CONFIG_FILE).is_file():
+        raw = _read_json(folder / CONFIG_FILE)
+        family = "dfdemo" if "dfdemo" in raw else "timm" if "architecture" in raw else "transformers" if "model_type" in raw else ""
+        if family == "transformers" and weights and "preprocessor_config.json" not in names:
+            raise WeightsError(f"{folder} is a transformers model without preprocessor_config.json: its input size, mean and std are unknown")
+        if family and weights and (family == "transformers" or weights.name == WEIGHTS_FILE):
+            return Layout(family, folder, raw, weights)
+    pickled = [n for n in names if Path(n).suffix in PICKLE_SUFFIXES]
+    if pickled and not weights:
+        raise WeightsError(f"{folder} holds only pickled weights ({', '.join(pickled)}); dfdemo loads model.safetensors only")
+    raise WeightsError(f"{folder}: no detector layout dfdemo knows (found: {', '.join(names) or 'nothing'}); expected "
+                       "config.json + model.safetensors of dfdemo, of timm (config.json with architecture) or of a "
+                       "transformers image classifier (config.json with model_type, preprocessor_config.json)")
+
+
+def _safetensors(folder: Path, names: list[str]) -> Path | None:
+    for name in (WEIGHTS_FILE, "model.safetensors.index.json"):
+        if name in names:
+            return folder / name
+    return None
+
+
+def _read_json(path: Path) -> dict:
+    import json
+
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise WeightsError(f"{path} is not readable JSON: {e}") from e
+    if not isinstance(raw, dict):
+        raise WeightsError(f"{path} is not a JSON object")
+    return raw
 
 
 def load_weights(model: torch.nn.Module, st_path: Path, architecture: str) -> torch.nn.Module:
@@ -114,16 +154,16 @@ def _bound_timeouts(request) -> None:
 
 
 def _download(spec: str) -> Path:
-    """A Hub repo ``owner/name[@revision]`` → its snapshot folder in huggingface_hub's cache. The
-    pickled files are fetched too (never read), so that ``check_folder`` can name them when they
-    are all a repo has."""
+    """A Hub repo ``owner/name[@revision]`` → its snapshot folder in huggingface_hub's cache: its
+    JSON files and safetensors only (a transformers repo often holds pickled copies too, never
+    fetched). A repo without safetensors is refused here, naming its pickled files."""
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
 
     repo_id, _, revision = spec.partition("@")
     _hub_timeouts()
     try:
-        folder = snapshot_download(repo_id, revision=revision or None, allow_patterns=["config.json", "*.safetensors", "README.md", "*.bin", "*.pt", "*.pth"])
+        folder = snapshot_download(repo_id, revision=revision or None, allow_patterns=HUB_FILES)
     except RepositoryNotFoundError as e:
         raise WeightsError(f"Hub repo {repo_id} does not exist or is private") from e
     except LocalEntryNotFoundError:
@@ -136,7 +176,25 @@ def _download(spec: str) -> Path:
             raise
         raise WeightsError(f"cannot fetch Hub repo {repo_id}: the Hub did not answer in time ({type(e).__name__}); "
                            "try again later or use the bundled weights") from None
-    return Path(folder)
+    folder = Path(folder)
+    if not any(folder.glob("*.safetensors")):
+        _refuse_pickled(repo_id, revision or None, folder)
+    return folder
+
+
+def _refuse_pickled(repo_id: str, revision: str | None, folder: Path) -> None:
+    """A repo whose snapshot has no safetensors: its pickled files named, when the Hub lists any."""
+    from huggingface_hub import HfApi, constants
+
+    names = [f.name for f in folder.iterdir()]
+    if not constants.is_offline_mode():
+        try:
+            names = HfApi().list_repo_files(repo_id, revision=revision)
+        except Exception:  # noqa: BLE001 (only the message is at stake: the layout check below names what is here)
+            pass
+    pickled = [n for n in names if Path(n).suffix in PICKLE_SUFFIXES]
+    if pickled:
+        raise WeightsError(f"Hub repo {repo_id} holds only pickled weights ({', '.join(pickled)}); dfdemo loads safetensors only")
 
 
 def _first_line(e: Exception) -> str:
