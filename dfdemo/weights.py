@@ -72,19 +72,22 @@ def detect_layout(folder: Path) -> Layout:
     only: pickled weights alone are refused by name; anything else is one error naming what was found."""
     names = sorted(f.name for f in folder.iterdir())
     weights = _safetensors(folder, names)
-    if (folder / CONFIG_FILE).is_file():
-        raw = _read_json(folder / CONFIG_FILE)
-        family = "dfdemo" if "dfdemo" in raw else "timm" if "architecture" in raw else "transformers" if "model_type" in raw else ""
-        if family == "transformers" and weights and "preprocessor_config.json" not in names:
-            raise WeightsError(f"{folder} is a transformers model without preprocessor_config.json: its input size, mean and std are unknown")
-        if family and weights and (family == "transformers" or weights.name == WEIGHTS_FILE):
-            return Layout(family, folder, raw, weights)
     pickled = [n for n in names if Path(n).suffix in PICKLE_SUFFIXES]
     if pickled and not weights:
         raise WeightsError(f"{folder} holds only pickled weights ({', '.join(pickled)}); dfdemo loads model.safetensors only")
-    raise WeightsError(f"{folder}: no detector layout dfdemo knows (found: {', '.join(names) or 'nothing'}); expected "
-                       "config.json + model.safetensors of dfdemo, of timm (config.json with architecture) or of a "
-                       "transformers image classifier (config.json with model_type, preprocessor_config.json)")
+    raw = _read_json(folder / CONFIG_FILE) if CONFIG_FILE in names else {}
+    family = "dfdemo" if "dfdemo" in raw else "timm" if "architecture" in raw else "transformers" if "model_type" in raw else ""
+    why = ("has no model.safetensors" if not weights else "has no config.json" if not raw and CONFIG_FILE not in names
+           else "" if family else "has a config.json of no kind dfdemo knows (no dfdemo block, architecture or model_type)")
+    if family == "transformers" and "preprocessor_config.json" not in names:
+        why = "is a transformers model without preprocessor_config.json: its input size, mean and std are unknown"
+    if family in ("dfdemo", "timm") and weights and weights.name != WEIGHTS_FILE:
+        why = "has no model.safetensors"
+    if why:
+        raise WeightsError(f"{folder} {why} (found: {', '.join(names) or 'nothing'}); a detector folder is config.json + "
+                           "model.safetensors of dfdemo or timm (config.json with architecture), or a transformers "
+                           "image classifier (config.json with model_type, preprocessor_config.json)")
+    return Layout(family, folder, raw, weights)
 
 
 def _safetensors(folder: Path, names: list[str]) -> Path | None:
@@ -100,7 +103,7 @@ def _read_json(path: Path) -> dict:
     try:
         raw = json.loads(path.read_text())
     except (OSError, ValueError) as e:
-        raise WeightsError(f"{path} is not readable JSON: {e}") from e
+        raise WeightsError(f"{path} is not valid JSON: {e}") from e
     if not isinstance(raw, dict):
         raise WeightsError(f"{path} is not a JSON object")
     return raw

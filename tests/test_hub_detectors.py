@@ -1,0 +1,230 @@
+"""Any image classifier of the Hub as a detector (issue 28): tiny random timm and transformers
+models (tests/hubkit.py) loaded by folder and through the Hub code path from a hand-filled cache
+(offline), their P(fake) checked against the libraries' own forward passes, the layout, label and
+pickle refusals, and the sidecar that holds what dfdemo measured for them."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import ASTRONAUT_FACE, ROOT, astronaut
+
+import hubkit
+from dfdemo.detector import load_detector
+from dfdemo.errors import WeightsError
+from dfdemo.foreign import NOT_CALIBRATED, NOT_MEASURED
+from dfdemo.labels import fake_classes, side
+from dfdemo.sidecar import read_sidecar, update_settings
+from dfdemo.weights import detect_layout
+
+
+@pytest.fixture(scope="module")
+def hub_models(tmp_path_factory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("hub_models")
+    return {"timm-efficientnet": hubkit.timm_folder(base / "timm-efficientnet"),
+            "timm-convnext": hubkit.timm_folder(base / "timm-convnext", "test_convnext", labels=("authentic", "deepfake")),
+            "vit": hubkit.vit_folder(base / "vit"),
+            "convnext": hubkit.convnext_folder(base / "convnext")}
+
+
+def face_crops(size: int, n: int = 2) -> np.ndarray:
+    """The astronaut's face (a real photo) cut square at ``size``, and its mirror image."""
+    import cv2
+
+    x0, y0, x1, y1 = ASTRONAUT_FACE
+    face = cv2.resize(astronaut()[y0 - 30:y1 + 30, x0 - 30:x1 + 30], (size, size), interpolation=cv2.INTER_AREA)
+    return np.stack([face, face[:, ::-1]][:n])
+
+
+def softmax_fake(logits: torch.Tensor, fake: int) -> np.ndarray:
+    return torch.softmax(logits.float(), 1)[:, fake].detach().numpy()
+
+
+def test_layouts_are_told_by_their_files(hub_models, tiny_weights):
+    assert detect_layout(tiny_weights).family == "dfdemo"
+    assert detect_layout(hub_models["timm-efficientnet"]).family == "timm"
+    assert detect_layout(hub_models["vit"]).family == "transformers"
+
+
+def test_transformers_vit_scores_as_its_own_processor_and_model_do(hub_models):
+    """P(fake) of a transformers ViT = softmax of its own forward pass on its own image
+    processor's pixel values (the input contract is the model's), class "Fake" by id2label."""
+    from transformers import AutoImageProcessor, AutoModelForImageClassification
+
+    det = load_detector(hub_models["vit"])
+    assert det.origin.family == "transformers" and det.origin.fake_classes == ["Fake"] and det.config.input_size == 64
+    crops = face_crops(64)
+    ref_model = AutoModelForImageClassification.from_pretrained(hub_models["vit"]).eval()
+    pixels = AutoImageProcessor.from_pretrained(hub_models["vit"])(list(crops), return_tensors="pt")["pixel_values"]
+    with torch.no_grad():
+        ref = softmax_fake(ref_model(pixel_values=pixels).logits, 1)
+    np.testing.assert_allclose(det.predict(crops), ref, atol=1e-4)
+    assert not det.learned_heads and not det.has_mask_head and det.temporal is None
+
+
+@pytest.mark.parametrize("name,fake", [("timm-efficientnet", 1), ("timm-convnext", 1), ("convnext", 1)])
+def test_timm_and_convnext_score_as_the_model_does(hub_models, name, fake):
+    """P(fake) = the model's softmax at the fake class on the crop normalised with the model's
+    own mean and std (timm's data config, the image processor's)."""
+    det = load_detector(hub_models[name])
+    crops = face_crops(det.config.input_size)
+    x = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in _model_mean_std(hub_models[name]))
+    with torch.no_grad():
+        logits = det.model.class_logits((x - mean) / std)
+    np.testing.assert_allclose(det.predict(crops), softmax_fake(logits, fake), atol=1e-4)
+
+
+def _model_mean_std(folder: Path):
+    raw = json.loads((folder / "config.json").read_text())
+    if "pretrained_cfg" in raw:
+        return raw["pretrained_cfg"]["mean"], raw["pretrained_cfg"]["std"]
+    pre = json.loads((folder / "preprocessor_config.json").read_text())
+    return pre["image_mean"], pre["image_std"]
+
+
+def test_cam_layers_by_family(hub_models):
+    """CNNs: the last stage (a (N, C, h, w) map); ViT: the last block's first norm, its tokens
+    reshaped to a grid with the class token dropped."""
+    vit = load_detector(hub_models["vit"])
+    assert vit.cam_layer_names == ["vit.layers.1.layernorm_before"]
+    grid = vit.cam_reshape
+    tokens = torch.arange(2 * 17 * 3, dtype=torch.float32).view(2, 17, 3)  # 1 class token + 4x4 patches
+    out = grid(tokens)
+    assert out.shape == (2, 3, 4, 4) and torch.equal(out[:, :, 0, 0], tokens[:, 1])  # the class token is gone
+    assert load_detector(hub_models["convnext"]).cam_reshape is None
+    assert load_detector(hub_models["timm-convnext"]).cam_layer_names == ["stages.3"]
+
+
+def test_label_words():
+    assert [side(x) for x in ("Fake", "DEEPFAKE", "AI-generated", "spoof", "Real", "bona fide", "bonafide", "not fake", "cat")] \
+        == ["fake", "fake", "fake", "fake", "real", "real", "real", "", ""]
+    c = fake_classes(["real", "deepfake", "ai generated"], 3)
+    assert c.fake == (1, 2) and c.real == (0,)
+    assert fake_classes(["cat", "dog"], 2, fake_label="dog").fake == (1,)
+    assert fake_classes([], 2, fake_label="0").fake == (0,)
+    assert fake_classes([], 1).single_logit
+
+
+def test_several_fake_classes_sum(tmp_path):
+    """Labels with two fake classes: P(fake) is the softmax mass of both."""
+    folder = hubkit.vit_folder(tmp_path / "three", {0: "real", 1: "deepfake", 2: "AI-generated"})
+    det = load_detector(folder)
+    crops = face_crops(64)
+    with torch.no_grad():
+        p = torch.softmax(det.model.class_logits(det.preprocess(crops)), 1)
+    np.testing.assert_allclose(det.predict(crops), (p[:, 1] + p[:, 2]).numpy(), atol=1e-5)
+
+
+def test_refusals(tmp_path, hub_models):
+    """Unclear labels are listed, fake_label= settles them; pickled weights only: one line;
+    an unknown layout names what was found."""
+    unclear = hubkit.vit_folder(tmp_path / "unclear", {0: "LABEL_0", 1: "LABEL_1"})
+    with pytest.raises(WeightsError, match=r"unclear from the labels \(0: 'LABEL_0', 1: 'LABEL_1'\).*fake_label="):
+        load_detector(unclear)
+    flipped = load_detector(hub_models["vit"], fake_label="Real")
+    np.testing.assert_allclose(flipped.predict(face_crops(64)), 1 - load_detector(hub_models["vit"]).predict(face_crops(64)), atol=1e-5)
+    with pytest.raises(WeightsError, match="fake_label='dog' is none of"):
+        load_detector(hub_models["vit"], fake_label="dog")
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    (pickled / "config.json").write_text((hub_models["vit"] / "config.json").read_text())
+    torch.save({"w": torch.zeros(1)}, pickled / "pytorch_model.bin")
+    with pytest.raises(WeightsError, match=r"only pickled weights \(pytorch_model.bin\)"):
+        load_detector(pickled)
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / "config.json").write_text(json.dumps({"hidden": 3}))
+    (odd / "model.safetensors").write_bytes((hub_models["vit"] / "model.safetensors").read_bytes())
+    with pytest.raises(WeightsError, match=r"config.json of no kind dfdemo knows.*\(found: config.json, model.safetensors\)"):
+        load_detector(odd)
+
+
+def test_sidecar_holds_what_was_measured(tmp_path, hub_models):
+    """Without a sidecar: the model's own 0.5 and the notes that nothing was measured; the lab's
+    writer (update_settings) puts cuts and accuracy into dfdemo.json beside a local folder, and
+    the detector reads them back; dfdemo's own weights keep their config.json."""
+    folder = tmp_path / "mine"
+    hubkit.timm_folder(folder, "test_convnext")
+    det = load_detector(folder)
+    assert (det.config.threshold, det.config.uncertain_band) == (0.5, (0.5, 0.5))
+    assert NOT_MEASURED in det.notes and NOT_CALIBRATED in det.notes
+    acc = {"fakes": 10, "reals": 12, "tpr": 0.7, "fpr": 0.1, "unit": "clip"}
+    path = update_settings(folder, {"accuracy": acc}, threshold=0.61, uncertain_band=(0.55, 0.7))
+    assert path == folder / "dfdemo.json" and json.loads(path.read_text())["dfdemo"]["threshold"] == 0.61
+    det = load_detector(folder)
+    assert det.config.threshold == 0.61 and det.config.uncertain_band == (0.55, 0.7) and det.config.accuracy == acc
+    assert det.notes == ()
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "dfdemo.json", "model.safetensors"]
+
+
+HUB_PROBE = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    from dfdemo.detector import load_detector
+    from dfdemo.errors import WeightsError
+    from dfdemo.sidecar import update_settings
+    from dfdemo.weights import resolve_weights
+    out = {}
+    for spec in sys.argv[1:]:
+        try:
+            d = load_detector(spec)
+            x = np.full((1, d.config.input_size, d.config.input_size, 3), 128, "uint8")
+            out[spec] = {"ok": True, "p": float(d.predict(x)[0]), "family": d.origin.family, "sidecar": str(d.origin.sidecar),
+                         "layers": d.cam_layer_names, "model_id": d.config.model_id}
+            if spec.endswith("vit"):
+                out["written"] = str(update_settings(resolve_weights(spec), {"accuracy": {"auc": 0.5}}, threshold=0.7))
+                out["reread"] = load_detector(spec).config.threshold
+        except WeightsError as e:
+            out[spec] = {"ok": False, "error": str(e)}
+    print(json.dumps(out))
+""")
+
+
+def test_hub_ids_load_offline_from_a_filled_cache(tmp_path, hub_models):
+    """owner/name of a timm and a transformers repo load from huggingface_hub's cache with
+    HF_HUB_OFFLINE=1, the same weights as their folders; the sidecar of a Hub repo is written
+    under $DFDEMO_HOME, never in the cache; a repo of pickles only is refused in one line."""
+    cache, home = tmp_path / "hub", tmp_path / "dfdemo-home"
+    hubkit.fill_hub_cache(cache, "someone/deepfake-vit", hub_models["vit"])
+    hubkit.fill_hub_cache(cache, "someone/deepfake-timm", hub_models["timm-efficientnet"])
+    pickles = tmp_path / "pickles"
+    pickles.mkdir()
+    (pickles / "config.json").write_text((hub_models["vit"] / "config.json").read_text())
+    torch.save({"w": torch.zeros(1)}, pickles / "pytorch_model.bin")
+    hubkit.fill_hub_cache(cache, "someone/pickled", pickles)
+    env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf-home"),
+           "DFDEMO_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    env.pop("DFDEMO_WEIGHTS", None)
+    specs = ["someone/deepfake-vit", "someone/deepfake-timm", "someone/pickled"]
+    run = subprocess.run([sys.executable, "-c", HUB_PROBE, *specs], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    for spec, name in zip(specs, ("vit", "timm-efficientnet")):
+        assert out[spec]["ok"], out[spec]
+        local = load_detector(hub_models[name])
+        s = local.config.input_size
+        assert out[spec]["p"] == pytest.approx(float(local.predict(np.full((1, s, s, 3), 128, np.uint8))[0]), abs=1e-5)
+        assert out[spec]["layers"] == local.cam_layer_names and out[spec]["model_id"] == spec
+    sidecar = home / "detectors" / "someone--deepfake-vit" / "dfdemo.json"
+    assert out["written"] == str(sidecar) and out["reread"] == 0.7
+    assert json.loads(sidecar.read_text())["revision"] == hubkit.COMMIT
+    assert not list(cache.rglob("dfdemo.json"))  # nothing written into the Hub cache
+    assert not out["someone/pickled"]["ok"] and "only pickled weights (pytorch_model.bin)" in out["someone/pickled"]["error"]
+
+
+def test_a_sidecar_of_another_commit_is_not_used(tmp_path, hub_models, monkeypatch):
+    monkeypatch.setenv("DFDEMO_HOME", str(tmp_path / "home"))
+    old = hubkit.fill_hub_cache(tmp_path / "hub", "someone/model", hub_models["vit"], commit="a" * 40)
+    update_settings(old, {"accuracy": {"auc": 0.9}}, threshold=0.8)
+    new = hubkit.fill_hub_cache(tmp_path / "hub", "someone/model", hub_models["vit"], commit="b" * 40)
+    assert read_sidecar(old).settings["threshold"] == 0.8
+    det = load_detector(new)
+    assert det.config.threshold == 0.5 and "measured on commit aaaaaaaaaaaa" in det.notes[0] and NOT_MEASURED in det.notes
