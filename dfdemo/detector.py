@@ -56,7 +56,7 @@ def load_detector(source: str | os.PathLike | None = None, fake_label: str | Non
     layout = detect_layout(resolve_weights(source))
     if layout.family != "dfdemo":
         return _load_foreign(layout, source, fake_label)
-    folder, config = layout.folder, load_config(layout.folder)
+    folder, config = layout.folder, _with_sidecar(layout)
     if not config.model_id:
         config = replace(config, model_id=source_label(source))
     model = load_weights(build_model(folder, config), layout.weights, config.architecture)
@@ -67,6 +67,19 @@ def load_detector(source: str | os.PathLike | None = None, fake_label: str | Non
     for net in (det.model, det.scorer):  # so do the heads' layers, and their probe passes run now, not under load
         tap_indices(net, det.tapped_layers)
     return det
+
+
+def _with_sidecar(layout: Layout) -> DetectorConfig:
+    """dfdemo's config of its own weights; for a Hub snapshot, with what was measured here on
+    top (its sidecar: the cache is never written)."""
+    from .sidecar import hub_snapshot, read_sidecar
+
+    own = read_sidecar(layout.folder).settings if hub_snapshot(layout.folder) else {}
+    if not own:
+        return load_config(layout.folder)
+    base = layout.config.get("dfdemo", {})
+    extra = {**base.get("extra", {}), **own.get("extra", {})}
+    return DetectorConfig.from_json_dict({**layout.config, "dfdemo": {**base, **own, "extra": extra}})
 
 
 def _load_foreign(layout: Layout, source, fake_label: str | None) -> Detector:

@@ -10,8 +10,10 @@ holding that block as dfdemo's config.json would (``DetectorConfig``'s ``"dfdemo
   owner--name/dfdemo.json`` (default ``~/.dfdemo``), with the commit it was measured on; another
   commit of the repo reads as not measured (``Sidecar.stale``).
 
-``update_settings`` is the one writer the lab goes through for any source: dfdemo's own folders
-keep their config.json (``config.update_config``), the others get their sidecar.
+``update_settings`` is the one writer the lab goes through for any source: dfdemo's own local
+folders keep their config.json (``config.update_config``), everything else gets its sidecar
+(a dfdemo repo from the Hub too: the cache's files are links to shared blobs, never written);
+``measured_detectors`` lists the Hub detectors measured here.
 Standard library only.
 """
 from __future__ import annotations
@@ -100,7 +102,7 @@ def update_settings(folder: Path, records: dict | None = None, **changes) -> Pat
     from .weights import detect_layout
 
     folder = Path(folder)
-    if detect_layout(folder).family == "dfdemo":
+    if detect_layout(folder).family == "dfdemo" and not hub_snapshot(folder):
         update_config(folder, records, **changes)
         return folder / CONFIG_FILE
     settings = dict(read_sidecar(folder).settings)
@@ -108,3 +110,26 @@ def update_settings(folder: Path, records: dict | None = None, **changes) -> Pat
     if records:
         settings["extra"] = {**settings.get("extra", {}), **records}
     return write_sidecar(folder, settings)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A Hub detector measured here: its repo, the commit, and what eval recorded."""
+
+    repo: str
+    revision: str
+    accuracy: dict
+
+
+def measured_detectors() -> list[Measured]:
+    """The Hub detectors with a sidecar under ``$DFDEMO_HOME`` that records an accuracy, by repo name."""
+    out = []
+    for path in sorted((sidecar_home() / "detectors").glob(f"*/{SIDECAR_FILE}")):
+        try:
+            raw = json.loads(path.read_text())
+            acc = raw["dfdemo"].get("extra", {}).get("accuracy")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # not a sidecar: not offered
+        if acc:
+            out.append(Measured(str(raw.get("source") or path.parent.name.replace("--", "/", 1)), str(raw.get("revision") or ""), acc))
+    return out

@@ -228,3 +228,23 @@ def test_a_sidecar_of_another_commit_is_not_used(tmp_path, hub_models, monkeypat
     assert read_sidecar(old).settings["threshold"] == 0.8
     det = load_detector(new)
     assert det.config.threshold == 0.5 and "measured on commit aaaaaaaaaaaa" in det.notes[0] and NOT_MEASURED in det.notes
+
+
+def test_measured_here_is_kept_outside_the_hub_cache(tmp_path, tiny_weights, hub_models, monkeypatch):
+    """dfdemo's own weights from the Hub too: what the lab measures goes to the sidecar (the
+    cache's files are never written) and is read over config.json; the measured Hub detectors
+    are listed for the app."""
+    from dfdemo.sidecar import measured_detectors
+
+    monkeypatch.setenv("DFDEMO_HOME", str(tmp_path / "home"))
+    snap = hubkit.fill_hub_cache(tmp_path / "hub", "dfdemo-test/detector", tiny_weights)
+    before = (snap / "config.json").read_text()
+    assert measured_detectors() == []
+    written = update_settings(snap, {"accuracy": {"auc": 0.61, "fakes": 3, "reals": 4}}, threshold=0.77)
+    assert (snap / "config.json").read_text() == before and written.is_relative_to(tmp_path / "home")
+    det = load_detector(snap)
+    assert det.config.threshold == 0.77 and det.config.accuracy["auc"] == 0.61 and det.config.model_id == "test:untrained"
+    vit = hubkit.fill_hub_cache(tmp_path / "hub", "someone/vit", hub_models["vit"])
+    update_settings(vit, threshold=0.6)  # calibrated, accuracy not measured: not listed
+    assert [(m.repo, m.revision, m.accuracy["auc"]) for m in measured_detectors()] == [("dfdemo-test/detector", hubkit.COMMIT, 0.61)]
+
