@@ -21,16 +21,15 @@ import numpy as np
 
 from . import decide
 from .decide import aggregate  # noqa: F401 (the lab scores tracks as the product does)
-from .decide import SYNTHESIS_NOT_CALIBRATED  # noqa: F401 (kept importable here)
 from .detector import Detector, load_detector
 from .errors import DfdemoError, MediaError
 from .explain import cam_maps, heatmaps
 from .faces import FaceDetector, Track, appearance, drop_weak_tracks, face_warnings, link_tracks
 from .media import MediaInfo, probe, write_png
-from .report import FaceReport, FrameScore, Heatmap, Report, WindowScore, deciding
+from .report import FaceReport, FrameScore, Heatmap, Report, deciding
 from .sampling import MAX_FACES, FaceSample, Framing, Sampled, find_faces
 from .stopwatch import Stopwatch
-from .temporal import window_scores
+from .temporal import TemporalCheck, temporal_check
 
 Progress = Callable[[float, str], None]
 FACES_COUNTED = 500  # faces found per frame are counted (and the ones left out shown) up to this many
@@ -90,15 +89,6 @@ class _Tracked:
     notes: list[str]
 
 
-@dataclass(frozen=True)
-class _TemporalCheck:
-    """Whether the temporal check ran (``Report.temporal``), its windows per track, and the note."""
-
-    state: str  # "off", "used", "unavailable" or "not_applicable"
-    windows: dict[int, list[WindowScore]]
-    note: str | None = None
-
-
 def _name_stem(path) -> str:
     """The input's name without suffix, cut to 100 bytes: image names stay under the 255-byte
     limit of file systems whatever the input is called."""
@@ -143,7 +133,9 @@ class Analyzer:
                 info = self._probe(path, settings)
             sampled = find_faces(path, info, self.faces, self._framing(info.kind), settings.frames, settings.max_faces, clock, say)
             tracked = self._score_tracks(sampled, info.kind, clock, say)
-            temporal = self._temporal(path, info, tracked, settings, clock, say)
+            seen = {tid: [(s.time_s, s.box) for s in ss] for tid, ss in tracked.samples.items()}
+            temporal = temporal_check(path, info, seen, settings.temporal, settings.windows, self.detector,
+                                      self.faces.detect, settings.max_faces, clock, say)
             cuts = decide.choose_cuts(cfg, info.kind, settings.threshold,
                                       self.detector.temporal_config if temporal.state == "used" else None,
                                       self.detector.learned_heads)
@@ -201,24 +193,7 @@ class Analyzer:
                       for i, (s, p, q) in enumerate(zip(sampled.samples, blend, synth))}
         return _Tracked(tracks, {tr.track_id: [scored[id(d)] for d in tr.detections] for tr in tracks}, notes)
 
-    def _temporal(self, path, info: MediaInfo, tracked: _Tracked, settings: Settings, clock: Stopwatch,
-                  say: Progress) -> _TemporalCheck:
-        tcfg = self.detector.temporal_config
-        wanted = settings.temporal if settings.temporal is not None else bool(tcfg and tcfg.default_on)
-        state, note = decide.temporal_state(wanted, tcfg, info.kind, info.frame_count)
-        if state != "used":
-            return _TemporalCheck(state, {}, note)
-        with clock("temporal"):
-            say(0.8, "temporal check: reading windows of consecutive frames")
-            seen = {tid: [(s.time_s, s.box) for s in ss] for tid, ss in tracked.samples.items()}
-            windows = window_scores(path, info, seen, settings.windows if settings.windows is not None else tcfg.windows,
-                                    self.detector, self.faces.detect, settings.max_faces)
-        if not any(windows.values()):
-            return _TemporalCheck("not_applicable", windows,
-                                  "no face was seen through a whole window of consecutive frames: frame score only")
-        return _TemporalCheck("used", windows)
-
-    def _face_report(self, track: Track, samples: list[FaceSample], temporal: _TemporalCheck, cuts: decide.Cuts,
+    def _face_report(self, track: Track, samples: list[FaceSample], temporal: TemporalCheck, cuts: decide.Cuts,
                      kind: str) -> FaceReport:
         """One person's checks (``decide``): the frame scores aggregated, combined with the
         windows' when there are any; each learned check at its cut, or why it did not judge."""

@@ -1,8 +1,9 @@
 """The weights' config, typed: what travels with a set of weights in ``config.json``.
 
 ``DetectorConfig`` holds the network's input contract (architecture, input size, mean, std)
-and dfdemo's own settings under the ``"dfdemo"`` key, in typed blocks: the decision ``Cut``s
-(clip and photo threshold with their uncertain band), the optional ``MaskHeadConfig`` and
+and dfdemo's own settings under the ``"dfdemo"`` key, in typed blocks: the decision cuts (one
+``Cut`` type; one ``Calibration`` block, clip and photo cut, read and written the same for the
+blending score, each learned check and the temporal check's combined score), the optional ``MaskHeadConfig`` and
 ``TemporalConfig`` and ``SynthesisConfig``, and ``extra``: the lab's free-form records (accuracy, calibration,
 faithfulness, training history), kept as they are written.
 

@@ -4,6 +4,8 @@ No torch here. ``square_crop`` is the one crop function shared by analysis and t
 the detector sees the same framing in both. Boxes are (x0, y0, x1, y1) in pixels of the frame
 given; keypoints are the 6 BlazeFace points (right eye, left eye, nose tip, mouth centre,
 right ear, left ear; "right" = the subject's right) as a (6, 2) float array in pixels.
+``face_quality`` measures how well a crop can be judged (size, brightness, sharpness, yaw) and
+``face_warnings`` says where that makes a score less reliable.
 """
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 Frames leave this module as RGB ``uint8`` arrays of shape (H, W, 3). A video is never held
 in memory whole: ``sample_frames`` yields one frame at a time, seeking where the sampled
 frames are far apart and grabbing sequentially where they are close. FFmpeg's console log is
-silenced where the process starts (``dfdemo.runtime``), not here.
+silenced where the process starts (``dfdemo.runtime``), not here. ``read_ahead`` decodes the
+next sampled frame on a thread while the caller works on this one; ``write_png`` writes an image.
 """
 from __future__ import annotations
 

@@ -1,7 +1,11 @@
-"""Report dataclasses: what one analysis produced. Standard library only.
+"""Report dataclasses: what one analysis produced. Standard library only (and ``config.Cut``).
 
 Every stage returns plain data; this module turns the final result into JSON with a
 stable schema shared by the CLI (``python -m dfdemo scan --json``) and the app's ``/analyze``.
+``SEVERITY`` is the one order of verdicts; ``Report``'s query methods (``deciding``,
+``cut_of``, ``blending_cut``, ...) are the one place that reads a report of an older version
+(no checks, checks without their cut) as its blending check at the report's cut. Heatmaps name
+their images (``Analysis.images``), they never hold a path of the machine that made them.
 """
 from __future__ import annotations
 

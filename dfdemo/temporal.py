@@ -10,17 +10,20 @@ The head is optional and lives beside the detector: ``temporal.safetensors`` in 
 weights folder, described by ``config.json`` → ``dfdemo.temporal`` (``TemporalConfig``). A
 face's combined score is ``frame_weight * frame + (1 - frame_weight) * temporal`` with the
 weight chosen on held-out validation windows by the training command, and its own calibrated
-threshold (``decide.combine``). ``window_scores`` is the stage the analyzer runs: read the
-windows, follow each face through them, score each window.
+threshold (``decide.combine``). ``temporal_check`` is the stage the analyzer runs: whether the check
+runs (``decide.temporal_state``), then ``window_scores``: read the windows, follow each face
+through them, score each window.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .config import TemporalConfig  # noqa: F401 (the head's settings, typed with the weights' config)
+from .decide import temporal_state
 from .errors import WeightsError
 from .faces import follow, square_crop
 from .media import MediaInfo, read_windows, window_starts
@@ -114,3 +117,31 @@ def window_scores(path, info: MediaInfo, tracks: dict[int, list[tuple[float, tup
         out[tid].append(WindowScore(frames[0].index, frames[-1].index, round(frames[0].time_s, 3),
                                     round(frames[-1].time_s, 3), float(p), float(frame_p[k * t:(k + 1) * t].mean())))
     return out
+
+
+@dataclass(frozen=True)
+class TemporalCheck:
+    """Whether the temporal check ran (``Report.temporal``), its windows per track, and the note."""
+
+    state: str  # "off", "used", "unavailable" or "not_applicable"
+    windows: dict[int, list[WindowScore]]
+    note: str | None = None
+
+
+def temporal_check(path, info: MediaInfo, tracks: dict[int, list[tuple[float, tuple]]], wanted: bool | None,
+                   windows: int | None, detector, detect, max_faces: int, clock, say) -> TemporalCheck:
+    """The temporal check of a file: ``wanted`` (None: the weights' default) and possible here,
+    ``windows`` windows (None: the weights' default) scored by ``window_scores``; timed as
+    "temporal" on ``clock`` (``stopwatch.Stopwatch``), its progress said through ``say``."""
+    tcfg = detector.temporal_config
+    wanted = wanted if wanted is not None else bool(tcfg and tcfg.default_on)
+    state, note = temporal_state(wanted, tcfg, info.kind, info.frame_count)
+    if state != "used":
+        return TemporalCheck(state, {}, note)
+    with clock("temporal"):
+        say(0.8, "temporal check: reading windows of consecutive frames")
+        scored = window_scores(path, info, tracks, windows if windows is not None else tcfg.windows, detector, detect, max_faces)
+    if not any(scored.values()):
+        return TemporalCheck("not_applicable", scored,
+                             "no face was seen through a whole window of consecutive frames: frame score only")
+    return TemporalCheck("used", scored)

@@ -164,7 +164,8 @@ def test_no_cut_within_the_allowance_means_the_kind_is_not_judged():
 
 
 def test_a_video_without_a_clip_cut_is_judged_by_blending_alone_and_says_so(tmp_path, clip):
-    from dfdemo.analyzer import SYNTHESIS_NOT_CALIBRATED, Analyzer, Settings
+    from dfdemo.analyzer import Analyzer, Settings
+    from dfdemo.decide import SYNTHESIS_NOT_CALIBRATED
     from dfdemo.config import update_config
 
     folder = with_synthesis_head(ROOT / "weights" / "detector", tmp_path / "w", bias=12.0)
