@@ -328,13 +328,14 @@ def test_19_4_heatmaps_of_a_file_with_a_long_name_are_written(tmp_path, tiny_wei
 def test_19_4_a_heatmap_folder_that_cannot_be_written_is_said(tmp_path, analyzer, one_frame_clip):
     blocked = tmp_path / "file_not_folder"
     blocked.write_text("x")
+    analysis = analyzer.analyze(one_frame_clip, Settings(frames=1, heatmaps=1))
     with pytest.raises(DfdemoError) as e:
-        analyzer.analyze(one_frame_clip, Settings(frames=1, heatmaps=1, heatmap_dir=str(blocked / "D")))
+        analysis.write_images(blocked / "D")
     assert str(e.value) == f"{blocked / 'D'}: cannot make the heatmap folder (not a directory)"
-    from dfdemo.analyzer import _write_png
+    from dfdemo.media import write_png
 
     with pytest.raises(DfdemoError, match="cannot write the heatmap image"):  # OpenCV only returns False
-        _write_png(str(tmp_path / ("x" * 300 + ".png")), astronaut())
+        write_png(str(tmp_path / ("x" * 300 + ".png")), astronaut())
 
 
 def test_19_5_a_second_video_stream_is_named_in_a_note(tmp_path, analyzer):
