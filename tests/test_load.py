@@ -37,7 +37,7 @@ def make_clips(folder: Path) -> list[Path]:
 def temp_state(server) -> tuple[int, int, set[str]]:
     """(files, bytes) of the server's temp folder outside the per-session results, and the
     result folders (one per browser session)."""
-    results = server.temp_dir / "dfdemo-results"
+    results = server.temp_dir / "dfdemo-sessions"
     files = [p for p in server.temp_dir.rglob("*") if p.is_file() and results not in p.parents]
     sessions = {d.name for d in results.iterdir()} if results.is_dir() else set()
     return len(files), sum(p.stat().st_size for p in files), sessions
