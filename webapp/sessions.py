@@ -247,6 +247,7 @@ class Sessions:
                     del self.shared[key]
                     path.unlink(missing_ok=True)
                     self._drop_empty(path.parent)
+                    self._drop_empty(path.parent.parent)
 
     def sweep(self) -> None:
         """Delete what sessions and uploads leave behind (module docstring): selected uploads no
