@@ -35,6 +35,43 @@ def cleared() -> tuple:
             gr.Dataframe(**hidden), gr.Dataframe(**hidden), gr.Gallery(**hidden), gr.DownloadButton(visible=False))
 
 
+def settings_panel(web: WebApp, bundled) -> list:
+    """The Settings accordion: the page's inputs besides the file, in ``analyze_ui``'s order."""
+    d = web.settings.defaults
+    with gr.Accordion("Settings", open=False):
+        inputs = [gr.Slider(1, 64, value=d.frames, step=1, elem_id="frames", label="Frames to sample from a video"),
+                  gr.Slider(0, 12, value=d.heatmaps, step=1, elem_id="heatmaps-k", label="Heatmaps to compute",
+                            info="first the face that decides the file, then one per face"),
+                  gr.Slider(1, MAX_FACES, value=d.max_faces, step=1, elem_id="max-faces", label="Faces to analyse",
+                            info="per frame, the clearest first (a group photo: raise it)"),
+                  gr.Checkbox(value=True, label="Use the threshold calibrated with the weights"),
+                  gr.Slider(0.05, 0.95, value=0.5, step=0.01, label="Threshold", info="used when the box above is unticked"),
+                  gr.Textbox(value="bundled", label="Weights", info="'bundled', or a Hugging Face Hub repo id (owner/name[@revision])"),
+                  gr.Checkbox(value=bool(bundled and bundled.temporal and bundled.temporal.default_on), elem_id="temporal",
+                              label="Temporal check: also read short runs of consecutive frames",
+                              info="for weights with a temporal head; checks whether the face flickers or drifts from frame "
+                                   "to frame (slower)")]
+    return inputs
+
+
+def result_panel() -> list:
+    """The result column, in the order ``cleared`` and the analysis fill it."""
+    verdict_out = gr.HTML(PLACEHOLDER, elem_id="verdict")
+    gr.Markdown("### In plain words")
+    return [verdict_out, gr.Markdown(elem_id="words"),
+            gr.Plot(label="Timeline", show_label=False, elem_id="timeline", visible=False),
+            gr.HTML(colour_bar(), visible=False, elem_id="colour-bar-box"),
+            gr.Gallery(label="Heatmaps, a pair per row: left, what drove the score; right, the blend map (where the model "
+                             "thinks a face was blended in)", elem_id="heatmaps",
+                       columns=2, height="auto", object_fit="contain", allow_preview=True, visible=False),
+            gr.Dataframe(headers=HEATMAP_COLUMNS, label="Heatmap details", visible=False, interactive=False, wrap=True,
+                         elem_id="heatmap-details", column_widths=["12%", "10%", "12%", "33%", "33%"]),
+            gr.Dataframe(headers=FACE_COLUMNS, label="Faces", visible=False, interactive=False, wrap=True, elem_id="faces",
+                         max_height=100000, column_widths=["12%", "11%", "9%", "15%", "11%", "42%"]),
+            gr.Gallery(label="Face crops", visible=False, columns=4, height="auto", object_fit="contain", elem_id="face-crops"),
+            gr.DownloadButton("Download the JSON report", visible=False, elem_id="download")]
+
+
 def build_demo(web: WebApp) -> gr.Blocks:
     """The page: layout, then one line per event."""
 
@@ -52,19 +89,15 @@ def build_demo(web: WebApp) -> gr.Blocks:
         return web.select_upload(file, request) or cleared()
     def pick_example(index, request: gr.Request) -> tuple:  # an example is the session's selected file
         return web.select_example(index, request), *cleared()
-
     def show_failure(request: gr.Request) -> str:  # after a failed analysis the error stays in the card
-        message = web.pop_error(request)
-        return message_card(message, "error") if message else gr.skip()
-
+        return message_card(message, "error") if (message := web.pop_error(request)) else gr.skip()
     def forget_upload(request: gr.Request) -> tuple:  # the upload box was cleared
         return web.forget_upload(request) or cleared()
     def request_cancel(request: gr.Request):
         return CANCELLED if web.request_cancel(request) else gr.skip()  # nothing running: keep the verdict
 
-    bundled = web.bundled_config()  # the Settings default and the How it works numbers
-    with gr.Blocks(title="dfdemo: explainable deepfake detection", delete_cache=(1800, 3600),
-                   analytics_enabled=False) as demo:  # no calls home: the app runs offline
+    bundled = web.bundled_config()  # the Settings default and the How it works numbers; no analytics: the app runs offline
+    with gr.Blocks(title="dfdemo: explainable deepfake detection", delete_cache=(1800, 3600), analytics_enabled=False) as demo:
         gr.Markdown(INTRO)
         with gr.Tabs():
             with gr.Tab("Analyse"):
@@ -76,46 +109,15 @@ def build_demo(web: WebApp) -> gr.Blocks:
                                 "Cancel", variant="stop", elem_id="cancel")
                         examples = gr.Dataset(components=[file_in], samples=[[p] for p in web.examples()], type="index",
                                               label="Examples (made offline from a photo)")
-                        with gr.Accordion("Settings", open=False):
-                            frames_in = gr.Slider(1, 64, value=web.settings.defaults.frames, step=1, elem_id="frames",
-                                                  label="Frames to sample from a video")
-                            heatmaps_in = gr.Slider(0, 12, value=web.settings.defaults.heatmaps, step=1, elem_id="heatmaps-k", label=
-                                                    "Heatmaps to compute", info="first the face that decides the file, then one per face")
-                            faces_in = gr.Slider(1, MAX_FACES, value=web.settings.defaults.max_faces, step=1, elem_id="max-faces",
-                                                 label="Faces to analyse", info="per frame, the clearest first (a group photo: raise it)")
-                            calibrated_in = gr.Checkbox(value=True, label="Use the threshold calibrated with the weights")
-                            threshold_in = gr.Slider(0.05, 0.95, value=0.5, step=0.01, label="Threshold",
-                                                     info="used when the box above is unticked")
-                            weights_in = gr.Textbox(value="bundled", label="Weights",
-                                                    info="'bundled', or a Hugging Face Hub repo id (owner/name[@revision])")
-                            temporal_in = gr.Checkbox(value=bool(bundled and bundled.temporal and bundled.temporal.default_on),
-                                                      elem_id="temporal", label="Temporal check: also read short runs of consecutive frames",
-                                                      info="for weights with a temporal head; checks whether the face "
-                                                           "flickers or drifts from frame to frame (slower)")
+                        ui_inputs = settings_panel(web, bundled)
                     with gr.Column(scale=3):
-                        verdict_out = gr.HTML(PLACEHOLDER, elem_id="verdict")
-                        gr.Markdown("### In plain words")
-                        words_out = gr.Markdown(elem_id="words")
-                        timeline_out = gr.Plot(label="Timeline", show_label=False, elem_id="timeline", visible=False)
-                        bar_out = gr.HTML(colour_bar(), visible=False, elem_id="colour-bar-box")
-                        heat_out = gr.Gallery(label="Heatmaps, a pair per row: left, what drove the score; right, the blend map (where "
-                                                    "the model thinks a face was blended in)", elem_id="heatmaps",
-                                              columns=2, height="auto", object_fit="contain", allow_preview=True, visible=False)
-                        heat_table = gr.Dataframe(headers=HEATMAP_COLUMNS, label="Heatmap details", visible=False, interactive=False,
-                                                  wrap=True, elem_id="heatmap-details", column_widths=["12%", "10%", "12%", "33%", "33%"])
-                        faces_table = gr.Dataframe(headers=FACE_COLUMNS, label="Faces", visible=False, interactive=False, wrap=True,
-                                                   elem_id="faces", max_height=100000,
-                                                   column_widths=["12%", "11%", "9%", "15%", "11%", "42%"])
-                        faces_gallery = gr.Gallery(label="Face crops", visible=False, columns=4, height="auto",
-                                                   object_fit="contain", elem_id="face-crops")
-                        download_out = gr.DownloadButton("Download the JSON report", visible=False, elem_id="download")
+                        ui_outputs = result_panel()
             with gr.Tab("How it works"):
                 gr.Markdown(how_it_works(bundled.faithfulness if bundled else None, bundled.extra if bundled else None))
 
         gr.api(web.analyze_api, api_name="analyze", concurrency_id="analysis")  # the API: one file in, the JSON report out
 
-        ui_inputs = [frames_in, heatmaps_in, faces_in, calibrated_in, threshold_in, weights_in, temporal_in]
-        ui_outputs = [verdict_out, words_out, timeline_out, bar_out, heat_out, heat_table, faces_table, faces_gallery, download_out]
+        verdict_out = ui_outputs[0]
         private = dict(queue=False, api_visibility="private")
         runs = []  # the previous result goes at once, before the analysis waits in the queue
         for first in (file_in.upload(take_upload, file_in, ui_outputs, preprocess=False, **private),

@@ -121,7 +121,8 @@ class Sessions:
     def check_upload(self, path: str) -> Path:
         """``path`` as a file Gradio stored from an upload (<upload folder>/<hash>/<name>), or NotAnUpload."""
         p = Path(os.path.abspath(path))
-        if p.parent.parent != self.gradio_root or not HASH_DIR.fullmatch(p.parent.name) or p.is_symlink():
+        if (p.parent.parent.resolve() != self.gradio_root.resolve() or not HASH_DIR.fullmatch(p.parent.name)
+                or p.is_symlink()):
             raise NotAnUpload(path)
         return p
 
