@@ -264,8 +264,9 @@ class Sessions:
                     del self.kept[session]
                     self._discard(owned)
         self._sweep_old_sessions(now)
-        if self.idle():
-            self._sweep_gradio_folder(now)
+        with self.lock:  # a request starting now takes its upload before or after this, never during
+            if self.idle():
+                self._sweep_gradio_folder(now)
 
     def _sweep_old_sessions(self, now: float) -> None:
         if not self.root.is_dir():
