@@ -110,11 +110,23 @@ def _write_reports(out: str, text: str) -> bool:
     return False
 
 
+def with_paths(report, written: dict) -> object:
+    """``report`` whose heatmaps give the paths their images were written to (``--heatmaps DIR``)
+    instead of the images' names."""
+    from dataclasses import replace
+
+    def path(name):
+        return str(written[name]) if name in written else name
+
+    return replace(report, heatmaps=[replace(h, overlay_path=path(h.overlay_path), learned_map_path=path(h.learned_map_path))
+                                     for h in report.heatmaps])
+
+
 def cmd_scan(a: argparse.Namespace) -> int:
     from .analyzer import Analyzer, Settings
     from .report import reports_to_json
 
-    settings = Settings(frames=a.frames, heatmaps=a.heatmaps_k if a.heatmaps else 0, heatmap_dir=a.heatmaps,
+    settings = Settings(frames=a.frames, heatmaps=a.heatmaps_k if a.heatmaps else 0,
                         threshold=a.threshold, temporal=a.temporal, windows=a.windows, max_faces=a.max_faces)
     reports, failed = [], 0
     with Analyzer.load(a.weights) as analyzer:
@@ -125,7 +137,8 @@ def cmd_scan(a: argparse.Namespace) -> int:
                 failed += 1
                 continue
             try:
-                r = analyzer.analyze(path, settings).report
+                analysis = analyzer.analyze(path, settings)
+                r = with_paths(analysis.report, analysis.write_images(a.heatmaps)) if a.heatmaps else analysis.report
             except DfdemoError as e:
                 _error(str(e))
                 failed += 1

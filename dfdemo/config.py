@@ -1,8 +1,9 @@
 """The weights' config, typed: what travels with a set of weights in ``config.json``.
 
 ``DetectorConfig`` holds the network's input contract (architecture, input size, mean, std)
-and dfdemo's own settings under the ``"dfdemo"`` key, in typed blocks: the decision ``Cut``s
-(clip and photo threshold with their uncertain band), the optional ``MaskHeadConfig`` and
+and dfdemo's own settings under the ``"dfdemo"`` key, in typed blocks: the decision cuts (one
+``Cut`` type; one ``Calibration`` block, clip and photo cut, read and written the same for the
+blending score, each learned check and the temporal check's combined score), the optional ``MaskHeadConfig`` and
 ``TemporalConfig`` and ``SynthesisConfig``, and ``extra``: the lab's free-form records (accuracy, calibration,
 faithfulness, training history), kept as they are written.
 
@@ -26,30 +27,99 @@ from .errors import WeightsError
 CONFIG_FILE = "config.json"
 # the learned checks: heads on the scoring pass's pooled activations, by their config key
 LEARNED_CHECKS = ("synthesis", "animation")
+CALIBRATION_FIELDS = ("threshold", "uncertain_band", "photo_threshold", "photo_uncertain_band")  # ``Calibration`` as stored
 MANUAL_BAND = 0.05  # a threshold set by hand gets an uncertain band of ± this
 
 
 @dataclass(frozen=True)
 class Cut:
-    """A decision threshold and its uncertain band [low, high): a score at or above the
-    threshold is "fake", one inside the band around it "uncertain"."""
+    """A decision threshold and its uncertain band [low, high): a score inside the band is
+    "uncertain", one at or above the threshold outside it "fake", any other "real". The one
+    type for a cut, wherever it comes from (a calibration block, the user's threshold, a
+    report's check)."""
 
     threshold: float
     band: tuple[float, float]
 
+    def __post_init__(self):
+        object.__setattr__(self, "band", tuple(self.band))
+
+    @classmethod
+    def at(cls, threshold: float | None, band: tuple[float, float] | None = None) -> "Cut | None":
+        """The cut at ``threshold`` with its ``band`` (none given: no uncertain band); None when
+        there is no threshold (not calibrated for that kind of media, or not reported)."""
+        return None if threshold is None else cls(threshold, tuple(band or (threshold, threshold)))
+
+    @classmethod
+    def manual(cls, threshold: float) -> "Cut":
+        """The cut for a threshold set by hand (``Settings.threshold``, the app's slider): ± ``MANUAL_BAND``."""
+        t = float(threshold)
+        return cls(t, (max(0.0, t - MANUAL_BAND), min(1.0, t + MANUAL_BAND)))
+
+    def verdict(self, probability: float | None) -> str:
+        """"fake", "uncertain" or "real" for a fake probability ("no_face" for None)."""
+        if probability is None:
+            return "no_face"
+        low, high = self.band
+        if low <= probability < high:
+            return "uncertain"
+        return "fake" if probability >= self.threshold else "real"
+
+    @property
+    def signs(self) -> tuple[float, float]:
+        """Where "some signs" and "strong signs" start on the score (``verdict``'s rule: inside
+        the band is "some signs", at or above the threshold outside it "strong signs")."""
+        low, high = self.band
+        return low, (high if low <= self.threshold <= high else self.threshold)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """One calibration block, the same for the blending score, each learned check and the
+    temporal check's combined score: the clip cut and the photo cut. ``photo`` None: photos
+    use the clip cut; ``clip`` None: videos have no cut (the check does not judge them)."""
+
+    clip: Cut | None
+    photo: Cut | None = None
+
+    def cut(self, kind: str) -> Cut | None:
+        """The cut for a media kind ("video" or "image"): a photo's own where calibrated."""
+        return (self.photo if kind == "image" else None) or self.clip
+
+    @classmethod
+    def read(cls, d: dict, clip_default: float | None = 0.5) -> "Calibration":
+        """The block as stored in a config.json section (``threshold``, ``uncertain_band``,
+        optional ``photo_threshold``, ``photo_uncertain_band``); an explicit null threshold:
+        no clip cut; a missing one: ``clip_default`` with the band (0.4, 0.6)."""
+        t = d.get("threshold", clip_default)
+        band = d.get("uncertain_band", (0.4, 0.6))
+        clip = None if t is None else Cut(float(t), tuple(band) if band is not None else (float(t), float(t)))
+        photo = Cut.at(None if d.get("photo_threshold") is None else float(d["photo_threshold"]),
+                       tuple(d["photo_uncertain_band"]) if d.get("photo_uncertain_band") else None)
+        return cls(clip, photo)
+
+    def fields(self) -> dict:
+        """The block as the flat fields of a config dataclass (``threshold``, ``uncertain_band``,
+        ``photo_threshold``, ``photo_uncertain_band``)."""
+        return {"threshold": self.clip and self.clip.threshold, "uncertain_band": self.clip and self.clip.band,
+                "photo_threshold": self.photo and self.photo.threshold, "photo_uncertain_band": self.photo and self.photo.band}
+
+    def write(self) -> dict:
+        """The block as stored: clip threshold and band always (null when none), the photo ones only when set."""
+        d = {"threshold": self.clip and self.clip.threshold, "uncertain_band": self.clip and list(self.clip.band)}
+        if self.photo is not None:
+            d.update(photo_threshold=self.photo.threshold, photo_uncertain_band=list(self.photo.band))
+        return d
+
 
 def cut_at(threshold: float | None, band: tuple[float, float] | None = None) -> Cut | None:
-    """The cut at ``threshold`` with its ``band`` (none given: no uncertain band); None when
-    there is no threshold (the block was not calibrated for that kind of media)."""
-    if threshold is None:
-        return None
-    return Cut(threshold, tuple(band or (threshold, threshold)))
+    """``Cut.at``, kept for callers of earlier versions."""
+    return Cut.at(threshold, band)
 
 
 def manual_cut(threshold: float) -> Cut:
-    """The cut for a threshold set by hand (``Settings.threshold``, the app's slider)."""
-    t = float(threshold)
-    return Cut(t, (max(0.0, t - MANUAL_BAND), min(1.0, t + MANUAL_BAND)))
+    """``Cut.manual``: the cut for a threshold set by hand."""
+    return Cut.manual(threshold)
 
 
 def threshold_for(scores, target_fpr: float, floor: float = 0.5) -> float:
@@ -115,9 +185,9 @@ class TemporalConfig:
     extra: dict = field(default_factory=dict)  # the training command's records
 
     @property
-    def cut(self) -> Cut:
-        """The cut of the combined (frame + temporal) score."""
-        return Cut(self.threshold, tuple(self.uncertain_band))
+    def calibration(self) -> Calibration:
+        """The cut of the combined (frame + temporal) score (videos only)."""
+        return Calibration(Cut(self.threshold, tuple(self.uncertain_band)))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -158,18 +228,18 @@ class SynthesisConfig:
     def judges(self, kind: str) -> bool:
         return kind in self.media
 
+    @property
+    def calibration(self) -> Calibration:
+        return Calibration(Cut.at(self.threshold, self.uncertain_band), Cut.at(self.photo_threshold, self.photo_uncertain_band))
+
     def cut(self, kind: str) -> Cut | None:
-        """The calibrated cut for a media kind (photos: their own where set), None where this
-        check has none (it then does not judge that kind of media)."""
-        if not self.judges(kind):
-            return None
-        if kind == "image" and self.photo_threshold is not None:
-            return cut_at(self.photo_threshold, self.photo_uncertain_band)
-        return cut_at(self.threshold, self.uncertain_band)
+        """The calibrated cut for a media kind (``Calibration.cut``), None where this check has
+        none (it then does not judge that kind of media)."""
+        return self.calibration.cut(kind) if self.judges(kind) else None
 
     def to_dict(self) -> dict:
-        d = {**asdict(self), "layers": list(self.layers), "spread": list(self.spread),
-             "uncertain_band": None if self.uncertain_band is None else list(self.uncertain_band)}
+        d = {**{k: v for k, v in asdict(self).items() if k not in CALIBRATION_FIELDS}, **self.calibration.write(),
+             "layers": list(self.layers), "spread": list(self.spread)}
         if tuple(self.media) == ("video", "image"):  # defaults are not written: older configs stay as they were
             d.pop("media")
         else:
@@ -177,10 +247,6 @@ class SynthesisConfig:
         for key, default in (("min_face_px", 0.0), ("unit", "crop"), ("mouth_px", 0)):
             if d[key] == default:
                 d.pop(key)
-        if self.photo_threshold is None:
-            d.pop("photo_threshold"), d.pop("photo_uncertain_band")
-        else:
-            d["photo_uncertain_band"] = list(self.photo_uncertain_band or ())
         return d
 
     @classmethod
@@ -189,11 +255,7 @@ class SynthesisConfig:
             return None
         try:
             return cls(layers=tuple(d["layers"]), spread=tuple(d.get("spread", ())), dims=int(d["dims"]),
-                       threshold=None if d.get("threshold", 0.5) is None else float(d.get("threshold", 0.5)),
-                       uncertain_band=None if d.get("uncertain_band", ()) is None else tuple(d.get("uncertain_band", (0.4, 0.6))),
-                       photo_threshold=None if d.get("photo_threshold") is None else float(d["photo_threshold"]),
-                       photo_uncertain_band=tuple(d["photo_uncertain_band"]) if d.get("photo_uncertain_band") else None,
-                       media=tuple(d.get("media", ("video", "image"))), min_face_px=float(d.get("min_face_px", 0.0)),
+                       **Calibration.read(d).fields(), media=tuple(d.get("media", ("video", "image"))), min_face_px=float(d.get("min_face_px", 0.0)),
                        unit=str(d.get("unit", "crop")), mouth_px=int(d.get("mouth_px", 0)),
                        extra=dict(d.get("extra", {})))
         except (KeyError, TypeError, ValueError) as e:
@@ -239,22 +301,14 @@ class DetectorConfig:
                 object.__setattr__(self, name, SynthesisConfig.from_dict(getattr(self, name)))
 
     @property
-    def clip_cut(self) -> Cut:
-        return Cut(self.threshold, tuple(self.uncertain_band))
-
-    @property
-    def photo_cut(self) -> Cut | None:
-        return cut_at(self.photo_threshold, self.photo_uncertain_band)
+    def calibration(self) -> Calibration:
+        """The blending score's calibration block (clip cut, photo cut where calibrated on photos)."""
+        return Calibration(Cut(self.threshold, tuple(self.uncertain_band)), Cut.at(self.photo_threshold, self.photo_uncertain_band))
 
     def cut(self, kind: str) -> Cut:
         """The cut calibrated for a media kind: photos have their own where the weights were
         calibrated on photos, videos (and older weights) the clip one."""
-        return (self.photo_cut if kind == "image" else None) or self.clip_cut
-
-    def cut_for(self, kind: str) -> tuple[float, tuple[float, float]]:
-        """``cut(kind)`` as (threshold, uncertain band)."""
-        c = self.cut(kind)
-        return c.threshold, c.band
+        return self.calibration.cut(kind)
 
     @property
     def accuracy(self) -> dict:
@@ -271,8 +325,7 @@ class DetectorConfig:
         return {n: getattr(self, n) for n in LEARNED_CHECKS if getattr(self, n) is not None}
 
     def to_json_dict(self) -> dict:
-        dfdemo: dict[str, Any] = {"crop_margin": self.crop_margin, "threshold": self.threshold,
-                                  "uncertain_band": list(self.uncertain_band), "target_layer": self.target_layer,
+        dfdemo: dict[str, Any] = {"crop_margin": self.crop_margin, **self.calibration.write(), "target_layer": self.target_layer,
                                   "model_id": self.model_id, "mask_head": self.mask_head.to_dict() if self.mask_head else {},
                                   "temporal": self.temporal.to_dict() if self.temporal else {}, "extra": self.extra}
         if self.cam:  # written only when set: configs of older weights stay as they were
@@ -280,8 +333,6 @@ class DetectorConfig:
         for name in LEARNED_CHECKS:
             if getattr(self, name) is not None:
                 dfdemo[name] = getattr(self, name).to_dict()
-        if self.photo_threshold is not None:
-            dfdemo["photo_threshold"], dfdemo["photo_uncertain_band"] = self.photo_threshold, list(self.photo_uncertain_band or ())
         return {
             "architecture": self.architecture,
             "num_classes": 1,
@@ -300,10 +351,7 @@ class DetectorConfig:
                 mean=tuple(pc.get("mean", (0.5, 0.5, 0.5))),
                 std=tuple(pc.get("std", (0.5, 0.5, 0.5))),
                 crop_margin=float(own.get("crop_margin", 0.3)),
-                threshold=float(own.get("threshold", 0.5)),
-                uncertain_band=tuple(own.get("uncertain_band", (0.4, 0.6))),
-                photo_threshold=None if own.get("photo_threshold") is None else float(own["photo_threshold"]),
-                photo_uncertain_band=tuple(own["photo_uncertain_band"]) if own.get("photo_uncertain_band") else None,
+                **_blending_calibration(own).fields(),
                 target_layer=str(own.get("target_layer", "")),
                 cam=str(own.get("cam", "")),
                 model_id=str(own.get("model_id", "")),
@@ -315,6 +363,14 @@ class DetectorConfig:
             )
         except (KeyError, TypeError, ValueError) as e:
             raise WeightsError(f"config.json is not a dfdemo/timm detector config: {e}") from e
+
+
+def _blending_calibration(own: dict) -> Calibration:
+    """The blending score's block as stored; it always has a clip cut."""
+    cal = Calibration.read(own)
+    if cal.clip is None:
+        raise ValueError("the decision threshold is null")
+    return cal
 
 
 def load_config(folder: str | os.PathLike) -> DetectorConfig:

@@ -15,6 +15,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .report import Heatmap
+
 REGIONS = ("eyes", "nose", "mouth", "forehead", "cheeks_jaw", "background")
 
 
@@ -160,3 +162,39 @@ def colour_bar_stops(n: int = 6, background: int = 128, alpha: float = OVERLAY_A
     grey = np.full((n, 3), background, np.float32)
     shown = overlay(grey[None].astype(np.uint8), values[None], 1.0, alpha)[0]
     return [(float(v), "#%02x%02x%02x" % tuple(int(c) for c in rgb)) for v, rgb in zip(values, shown)]
+
+
+def cam_maps(detector, check: str, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The CAM maps of ``check``'s score on RGB ``crops`` (a learned check: through its head,
+    ``Detector.head_model``), and the learned maps beside the blending check's (weights with a
+    mask head; None otherwise), from the same forward pass."""
+    x = detector.preprocess(crops)
+    # Grad-CAM and the feature capture change the shared model's state (hooks, requires_grad,
+    # eval mode): analyses on other threads take turns here, scoring does not wait
+    with detector.model_lock:
+        if check in detector.learned_heads:
+            return gradcam(detector.head_model(check), detector.cam_layers, x, detector.cam_method), None
+        with detector.capturing_mask_features() as learned_maps:  # one forward pass for both maps
+            maps = gradcam(detector.model, detector.cam_layers, x, detector.cam_method)
+        return maps, (learned_maps() if learned_maps else None)
+
+
+def heatmaps(chosen: list, maps: np.ndarray, masks: np.ndarray | None, scores: list[float], stem: str,
+             check: str) -> tuple[list[Heatmap], dict[str, np.ndarray]]:
+    """The report's heatmaps of the ``chosen`` (track_id, face sample) crops and their images by
+    file name (``{stem}_face{N}_frame{index}.png``, the learned map's ``..._learned.png``). Every
+    overlay is drawn on one scale: heat × the crop's score (``scores``) by the explained check."""
+    out, images = [], {}
+    for j, ((tid, s), m, p) in enumerate(zip(chosen, maps, scores)):
+        shares = region_shares(m, s.keypoints)
+        name = f"{stem}_face{tid + 1}_frame{s.index}.png"  # "face 1" = track 0
+        images[name] = overlay(s.crop, m, p)
+        learned = {}
+        if masks is not None:
+            learned = {"learned_map_mean": round(float(masks[j].mean()), 4),
+                       "learned_map_shares": {r: round(v, 4) for r, v in region_shares(masks[j], s.keypoints).items()},
+                       "learned_map_path": name.removesuffix(".png") + "_learned.png"}
+            images[learned["learned_map_path"]] = overlay(s.crop, masks[j], p)
+        out.append(Heatmap(tid, s.index, round(s.time_s, 3), p, {r: round(v, 4) for r, v in shares.items()},
+                           top_region(shares), name, **learned, check=check))
+    return out, images

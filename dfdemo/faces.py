@@ -4,12 +4,15 @@ No torch here. ``square_crop`` is the one crop function shared by analysis and t
 the detector sees the same framing in both. Boxes are (x0, y0, x1, y1) in pixels of the frame
 given; keypoints are the 6 BlazeFace points (right eye, left eye, nose tip, mouth centre,
 right ear, left ear; "right" = the subject's right) as a (6, 2) float array in pixels.
+``face_quality`` measures how well a crop can be judged (size, brightness, sharpness, yaw) and
+``face_warnings`` says where that makes a score less reliable.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +33,11 @@ TILES_ACROSS = 4  # tile side = longest side / 4: a face of 1/40 of the frame fi
 MIN_FACE_PX = 16
 MIN_FACE_SHARE = 0.01  # of the frame's longest side
 CLEAR_FACE = 0.8  # a detection this sure is taken as a face (cf. ``drop_weak_tracks``)
+# A face's quality (``face_quality``) below these makes its scores less reliable (``face_warnings``)
+SMALL_FACE_PX = 64
+DARK_LUMA = 50
+BLURRY_LAPLACIAN = 30.0
+TURNED_YAW = 0.35
 
 
 @contextlib.contextmanager
@@ -427,3 +435,41 @@ def mouth_crop(rgb: np.ndarray, box: tuple[float, ...], keypoints: np.ndarray, s
     side = max(box[2] - box[0], box[3] - box[1]) * MOUTH_SIDE
     mx, my = keypoints[3]
     return square_crop(rgb, (mx - side / 2, my - side / 2, mx + side / 2, my + side / 2), 0.0, size)[0]
+
+
+# ---------------------------------------------------------------- how well a face can be judged
+def face_quality(crop: np.ndarray, keypoints: np.ndarray, box_size: float) -> dict[str, float]:
+    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    c = grey.shape[0] // 4
+    centre = grey[c:-c, c:-c]
+    reye, leye, nose = keypoints[0], keypoints[1], keypoints[2]
+    d = max(np.linalg.norm(leye - reye), 1e-3)
+    yaw = float(np.dot(nose - (reye + leye) / 2, (leye - reye) / d) / d)
+    return {"size_px": float(box_size), "brightness": float(centre.mean()),
+            "sharpness": float(cv2.Laplacian(centre, cv2.CV_64F).var()), "yaw": yaw}
+
+
+def face_warnings(q: list[dict[str, float]], is_video: bool = True) -> list[str]:
+    med = {k: float(np.median([x[k] for x in q])) for k in q[0]}
+    out = []
+    if med["size_px"] < SMALL_FACE_PX:
+        out.append(f"small face ({med['size_px']:.0f} px): fine detail is lost, scores are less reliable")
+    if med["sharpness"] < BLURRY_LAPLACIAN:
+        out.append("blurry face: blur hides (and can imitate) blending traces")
+    if med["brightness"] < DARK_LUMA:
+        out.append("dark face: low light hides detail")
+    if abs(med["yaw"]) > TURNED_YAW:
+        out.append("face turned away from the camera: detectors are less reliable on profiles")
+    if is_video and len(q) < 3:
+        out.append(f"seen in only {len(q)} frame(s)")
+    return out
+
+
+def rejected_notes(rejected: Counter[str]) -> list[str]:
+    """The report's notes on face detections that were not scored (``FaceDetector.find``)."""
+    said = {"small": f"face detection(s) under {MIN_FACE_PX} px or {MIN_FACE_SHARE:.0%} of the frame's longest side "
+                     "were not scored (too small to judge; most likely not faces)",
+            "implausible": "face detection(s) whose eyes, nose, mouth and ears are not laid out as in a face were not scored",
+            "upside_down": "weak face detection(s) were not scored: the picture seems upside down (a face is found "
+                           "clearly only when it is turned over); turn it upright and analyse it again"}
+    return [f"{rejected[k]} {said[k]}" for k in said if rejected[k]]

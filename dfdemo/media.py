@@ -3,22 +3,27 @@
 Frames leave this module as RGB ``uint8`` arrays of shape (H, W, 3). A video is never held
 in memory whole: ``sample_frames`` yields one frame at a time, seeking where the sampled
 frames are far apart and grabbing sequentially where they are close. FFmpeg's console log is
-silenced where the process starts (``dfdemo.runtime``), not here.
+silenced where the process starts (``dfdemo.runtime``), not here. ``read_ahead`` decodes the
+next sampled frame on a thread while the caller works on this one; ``write_png`` writes an image.
 """
 from __future__ import annotations
 
 import os
+import queue
 import stat
+import threading
 import struct
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, TypeVar
 
 import cv2
 import numpy as np
 
-from .errors import MediaError
+from .errors import DfdemoError, MediaError
+
+T = TypeVar("T")
 
 # What a file is comes from its bytes, never its name; these name what the upload box offers and
 # what the CLI recognises as a media file (and what a video's "not really .EXT" message names).
@@ -530,3 +535,61 @@ def read_windows(path: str | os.PathLike, starts: list[int], length: int, info: 
 def read_consecutive(path: str | os.PathLike, start: int, count: int) -> list[Frame]:
     """Decode ``count`` consecutive frames from ``start`` (fewer at the end of the stream)."""
     return next(read_windows(path, [start], count))
+
+
+def read_ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """Yield from ``items`` while a thread produces the next ``depth`` of them.
+
+    Frame decoding (FFmpeg) and face detection (LiteRT) both release the GIL, so the next
+    sampled frame is decoded while this one is searched for faces. At most ``depth`` items
+    wait in memory; an error of the reader is raised here; stopping early stops the reader.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def read() -> None:
+        try:
+            for item in items:
+                if not put((True, item)):
+                    return
+            put((True, end))
+        except BaseException as e:  # handed to the consumer, raised there
+            put((False, e))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # a generator releases its file here, in the thread that ran it
+
+    reader = threading.Thread(target=read, name="dfdemo-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            ok, item = q.get()
+            if not ok:
+                raise item
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
+def write_png(path: str | os.PathLike, rgb: np.ndarray) -> None:
+    """Write an RGB image as PNG; a DfdemoError that names the file where it cannot be written."""
+    try:
+        ok = cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    except cv2.error:
+        ok = False
+    if not ok:  # OpenCV returns False (no exception) for a folder it cannot write to
+        raise DfdemoError(f"{Path(path).parent}: cannot write the heatmap image {Path(path).name} there")

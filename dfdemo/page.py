@@ -7,7 +7,7 @@ Every number shown comes from the ``Report``; every sentence from ``dfdemo.words
 from __future__ import annotations
 
 import html
-from pathlib import Path
+from typing import Mapping
 
 from .explain import colour_bar_stops
 from .report import STRENGTHS, Check, Report
@@ -95,7 +95,7 @@ def verdict_card(report: Report, upload_note: str | None = None) -> str:
     numbers = [f"{report.frames_analyzed} {what} analysed, a face in {report.frames_with_face} &nbsp;·&nbsp; "
                f"{faces_line(report)}" if report.kind == "video" else faces_line(report),
                f'Model: <code style="white-space:nowrap">{html.escape(report.model)}</code> &nbsp;·&nbsp; '
-               f"{html.escape(Path(report.file).name)} &nbsp;·&nbsp; {report.timings_s.get('total', 0):.1f} s"]
+               f"{html.escape(report.file)} &nbsp;·&nbsp; {report.timings_s.get('total', 0):.1f} s"]
     rows += [_div(r, "numbers", "margin-top:6px;font-size:0.9em") for r in numbers]
     if upload_note:
         rows.append(_div(html.escape(upload_note), style="margin-top:4px;font-size:0.85em"))
@@ -110,20 +110,21 @@ def message_card(text: str, kind: str = "info") -> str:
             f'padding:14px 18px">{html.escape(text)}</div>')
 
 
-def heatmap_items(report: Report, overlay_dir: Path) -> list[tuple[str, str]]:
-    """(image path, caption) in pairs: each Grad-CAM overlay, then the learned map of the same
-    crop (weights with a mask head), so a two-column gallery shows a pair per row. Captions are
-    short enough to show whole; the regions are in ``heatmap_rows``."""
+def heatmap_items(report: Report, images: Mapping[str, object]) -> list[tuple[object, str]]:
+    """(image, caption) in pairs: each Grad-CAM overlay, then the learned map of the same crop
+    (weights with a mask head), so a two-column gallery shows a pair per row. ``images`` gives
+    each image the report names (``Heatmap.overlay_path``, ``learned_map_path``): a file the app
+    wrote or the array itself. Captions are short enough to show whole; the regions are in
+    ``heatmap_rows``."""
     items = []
     several = len(report.faces) > 1
     for h in report.heatmaps:
-        if not h.overlay_path:
+        if not h.overlay_path or h.overlay_path not in images:
             continue
         where = ([face_label(h.track_id)] if several else []) + ([f"{h.time_s:.1f} s"] if report.kind == "video" else [])
-        items.append((str(overlay_dir / Path(h.overlay_path).name),
-                      " · ".join(where + [f"score {h.fake_probability:.2f}"])))
-        if h.learned_map_path:
-            items.append((str(overlay_dir / Path(h.learned_map_path).name), " · ".join(where + ["blend map"])))
+        items.append((images[h.overlay_path], " · ".join(where + [f"score {h.fake_probability:.2f}"])))
+        if h.learned_map_path and h.learned_map_path in images:
+            items.append((images[h.learned_map_path], " · ".join(where + ["blend map"])))
     return items
 
 

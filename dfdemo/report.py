@@ -1,7 +1,11 @@
-"""Report dataclasses: what one analysis produced. Standard library only.
+"""Report dataclasses: what one analysis produced. Standard library only (and ``config.Cut``).
 
 Every stage returns plain data; this module turns the final result into JSON with a
 stable schema shared by the CLI (``python -m dfdemo scan --json``) and the app's ``/analyze``.
+``SEVERITY`` is the one order of verdicts; ``Report``'s query methods (``deciding``,
+``cut_of``, ``blending_cut``, ...) are the one place that reads a report of an older version
+(no checks, checks without their cut) as its blending check at the report's cut. Heatmaps name
+their images (``Analysis.images``), they never hold a path of the machine that made them.
 """
 from __future__ import annotations
 
@@ -9,10 +13,17 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .config import Cut
+
 VERDICTS = ("fake", "real", "uncertain", "no_face")
 # a check's verdict in words: what it found, never a claim that the face is real
 STRENGTHS = {"fake": "strong signs", "uncertain": "some signs", "real": "none found", "no_face": "not checked",
              "not_checked": "not checked"}  # not_checked: a check without a calibrated cut for this kind of media
+# the one order of verdicts, least to most severe: the deciding check, the file's finding per check
+# and the order of the heatmaps all read it
+SEVERITY = {"not_checked": -1, "no_face": 0, "real": 1, "uncertain": 2, "fake": 3}
+# why a check did not judge a face (``Check.reason``; ``words.not_checked_reason`` says it in words)
+REASONS = ("needs_video", "not_calibrated", "face_too_small", "too_few_frames")
 
 
 @dataclass(frozen=True)
@@ -30,17 +41,35 @@ class Check:
     strength: str
     threshold: float | None = None  # the cut this check's probability met (None: not reported)
     uncertain_band: tuple[float, float] | None = None
+    # why a "not_checked" check did not run (``REASONS``; None where it ran, or older reports).
+    # Not in the JSON (``Report.to_dict``): the report's notes and face warnings say it in words
+    reason: str | None = None
+
+    @property
+    def cut(self) -> Cut | None:
+        """The cut this check's probability met (None: not reported)."""
+        return Cut.at(self.threshold, self.uncertain_band)
 
 
 CHECK_LABELS = {"blending": "Face-swap blending", "synthesis": "Generator traces", "animation": "Lip-sync / face animation"}
 
 
 def make_check(name: str, verdict: str, probability: float | None, threshold: float | None = None,
-               band: tuple[float, float] | None = None) -> Check:
+               band: tuple[float, float] | None = None, reason: str | None = None) -> Check:
     """One check's row: ``"blending"`` (the frame detector, with the temporal check when used)
-    or ``"synthesis"`` (the synthesis head: traces a generator leaves in a face it drew)."""
+    or a learned check (``"synthesis"``, ``"animation"``)."""
     return Check(name, CHECK_LABELS[name], verdict, probability, STRENGTHS[verdict], threshold,
-                 None if band is None else tuple(band))
+                 None if band is None else tuple(band), reason)
+
+
+def judged(name: str, probability: float, cut: Cut) -> Check:
+    """A check that judged a face: its probability read against its cut."""
+    return make_check(name, cut.verdict(probability), probability, cut.threshold, cut.band)
+
+
+def not_checked(name: str, reason: str | None) -> Check:
+    """A check that did not judge a face, and why (``REASONS``)."""
+    return make_check(name, "not_checked", None, reason=reason)
 
 
 def blending_check(verdict: str, probability: float | None) -> Check:
@@ -52,8 +81,7 @@ def deciding(checks: list[Check]) -> Check | None:
     """The check whose verdict the face or file takes: the most severe one (fake, then
     uncertain, then real); on a tie the first (blending), so a second check changes nothing
     until it finds more than the first."""
-    order = {"fake": 3, "uncertain": 2, "real": 1, "no_face": 0, "not_checked": -1}
-    return max(checks, key=lambda c: order[c.verdict], default=None)
+    return max(checks, key=lambda c: SEVERITY[c.verdict], default=None)
 
 
 @dataclass(frozen=True)
@@ -120,6 +148,14 @@ class FaceReport:
     # ``fake_probability`` and ``verdict`` are those of the deciding check (``deciding``)
     checks: list[Check] = field(default_factory=list)
 
+    def blending(self) -> Check:
+        """The blending check's finding on this face (a face of an older report: its own verdict)."""
+        return next((c for c in self.checks if c.name == "blending"), None) or blending_check(self.verdict, self.fake_probability)
+
+    def deciding(self) -> Check:
+        """The check whose verdict this face takes."""
+        return deciding(self.checks) if self.checks else self.blending()
+
 
 @dataclass(frozen=True)
 class Report:
@@ -155,8 +191,37 @@ class Report:
     face_limit: int = 0
     faces_left_out: list[dict[str, Any]] = field(default_factory=list)
 
+    # -- queries: a report of an older version (no checks, checks without their cut) reads as
+    # its blending check at the report's own cut; this is the one place that knows it
+    def all_checks(self) -> list[Check]:
+        """The file's checks as they were listed (an older report: its blending finding)."""
+        return self.checks or [blending_check(self.verdict, self.fake_probability)]
+
+    def deciding(self) -> Check:
+        """The check that decides the file: the most severe (blending on a tie, ``deciding``)."""
+        return deciding(self.all_checks())
+
+    def check(self, name: str) -> Check | None:
+        return next((c for c in self.all_checks() if c.name == name), None)
+
+    @property
+    def cut(self) -> Cut:
+        """The cut of the file's verdict (the deciding check's)."""
+        return Cut(self.threshold, tuple(self.uncertain_band))
+
+    def cut_of(self, check: Check | None) -> Cut:
+        """The cut ``check``'s probability met: its own, else (older reports) the file's."""
+        return (check.cut if check is not None else None) or self.cut
+
+    def blending_cut(self) -> Cut:
+        """The blending check's cut over the file (what frame scores are drawn against)."""
+        return self.cut_of(next((c for c in self.checks if c.name == "blending" and c.threshold is not None), None))
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        for c in [*d["checks"], *(c for f in d["faces"] for c in f["checks"])]:
+            c.pop("reason", None)  # said in words by the notes and warnings; the JSON schema stays as it was
+        return d
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
@@ -167,10 +232,5 @@ def reports_to_json(reports: list[Report], indent: int | None = 2) -> str:
 
 
 def verdict_for(probability: float | None, threshold: float, band: tuple[float, float]) -> str:
-    """Map a fake probability to a verdict. ``band`` = (low, high) around the threshold is 'uncertain'."""
-    if probability is None:
-        return "no_face"
-    low, high = band
-    if low <= probability < high:
-        return "uncertain"
-    return "fake" if probability >= threshold else "real"
+    """Map a fake probability to a verdict (``Cut.verdict``): inside ``band`` 'uncertain'."""
+    return Cut(threshold, band).verdict(probability)

@@ -10,21 +10,26 @@ The head is optional and lives beside the detector: ``temporal.safetensors`` in 
 weights folder, described by ``config.json`` → ``dfdemo.temporal`` (``TemporalConfig``). A
 face's combined score is ``frame_weight * frame + (1 - frame_weight) * temporal`` with the
 weight chosen on held-out validation windows by the training command, and its own calibrated
-threshold.
+threshold (``decide.combine``). ``temporal_check`` is the stage the analyzer runs: whether the check
+runs (``decide.temporal_state``), then ``window_scores``: read the windows, follow each face
+through them, score each window.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .config import TemporalConfig  # noqa: F401 (the head's settings, typed with the weights' config)
+from .decide import temporal_state
 from .errors import WeightsError
+from .faces import follow, square_crop
+from .media import MediaInfo, read_windows, window_starts
+from .report import WindowScore
 
 TEMPORAL_FILE = "temporal.safetensors"
-
-
 
 
 class TemporalHead(torch.nn.Module):
@@ -49,11 +54,6 @@ class TemporalHead(torch.nn.Module):
         dz = torch.diff(z, dim=1, prepend=z[:, :1])
         h, _ = self.gru(dz if self.differences_only else torch.cat([z, dz], dim=-1))
         return self.out(h.mean(dim=1)).squeeze(-1)
-
-
-def combine(frame_p: float, temporal_p: float, frame_weight: float) -> float:
-    """A face's combined fake probability from its frame and temporal scores."""
-    return float(frame_weight * frame_p + (1.0 - frame_weight) * temporal_p)
 
 
 def load_temporal(folder: str | Path, cfg: TemporalConfig) -> TemporalHead:
@@ -86,3 +86,62 @@ def window_probabilities(head: TemporalHead, embeddings: np.ndarray) -> np.ndarr
         return np.zeros(0, np.float32)
     with torch.inference_mode():
         return torch.sigmoid(head(torch.from_numpy(np.asarray(embeddings, np.float32)))).numpy()
+
+
+
+def window_scores(path, info: MediaInfo, tracks: dict[int, list[tuple[float, tuple]]], n: int, detector, detect,
+                  max_faces: int) -> dict[int, list[WindowScore]]:
+    """Read ``n`` windows of consecutive frames, follow each face through them and score each
+    window. ``tracks``: per track, its sampled (time_s, box); ``detector`` a ``Detector`` with a
+    temporal head; ``detect(rgb)`` the face detector's detections, clearest first."""
+    tcfg, cfg = detector.temporal_config, detector.config
+    crops, spans = [], []  # spans: (track_id, frames) per followed window, crops in order
+    for frames in read_windows(path, window_starts(info.frame_count, n, tcfg.window), tcfg.window, info):
+        if len(frames) < tcfg.window:
+            continue
+        per_frame = [detect(fr.rgb)[:max_faces] for fr in frames]
+        for tid, seen in tracks.items():
+            ref = min(seen, key=lambda ts: abs(ts[0] - frames[0].time_s))
+            dets = follow(ref[1], per_frame)
+            if dets is None:
+                continue
+            crops += [square_crop(fr.rgb, d.box, cfg.crop_margin, cfg.input_size)[0] for fr, d in zip(frames, dets)]
+            spans.append((tid, frames))
+    out: dict[int, list[WindowScore]] = {tid: [] for tid in tracks}
+    if not spans:
+        return out
+    frame_p, emb = detector.embed(np.stack(crops))
+    t = tcfg.window
+    probs = window_probabilities(detector.temporal, emb.reshape(len(spans), t, -1))
+    for k, ((tid, frames), p) in enumerate(zip(spans, probs)):
+        out[tid].append(WindowScore(frames[0].index, frames[-1].index, round(frames[0].time_s, 3),
+                                    round(frames[-1].time_s, 3), float(p), float(frame_p[k * t:(k + 1) * t].mean())))
+    return out
+
+
+@dataclass(frozen=True)
+class TemporalCheck:
+    """Whether the temporal check ran (``Report.temporal``), its windows per track, and the note."""
+
+    state: str  # "off", "used", "unavailable" or "not_applicable"
+    windows: dict[int, list[WindowScore]]
+    note: str | None = None
+
+
+def temporal_check(path, info: MediaInfo, tracks: dict[int, list[tuple[float, tuple]]], wanted: bool | None,
+                   windows: int | None, detector, detect, max_faces: int, clock, say) -> TemporalCheck:
+    """The temporal check of a file: ``wanted`` (None: the weights' default) and possible here,
+    ``windows`` windows (None: the weights' default) scored by ``window_scores``; timed as
+    "temporal" on ``clock`` (``stopwatch.Stopwatch``), its progress said through ``say``."""
+    tcfg = detector.temporal_config
+    wanted = wanted if wanted is not None else bool(tcfg and tcfg.default_on)
+    state, note = temporal_state(wanted, tcfg, info.kind, info.frame_count)
+    if state != "used":
+        return TemporalCheck(state, {}, note)
+    with clock("temporal"):
+        say(0.8, "temporal check: reading windows of consecutive frames")
+        scored = window_scores(path, info, tracks, windows if windows is not None else tcfg.windows, detector, detect, max_faces)
+    if not any(scored.values()):
+        return TemporalCheck("not_applicable", scored,
+                             "no face was seen through a whole window of consecutive frames: frame score only")
+    return TemporalCheck("used", scored)

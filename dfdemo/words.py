@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .report import CHECK_LABELS, Check, FaceReport, Report, blending_check, deciding
+from .config import Cut
+from .report import CHECK_LABELS, Check, FaceReport, Report, deciding
 
 REGION_NAMES = {"eyes": "the eyes", "nose": "the nose", "mouth": "the mouth", "forehead": "the forehead",
                 "cheeks_jaw": "the cheeks and jaw", "background": "the outline and background"}
@@ -38,7 +39,7 @@ CAVEAT_TWO_CHECKS = ("**Keep in mind:** a detector can be wrong. Both checks mis
 
 def checks_of(report: Report) -> list[Check]:
     """The report's checks, the deciding one first (reports of older versions: the blending one)."""
-    checks = report.checks or [blending_check(report.verdict, report.fake_probability)]
+    checks = report.all_checks()
     first = deciding(checks)
     return [first] + [c for c in checks if c is not first]
 
@@ -171,15 +172,13 @@ def check_scale(check: Check, report: Report) -> tuple[str, float, float] | None
     judged the file: its score read against its own cut, never as a bare probability."""
     if check.verdict not in RAN or check.fake_probability is None:
         return None
-    low, strong = signs_from(*_cut(check, report))
+    low, strong = report.cut_of(check).signs
     return score_text(check.fake_probability, [low, strong]), low, strong
 
 
 def signs_from(threshold: float, band: tuple[float, float]) -> tuple[float, float]:
-    """Where "some signs" and "strong signs" start on a check's score (``verdict_for``'s rule:
-    inside the band is "some signs", at or above the threshold outside it "strong signs")."""
-    low, high = band
-    return low, (high if low <= threshold <= high else threshold)
+    """Where "some signs" and "strong signs" start on a check's score (``Cut.signs``)."""
+    return Cut(threshold, band).signs
 
 
 def scale_sentence(check: Check, report: Report) -> str | None:
@@ -192,17 +191,15 @@ def scale_sentence(check: Check, report: Report) -> str | None:
     return f"score {shown} ({some}strong signs from {cut_text(strong)})"
 
 
+# why a check judged no face (``Check.reason``, set by the analyzer where it abstains)
+REASON_WORDS = {"needs_video": "it reads how a face moves over the frames of a video, and a photo has none",
+                "face_too_small": "every face was smaller than the size this check is calibrated for",
+                "too_few_frames": "no face was seen in enough frames for this check"}
+
+
 def not_checked_reason(check: Check, report: Report) -> str:
-    """Why a check judged no face of the file, from what the analysis said (face warnings, notes)."""
-    label = check.label.lower()
-    said = [w for f in report.faces for w in f.warnings if label in w]
-    if report.kind == "image" and any(label in n and "photo" in n for n in report.notes):
-        return "it reads how a face moves over the frames of a video, and a photo has none"
-    if said and all("too small" in w for w in said):
-        return "every face was smaller than the size this check is calibrated for"
-    if said and all("too few frames" in w for w in said):
-        return "no face was seen in enough frames for this check"
-    return f"these weights have no calibrated threshold for {media_word(report)}s for this check"
+    """Why a check judged no face of the file (``check.reason``; none given: no calibrated cut)."""
+    return REASON_WORDS.get(check.reason) or f"these weights have no calibrated threshold for {media_word(report)}s for this check"
 
 
 def check_meaning(check: Check, report: Report) -> str:
@@ -256,26 +253,16 @@ def mean_shares(report: Report, track_id: int) -> dict[str, float] | None:
     return {k: sum(m.get(k, 0.0) for m in maps) / len(maps) for k in keys}
 
 
-def _cut(check: Check | None, report: Report) -> tuple[float, tuple[float, float]]:
-    """The threshold and band a check's probability met (the report's, for older reports)."""
-    if check is not None and check.threshold is not None:
-        return check.threshold, tuple(check.uncertain_band or (check.threshold, check.threshold))
-    return report.threshold, tuple(report.uncertain_band)
-
-
-def _blending_of(face: FaceReport) -> Check | None:
-    return next((c for c in face.checks if c.name == "blending"), None)
-
-
 def blending_verdict(face: FaceReport) -> tuple[float, str]:
-    """(probability, verdict) of the blending check on a face (older reports: the face's own)."""
-    check = _blending_of(face)
-    return (check.fake_probability, check.verdict) if check else (face.fake_probability, face.verdict)
+    """(probability, verdict) of the blending check on a face (``FaceReport.blending``)."""
+    check = face.blending()
+    return check.fake_probability, check.verdict
 
 
 def blending_cut(report: Report) -> tuple[float, tuple[float, float]]:
-    """The blending check's threshold and band over the file (what frame scores are drawn against)."""
-    return _cut(next((c for c in report.checks if c.name == "blending" and c.threshold is not None), None), report)
+    """The blending check's threshold and band over the file (``Report.blending_cut``)."""
+    cut = report.blending_cut()
+    return cut.threshold, cut.band
 
 
 def _numbers(p: float, t: float, low: float, high: float) -> tuple[str, str, str, str]:
@@ -286,9 +273,10 @@ def _numbers(p: float, t: float, low: float, high: float) -> tuple[str, str, str
 
 def _verdict_sentence(face: FaceReport, report: Report) -> str:
     """The blending check's finding on this face."""
-    check = _blending_of(face)
-    p, verdict = blending_verdict(face)
-    t, (low, high) = _cut(check, report)
+    check = face.blending()
+    p, verdict = check.fake_probability, check.verdict
+    cut = report.cut_of(check)
+    t, (low, high) = cut.threshold, cut.band
     ps, ts, lows, highs = _numbers(p, t, low, high)
     over = f" over {len(face.frames)} frames" if report.kind == "video" and len(face.frames) > 1 else ""
     if verdict == "fake":
@@ -306,7 +294,8 @@ def _synthesis_sentence(face: FaceReport, report: Report) -> str | None:
     check = next((c for c in face.checks if c.name == "synthesis"), None)
     if check is None or check.verdict == "not_checked":  # the report's note says why
         return None
-    p, (t, (low, high)) = check.fake_probability, _cut(check, report)
+    p, cut = check.fake_probability, report.cut_of(check)
+    t, (low, high) = cut.threshold, cut.band
     ps, ts, lows, highs = _numbers(p, t, low, high)
     if check.verdict == "fake":
         return (f"The generator-traces check found **strong signs** that this face was drawn by a generator: its "
@@ -322,7 +311,7 @@ def _consistency_sentence(face: FaceReport, report: Report) -> str | None:
     scores = [f.fake_probability for f in face.frames]
     if report.kind != "video" or len(scores) < 3:
         return None
-    threshold, _ = _cut(_blending_of(face), report)
+    threshold = report.cut_of(face.blending()).threshold
     verdict = blending_verdict(face)[1]
     n, above = len(scores), sum(s >= threshold for s in scores)
     counted = f"{above} of {n} frames score above the threshold"
@@ -449,7 +438,7 @@ def maps_words(report: Report) -> str | None:
 
 def face_line(face: FaceReport, report: Report) -> str:
     """One line per face, up front: what the checks found on it and its score against the cut."""
-    decided = deciding(face.checks) if face.checks else blending_check(face.verdict, face.fake_probability)
+    decided = face.deciding()
     scale = check_scale(decided, report)
     if decided.verdict not in RAN:
         return f"- **{face_label(face.track_id).capitalize()}**: not checked"

@@ -416,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             for name, scored in own_scores(rep, a.temporal).items():
                 scores[name].append(scored)
-            own_thresholds.append(cfg.cut_for(rep.kind)[0])
+            own_thresholds.append(cfg.cut(rep.kind).threshold)
             for n in heads:
                 head_thresholds[n].append(synthesis_cut(cfg, rep.kind, n))
             ref_scores = reference_scores(refs, rep, r["abs"], a.frames, cfg.crop_margin) if refs else {}

@@ -45,6 +45,15 @@ def cli_reports(tiny_weights, clip, photo, tmp_path_factory):
     return {Path(r["file"]).name: r for r in json.loads(out.stdout)}
 
 
+def gone_soon(server, name: str, timeout: float = 5) -> bool:
+    """No file called ``name`` in the server's folders, at once or within ``timeout`` (an /analyze upload
+    just analysed stays in .shared until the queue has stopped for a second: an identical upload may wait)."""
+    deadline = time.monotonic() + timeout
+    while list(server.temp_dir.rglob(name)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not list(server.temp_dir.rglob(name))
+
+
 def api_analyze(client, path: Path, timeout: float = 120) -> dict:
     from gradio_client import handle_file
 
@@ -53,8 +62,8 @@ def api_analyze(client, path: Path, timeout: float = 120) -> dict:
 
 
 def assert_same_report(got: dict, want: dict) -> None:
-    """Same analysis: verdicts, boxes, probabilities (within TOL), heatmap regions; file by name;
-    timings and server paths ignored."""
+    """Same analysis: verdicts, boxes, probabilities (within TOL), heatmap regions; file and images by
+    name; timings ignored."""
     assert set(got) == set(want)
     assert got["file"] == Path(want["file"]).name
     for k in ("kind", "verdict", "frames_analyzed", "frames_with_face", "model", "threshold", "uncertain_band",
@@ -77,7 +86,8 @@ def assert_same_report(got: dict, want: dict) -> None:
     for g, w in zip(got["heatmaps"], want["heatmaps"]):
         assert (g["track_id"], g["frame_index"], g["top_region"]) == (w["track_id"], w["frame_index"], w["top_region"])
         assert g["region_shares"] == pytest.approx(w["region_shares"], abs=1e-3)
-        assert g["overlay_path"] is None  # the API returns no server paths
+        for key in ("overlay_path", "learned_map_path"):  # the API returns no server paths: the images by name only
+            assert g[key] == (Path(w[key]).name if w[key] else None) and os.sep not in (g[key] or "")
 
 
 def test_api_clip_matches_cli(client, clip, cli_reports):
@@ -168,7 +178,7 @@ def test_api_bad_input_is_a_plain_error(client, server, tmp_path, case):
     assert words in msg, msg
     assert "Traceback" not in msg and str(server.temp_dir) not in msg
     assert path.name in msg
-    assert not list(server.temp_dir.rglob(path.name)), "the failed upload was left on the server"
+    assert gone_soon(server, path.name), "the failed upload was left on the server"
 
 
 def test_api_upload_over_the_size_limit_is_refused(client, server, tmp_path):
@@ -219,30 +229,29 @@ def test_weights_setting_accepts_bundled_and_hub_ids_only(app_module):
             app_module.weights_source(bad)
 
 
-def test_report_helpers(app_module, tmp_path):
+def test_report_helpers(tmp_path):
     from dfdemo.page import heatmap_items, heatmap_rows, timeline_figure
 
-    r = _report("video", [0.9, 0.8, 0.7], verdict="fake", shares={"eyes": 0.6, "mouth": 0.4},
-                overlay=str(tmp_path / "x_face0_frame3.png"), file="/srv/tmp/abc/clip.mp4")
-    r = replace(r, heatmaps=[replace(r.heatmaps[0], learned_map_path="/srv/tmp/abc/x_face0_frame3_learned.png")])
-    pub = app_module.public_report(r)
-    assert pub.file == "clip.mp4" and pub.heatmaps[0].overlay_path == "x_face0_frame3.png"
-    assert pub.heatmaps[0].learned_map_path == "x_face0_frame3_learned.png"  # no server path in the JSON either
-    fig = timeline_figure(pub)
+    # the report holds the heatmaps' image names, never a server path; the page is given the images by name
+    r = _report("video", [0.9, 0.8, 0.7], verdict="fake", shares={"eyes": 0.6, "mouth": 0.4}, overlay="x_face0_frame3.png")
+    r = replace(r, heatmaps=[replace(r.heatmaps[0], learned_map_path="x_face0_frame3_learned.png")])
+    images = {"x_face0_frame3.png": str(tmp_path / "a.png"), "x_face0_frame3_learned.png": str(tmp_path / "b.png")}
+    fig = timeline_figure(r)
     ax = fig.axes[0]
     assert [round(y, 3) for y in ax.lines[-1].get_ydata()] == [0.9, 0.8, 0.7]
     # the cut as two bands ("some signs" 0.45-0.55, "strong signs" from 0.55), named in the legend with the cut as stored
     assert [t.get_text() for t in ax.get_legend().get_texts()][:2] == ["some signs from 0.45", "strong signs from 0.55"]
-    learned = replace(pub, heatmaps=[replace(pub.heatmaps[0], learned_map_mean=0.31, learned_map_shares={"eyes": 0.7, "nose": 0.3})])
+    learned = replace(r, heatmaps=[replace(r.heatmaps[0], learned_map_mean=0.31, learned_map_shares={"eyes": 0.7, "nose": 0.3})])
     # a pair per crop, Grad-CAM first: a two-column gallery shows each pair in one row
-    assert heatmap_items(learned, tmp_path) == [(str(tmp_path / "x_face0_frame3.png"), "0.1 s · score 0.90"),
-                                                (str(tmp_path / "x_face0_frame3_learned.png"), "0.1 s · blend map")]
+    assert heatmap_items(learned, images) == [(str(tmp_path / "a.png"), "0.1 s · score 0.90"),
+                                              (str(tmp_path / "b.png"), "0.1 s · blend map")]
     assert heatmap_rows(learned) == [["face 1", "0.1", "0.90", "eyes 60 %, mouth 40 %", "mean 0.31; eyes 70 %, nose 30 %"]]
-    two = heatmap_items(_report("image", [0.7], shares={"nose": 1.0}, overlay="o.png", n_faces=2), tmp_path)
+    two = heatmap_items(_report("image", [0.7], shares={"nose": 1.0}, overlay="o.png", n_faces=2), {"o.png": "o"})
     assert [c for _, c in two] == ["face 1 · score 0.70", "face 2 · score 0.70"]
-    assert max(len(c) for _, c in heatmap_items(learned, tmp_path) + two) <= 32  # short enough to show whole
-    assert timeline_figure(replace_faces(pub, [])) is None
-    assert timeline_figure(replace(pub, kind="image")) is None  # a photo: no timeline bar, the card has the score
+    assert max(len(c) for _, c in heatmap_items(learned, images) + two) <= 32  # short enough to show whole
+    assert heatmap_items(learned, {}) == []  # an image the app did not write is not shown
+    assert timeline_figure(replace_faces(r, [])) is None
+    assert timeline_figure(replace(r, kind="image")) is None  # a photo: no timeline bar, the card has the score
 
 
 # ---------------------------------------------------------------- dfdemo.words

@@ -110,7 +110,7 @@ def test_fast_gradcam_equals_full_backward_and_restores_the_model(tiny_weights):
 def test_read_ahead_keeps_order_forwards_errors_and_stops_the_reader():
     import threading
 
-    from dfdemo.analyzer import read_ahead
+    from dfdemo.media import read_ahead
     from dfdemo.errors import MediaError
 
     assert list(read_ahead(iter(range(50)), depth=2)) == list(range(50))

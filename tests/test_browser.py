@@ -147,7 +147,7 @@ def test_cancel_stops_the_analysis_and_the_file_stays_usable(page, server, tmp_p
     page.locator("#cancel").click()
     page.locator("#verdict").get_by_text("cancelled", exact=False).wait_for(timeout=10_000)
     assert page.locator("#verdict .verdict-card[data-verdict]").count() == 0
-    assert not list((server.temp_dir / "dfdemo-results").rglob("long_clip*.png"))  # stopped before any heatmap
+    assert not list((server.temp_dir / "dfdemo-sessions").rglob("long_clip*.png"))  # stopped before any heatmap
     page.screenshot(path=str(ARTIFACTS / "browser_cancelled.png"))
     # the file is still selected and still on the server: change a setting and run it again
     assert "long_clip" in page.locator("#upload").inner_text()

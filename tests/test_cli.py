@@ -137,3 +137,19 @@ def test_a_lab_tool_without_its_crop_cache_says_so_in_one_line(tool, tmp_path):
     assert run.stderr.strip().splitlines() == [f"error: no crop cache at {tmp_path / 'faces' / 'index.npz'}: build it "
                                                f"first with python -m dfdemo_lab cache --out {tmp_path / 'faces'}"]
 
+
+
+def test_the_analysis_names_its_images_and_writes_nothing(analyzer, photo, tmp_path, monkeypatch):
+    """The report names each heatmap image (never a path); ``Analysis.images`` holds them under
+    those names and ``write_images`` writes them where the caller says (here the CLI's folder)."""
+    from dfdemo.analyzer import Settings
+
+    monkeypatch.chdir(tmp_path)  # nothing may appear in the working folder either
+    a = analyzer.analyze(photo, Settings(heatmaps=2), name="my holiday.jpg")
+    assert a.report.file == "my holiday.jpg" and a.report.heatmaps and list(tmp_path.iterdir()) == []
+    names = [h.overlay_path for h in a.report.heatmaps] + [h.learned_map_path for h in a.report.heatmaps if h.learned_map_path]
+    assert sorted(names) == sorted(a.images) and all("/" not in n and n.startswith("my holiday_face") for n in names)
+    assert all(im.dtype.name == "uint8" and im.ndim == 3 and im.shape[2] == 3 for im in a.images.values())
+    written = a.write_images(tmp_path / "out")
+    assert {n: p.name for n, p in written.items()} == {n: n for n in a.images} and all(p.is_file() for p in written.values())
+    assert analyzer.analyze(photo, Settings(heatmaps=0)).report.file == str(photo)

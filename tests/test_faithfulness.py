@@ -195,15 +195,17 @@ def test_analyzer_reports_the_learned_map_only_for_weights_with_a_head(tmp_path,
     model = create_model("tf_efficientnet_lite0")
     save_detector(model, tmp_path / "w", DetectorConfig(mask_head=add_mask_head(model, deep_layer=deep_layer)))
     with Analyzer.load(tmp_path / "w") as a:
-        an = a.analyze(clip, Settings(frames=4, heatmaps=2, heatmap_dir=str(tmp_path / "hm")))
+        an = a.analyze(clip, Settings(frames=4, heatmaps=2))
+        written = an.write_images(tmp_path / "hm")
         # the maps captured during Grad-CAM's forward pass equal a separate pass of the head
         crops = np.stack([astronaut()[80:304, 110:334], astronaut()[60:284, 140:364]])
         with a.detector.capturing_mask_features() as captured:
             gradcam(a.detector.model, a.detector.target_layer, a.detector.preprocess(crops))
         np.testing.assert_allclose(captured(), a.detector.predict_masks(crops), atol=1e-5)
-    assert len(an.learned_maps) == len(an.report.heatmaps) == 2
+    assert len(an.report.heatmaps) == 2 and len(an.images) == 4  # each crop's overlay and its learned map
     for h in an.report.heatmaps:
-        assert 0.0 <= h.learned_map_mean <= 1.0 and (tmp_path / "hm" / h.learned_map_path.split("/")[-1]).is_file()
+        assert 0.0 <= h.learned_map_mean <= 1.0 and h.learned_map_path in an.images and "/" not in h.learned_map_path
+        assert written[h.learned_map_path] == tmp_path / "hm" / h.learned_map_path and written[h.learned_map_path].is_file()
 
 
 def test_self_blend_changes_pixels_only_on_one_side_of_the_mask_boundary():

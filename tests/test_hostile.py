@@ -328,13 +328,14 @@ def test_19_4_heatmaps_of_a_file_with_a_long_name_are_written(tmp_path, tiny_wei
 def test_19_4_a_heatmap_folder_that_cannot_be_written_is_said(tmp_path, analyzer, one_frame_clip):
     blocked = tmp_path / "file_not_folder"
     blocked.write_text("x")
+    analysis = analyzer.analyze(one_frame_clip, Settings(frames=1, heatmaps=1))
     with pytest.raises(DfdemoError) as e:
-        analyzer.analyze(one_frame_clip, Settings(frames=1, heatmaps=1, heatmap_dir=str(blocked / "D")))
+        analysis.write_images(blocked / "D")
     assert str(e.value) == f"{blocked / 'D'}: cannot make the heatmap folder (not a directory)"
-    from dfdemo.analyzer import _write_png
+    from dfdemo.media import write_png
 
     with pytest.raises(DfdemoError, match="cannot write the heatmap image"):  # OpenCV only returns False
-        _write_png(str(tmp_path / ("x" * 300 + ".png")), astronaut())
+        write_png(str(tmp_path / ("x" * 300 + ".png")), astronaut())
 
 
 def test_19_5_a_second_video_stream_is_named_in_a_note(tmp_path, analyzer):
@@ -518,25 +519,43 @@ def test_19_1_an_upload_cancelled_while_waiting_is_deleted(small_queue_server, t
     assert _wait_until_clean(small_queue_server, waiting.name, busy.name) == []
 
 
-def test_19_9_a_path_that_was_not_uploaded_gets_one_line(small_queue_server, tmp_path):
+def _call_analyze(server, path: Path) -> str:
+    """/analyze called over HTTP with Gradio's file data naming ``path`` (no upload): the error line."""
     import httpx
 
-    secret = tmp_path / "server_file_19_9.png"
-    cv2.imwrite(str(secret), cv2.cvtColor(astronaut(), cv2.COLOR_RGB2BGR))
-    api = small_queue_server.url + "gradio_api/call/analyze"
-    body = {"data": [{"path": str(secret), "meta": {"_type": "gradio.FileData"}}]}
-    before = len(small_queue_server.log_tail(10**7))
+    api = server.url + "gradio_api/call/analyze"
+    body = {"data": [{"path": str(path), "meta": {"_type": "gradio.FileData"}}]}
     event = httpx.post(api, json=body, timeout=60).json()["event_id"]
     with httpx.stream("GET", f"{api}/{event}", timeout=120) as r:
         text = "".join(r.iter_text())
     assert "event: error" in text
     (data,) = [line[len("data: "):] for line in text.splitlines() if line.startswith("data: ")]
-    assert json.loads(data)["error"] == ("Send the file itself (gradio_client's handle_file uploads it): a path on the server "
-                                "is not accepted.")
+    return json.loads(data)["error"]
+
+
+def test_19_9_a_path_that_was_not_uploaded_is_refused(small_queue_server, tmp_path):
+    """A request naming a server file instead of uploading it is refused and the file is left as it
+    is. Outside Gradio's upload folder Gradio itself refuses it, before dfdemo's code runs (its
+    message, and its traceback in the log: no Gradio hook turns that into one line without a
+    monkeypatch); inside it (another visitor's session folder) dfdemo refuses it with one line."""
+    secret = tmp_path / "server_file_19_9.png"
+    cv2.imwrite(str(secret), cv2.cvtColor(astronaut(), cv2.COLOR_RGB2BGR))
+    content = secret.read_bytes()
+    _call_analyze(small_queue_server, secret)
+    assert secret.read_bytes() == content and not list(small_queue_server.temp_dir.rglob(secret.name))
+
+    owned = small_queue_server.temp_dir / "dfdemo-sessions" / "another-visitor" / "upload-0123456789ab" / "theirs_19_9.png"
+    owned.parent.mkdir(parents=True)
+    owned.write_bytes(content)
+    before = len(small_queue_server.log_tail(10**7))
+    assert _call_analyze(small_queue_server, owned) == ("Send the file itself (gradio_client's handle_file uploads it): "
+                                                        "a path on the server is not accepted.")
+    assert owned.read_bytes() == content
     time.sleep(1)
     log = small_queue_server.log_tail(10**7)[before:]
     assert "Traceback" not in log
-    assert [line for line in log.splitlines() if "refused a request" in line and str(secret) in line]
+    assert [line for line in log.splitlines() if "refused a request" in line and str(owned) in line]
+    owned.unlink()
 
 
 def test_25_5_an_api_call_without_a_file_gets_one_line_naming_the_input_expected(small_queue_server):

@@ -147,20 +147,13 @@ def test_25_1_the_operator_decides_what_visitors_may_load(monkeypatch, tiny_weig
 
 
 # ---------------------------------------------------------------- 25.2 uploads owned from the moment they arrive
-class _FakeBlocks:
-    """What ``Uploads`` reads of a Gradio Blocks: its upload set (and no queue)."""
-
-    def __init__(self):
-        self.upload_file_set: set[str] = set()
-
-
 @pytest.fixture
-def upload_root(monkeypatch, tmp_path):
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+def upload_root(tmp_path):
     return tmp_path / "gradio"
 
 
 def _uploaded(root, name: str, content: bytes = b"x" * 1000) -> str:
+    """A file where Gradio's /upload stores it: <upload folder>/<content hash>/<name>."""
     d = root / ("ab" * 20)
     d.mkdir(parents=True, exist_ok=True)
     (d / name).write_bytes(content)
@@ -171,24 +164,70 @@ def test_25_2_a_page_upload_kept_by_a_session_that_never_says_goodbye_is_deleted
     """A page analyses an upload (a refusal or a result: the file stays selected) and its session
     never closes (no heartbeat, so no unload): once no request has named the file for the grace
     period it is deleted. Before: kept until the session's unload, which never came."""
-    from webapp import Uploads
+    from webapp.sessions import SETTLE_S, Sessions
 
-    uploads = Uploads(grace_s=0.5)
-    uploads.demo = _FakeBlocks()
-    path = _uploaded(upload_root, "kept.mp4")
-    other = _uploaded(upload_root, "running.mp4")
-    uploads.demo.upload_file_set |= {path, other}
-    uploads.keep("session-without-heartbeat", path)  # the page's run keeps the file selected
-    uploads.release(uploads.hold(path))  # its analysis started and ended
-    running = uploads.hold(other)  # another visitor's analysis still runs on its file
-    uploads.sweep()
-    assert Path(path).exists()  # within the grace period: kept for a re-run
+    sessions = Sessions(grace_s=0.5, folder=upload_root)
+    path, other = _uploaded(upload_root, "kept.mp4"), _uploaded(upload_root, "running.mp4")
+    kept = sessions.take(path, "session-without-heartbeat")  # the page's upload event: the session's file now
+    assert not Path(path).exists() and kept.path.is_file() and kept.path.name == "kept.mp4"
+    sessions.select("session-without-heartbeat", kept)
+    sessions.release(sessions.hold(kept))  # its analysis started and ended
+    running = sessions.hold(sessions.take(other, "api-visitor"))  # another visitor's analysis still runs on its file
+    sessions.sweep()
+    assert kept.path.exists()  # within the grace period: kept for a re-run
     time.sleep(0.8)
-    uploads.sweep()
-    assert not Path(path).exists() and path not in uploads.demo.upload_file_set
-    assert Path(other).exists()  # an analysis running on a file keeps it, however long it takes
-    uploads.release(running)
-    assert not Path(other).exists()
+    sessions.sweep()
+    assert not kept.path.exists() and sessions.selected("session-without-heartbeat") is None
+    assert running.path.exists()  # an analysis running on a file keeps it, however long it takes
+    sessions.release(running, share=True)
+    assert not running.path.exists()  # an /analyze upload goes when its analysis ends ...
+    time.sleep(SETTLE_S + 0.1)
+    sessions.sweep()
+    assert not [p for p in upload_root.rglob("*") if p.is_file()]  # ... and its shared copy once the queue is idle
+
+
+def test_25_2_identical_uploads_share_one_copy_until_the_last_request(upload_root):
+    """Gradio stores identical uploads at one path: the first request moves the file into its own
+    folder, a second one (its request came later) gets a link to a copy, and a third that starts
+    just after the others ended gets the shared copy; nothing is left once the queue is idle."""
+    from webapp.sessions import SETTLE_S, Sessions, UploadGone
+
+    sessions = Sessions(grace_s=10, folder=upload_root)
+    path = _uploaded(upload_root, "same.png")
+    a = sessions.hold(sessions.take(path, "a"))
+    b = sessions.hold(sessions.take(path, "b"))
+    assert a.path != b.path and a.path.read_bytes() == b.path.read_bytes() == b"x" * 1000
+    sessions.release(a, share=True)
+    sessions.release(b, share=True)
+    c = sessions.hold(sessions.take(path, "c"))
+    assert c.path.read_bytes() == b"x" * 1000
+    sessions.release(c, share=True)
+    time.sleep(SETTLE_S + 0.1)
+    sessions.sweep_shared()
+    assert not [p for p in upload_root.rglob("*") if p.is_file()]
+    with pytest.raises(UploadGone):
+        sessions.take(path, "d")
+
+
+def test_25_2_a_selected_upload_goes_on_clear_on_a_new_file_and_on_unload(upload_root):
+    from webapp.sessions import Sessions
+
+    sessions = Sessions(grace_s=60, folder=upload_root)
+    first = sessions.take(_uploaded(upload_root, "first.mp4"), "s")
+    sessions.select("s", first)
+    running = sessions.hold(first)
+    second = sessions.take(_uploaded(upload_root, "second.mp4", b"y" * 10), "s")
+    sessions.select("s", second)  # a new file: the old one goes when its analysis ends
+    assert first.path.exists()
+    sessions.release(running)
+    assert not first.path.exists() and second.path.exists()
+    sessions.forget("s")  # the box cleared
+    assert not second.path.exists()
+    third = sessions.take(_uploaded(upload_root, "third.mp4", b"z" * 10), "s")
+    sessions.select("s", third)
+    (sessions.new_results_dir("s") / "report.json").write_text("{}")
+    sessions.end("s")  # the tab closed
+    assert not sessions.session_dir("s").exists() and not third.path.exists()
 
 
 def test_25_2_every_upload_is_deleted_at_shutdown(tiny_weights, tmp_path):

@@ -35,9 +35,9 @@ def make_clips(folder: Path) -> list[Path]:
 
 
 def temp_state(server) -> tuple[int, int, set[str]]:
-    """(files, bytes) of the server's temp folder outside the per-session results, and the
-    result folders (one per browser session)."""
-    results = server.temp_dir / "dfdemo-results"
+    """(files, bytes) of the server's temp folder outside the sessions' folders, and the sessions'
+    folders (one per browser session)."""
+    results = server.temp_dir / "dfdemo-sessions"
     files = [p for p in server.temp_dir.rglob("*") if p.is_file() and results not in p.parents]
     sessions = {d.name for d in results.iterdir()} if results.is_dir() else set()
     return len(files), sum(p.stat().st_size for p in files), sessions
@@ -88,8 +88,12 @@ def test_six_concurrent_visitors_get_their_own_results(server, analyzer, tmp_pat
     assert isinstance(err, AppError) and "not a readable video" in str(err) and "Traceback" not in str(err)
     assert max(r[2] for r in results) < TIMEOUT_S and wall < TIMEOUT_S
 
-    deadline = time.monotonic() + 15  # uploads are deleted as each request ends
-    while temp_state(server)[:2] != before[:2] and time.monotonic() < deadline:
+    def clean() -> bool:
+        now = temp_state(server)
+        return now[:2] == before[:2] and now[2] <= before[2] and not list(server.temp_dir.rglob("visitor*"))
+
+    deadline = time.monotonic() + 15  # uploads are deleted as each request ends (a shared copy once the queue stops)
+    while not clean() and time.monotonic() < deadline:
         time.sleep(0.2)
     after = temp_state(server)
     assert after[:2] == before[:2], "temporary files left behind"

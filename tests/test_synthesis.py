@@ -163,7 +163,8 @@ def test_no_cut_within_the_allowance_means_the_kind_is_not_judged():
 
 
 def test_a_video_without_a_clip_cut_is_judged_by_blending_alone_and_says_so(tmp_path, clip):
-    from dfdemo.analyzer import SYNTHESIS_NOT_CALIBRATED, Analyzer, Settings
+    from dfdemo.analyzer import Analyzer, Settings
+    from dfdemo.decide import SYNTHESIS_NOT_CALIBRATED
     from dfdemo.config import update_config
 
     folder = with_synthesis_head(ROOT / "weights" / "detector", tmp_path / "w", bias=12.0)
@@ -206,7 +207,8 @@ def test_when_the_synthesis_check_decides_the_heatmaps_explain_its_score(tmp_pat
     assert r.checks[1].verdict == "fake" and len(r.heatmaps) == 1
     h = r.heatmaps[0]
     assert h.check == "synthesis" and h.fake_probability == pytest.approx(r.faces[0].frames[0].synthesis_probability)
-    assert h.learned_map_mean is None and a.learned_maps == []  # the learned map explains blending, not this check
+    assert h.learned_map_mean is None and h.learned_map_path is None  # the learned map explains blending, not this check
+    assert list(a.images) == [h.overlay_path]
     assert "generator-traces check decided" in maps_words(r)
     hb = blending.report.heatmaps[0]
     assert hb.check == "blending" and hb.fake_probability == pytest.approx(blending.report.faces[0].frames[0].fake_probability)

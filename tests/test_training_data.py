@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from dfdemo.config import Cut
 from dfdemo.detector import DetectorConfig
 from dfdemo_lab.cache import SOURCE_HOLDOUT_PERCENT, source_of, split_of
 from dfdemo_lab.sbi import BLEND_KINDS, align_to, blend_mask, hull_mask, region_mask, self_blend
@@ -121,9 +122,9 @@ def test_new_clips_are_split_by_source_repository():
 
 def test_photo_threshold_applies_to_images_only():
     cfg = DetectorConfig(threshold=0.8, uncertain_band=(0.7, 0.9), photo_threshold=0.95, photo_uncertain_band=(0.9, 0.975))
-    assert cfg.cut_for("image") == (0.95, (0.9, 0.975))
-    assert cfg.cut_for("video") == (0.8, (0.7, 0.9))
-    assert DetectorConfig(threshold=0.8, uncertain_band=(0.7, 0.9)).cut_for("image") == (0.8, (0.7, 0.9))
+    assert cfg.cut("image") == Cut(0.95, (0.9, 0.975))
+    assert cfg.cut("video") == Cut(0.8, (0.7, 0.9))
+    assert DetectorConfig(threshold=0.8, uncertain_band=(0.7, 0.9)).cut("image") == Cut(0.8, (0.7, 0.9))
     again = DetectorConfig.from_json_dict(cfg.to_json_dict())
     assert again.photo_threshold == 0.95 and again.photo_uncertain_band == (0.9, 0.975)
     assert "photo_threshold" not in DetectorConfig().to_json_dict()["dfdemo"]  # older configs are unchanged

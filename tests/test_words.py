@@ -332,3 +332,20 @@ def test_one_line_per_face_up_front_details_folded_and_faces_without_a_heatmap_n
     assert "No heatmap for face 2" in up_front and "**Face 1.**" not in up_front
     assert "**Face 1.**" in text.split("<details>")[1]  # the paragraphs, folded
     assert "No heatmap" not in plain_words(r)  # every face has one
+
+
+@pytest.mark.parametrize("reason, kind, said", [
+    ("needs_video", "image", "it reads how a face moves over the frames of a video, and a photo has none"),
+    ("face_too_small", "video", "every face was smaller than the size this check is calibrated for"),
+    ("too_few_frames", "video", "no face was seen in enough frames for this check"),
+    ("not_calibrated", "image", "these weights have no calibrated threshold for photos for this check"),
+    (None, "video", "these weights have no calibrated threshold for videos for this check")])
+def test_a_check_that_did_not_run_says_the_reason_the_analyzer_gave(reason, kind, said):
+    from dfdemo.report import not_checked
+    from dfdemo.words import check_meaning
+
+    r = report([0.05, 0.1, 0.02])
+    skipped = not_checked("animation", reason)
+    r = with_checks(replace(r, kind=kind, notes=["a note that names the lip-sync / face animation check and a photo"]),
+                    r.checks[0], skipped)
+    assert check_meaning(skipped, r).startswith(f"Not checked: {said}, so lip-sync was not looked for in this ")
