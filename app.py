@@ -13,7 +13,7 @@ import gradio as gr  # noqa: E402
 
 from dfdemo.analyzer import MAX_FACES
 from dfdemo.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-from dfdemo.page import FACE_COLUMNS, HEATMAP_COLUMNS, colour_bar, message_card
+from dfdemo.page import FACE_COLUMNS, HEATMAP_COLUMNS, HEATMAP_LABELS, HEATMAP_WIDTHS, colour_bar, message_card
 from webapp import WebApp, weights_source  # noqa: F401 (API of the app)
 from dfdemo.words import how_it_works
 
@@ -61,11 +61,10 @@ def result_panel() -> list:
     return [verdict_out, gr.Markdown(elem_id="words"),
             gr.Plot(label="Timeline", show_label=False, elem_id="timeline", visible=False),
             gr.HTML(colour_bar(), visible=False, elem_id="colour-bar-box"),
-            gr.Gallery(label="Heatmaps, a pair per row: left, what drove the score; right, the blend map (where the model "
-                             "thinks a face was blended in)", elem_id="heatmaps",
+            gr.Gallery(label=HEATMAP_LABELS[True], elem_id="heatmaps",
                        columns=2, height="auto", object_fit="contain", allow_preview=True, visible=False),
             gr.Dataframe(headers=HEATMAP_COLUMNS, label="Heatmap details", visible=False, interactive=False, wrap=True,
-                         elem_id="heatmap-details", column_widths=["12%", "10%", "12%", "33%", "33%"]),
+                         elem_id="heatmap-details", column_widths=HEATMAP_WIDTHS[5]),
             gr.Dataframe(headers=FACE_COLUMNS, label="Faces", visible=False, interactive=False, wrap=True, elem_id="faces",
                          max_height=100000, column_widths=["12%", "11%", "9%", "15%", "11%", "42%"]),
             gr.Gallery(label="Face crops", visible=False, columns=4, height="auto", object_fit="contain", elem_id="face-crops"),
@@ -81,7 +80,9 @@ def build_demo(web: WebApp) -> gr.Blocks:
         settings = web.page_settings(frames, heatmaps, faces, calibrated, threshold, temporal)  # checked: one line if wrong
         v = web.run_for_page(settings, weights, request, progress)
         return (v.card, v.words, gr.Plot(value=v.timeline, visible=v.timeline is not None), gr.HTML(visible=bool(v.heatmaps)),
-                gr.Gallery(value=v.heatmaps, visible=bool(v.heatmaps)), gr.Dataframe(value=v.heatmap_rows, visible=bool(v.heatmaps)),
+                gr.Gallery(value=v.heatmaps, visible=bool(v.heatmaps), label=HEATMAP_LABELS[v.learned_maps]),
+                gr.Dataframe(value=v.heatmap_rows, visible=bool(v.heatmaps), headers=HEATMAP_COLUMNS[:5 if v.learned_maps else 4],
+                             column_widths=HEATMAP_WIDTHS[5 if v.learned_maps else 4]),
                 gr.Dataframe(value=v.face_rows, visible=v.several_faces), gr.Gallery(value=v.crops, visible=v.several_faces),
                 gr.DownloadButton(value=str(v.json_path), visible=True))
 

@@ -25,8 +25,9 @@ from .detector import Detector, load_detector
 from .errors import DfdemoError, MediaError
 from .explain import cam_maps, heatmaps
 from .faces import FaceDetector, Track, appearance, drop_weak_tracks, face_warnings, link_tracks
+from .foreign import NOT_CALIBRATED
 from .media import MediaInfo, probe, write_png
-from .report import FaceReport, FrameScore, Heatmap, Report, deciding
+from .report import CLASSIFIER_LABEL, Check, FaceReport, FrameScore, Heatmap, Report, deciding
 from .sampling import MAX_FACES, FaceSample, Framing, Sampled, find_faces
 from .stopwatch import Stopwatch
 from .temporal import TemporalCheck, temporal_check
@@ -103,10 +104,11 @@ class Analyzer:
         self.faces = faces
 
     @classmethod
-    def load(cls, weights: str | os.PathLike | None = None) -> "Analyzer":
+    def load(cls, weights: str | os.PathLike | None = None, fake_label: str | None = None) -> "Analyzer":
         # the face detector returns every face it finds: Settings.max_faces chooses how many are
-        # analysed, and the others are counted and reported as left out
-        return cls(load_detector(weights), FaceDetector(max_faces=FACES_COUNTED))
+        # analysed, and the others are counted and reported as left out (``fake_label``: which
+        # classes of a Hub classifier are fake, when its labels do not say, ``load_detector``)
+        return cls(load_detector(weights, fake_label), FaceDetector(max_faces=FACES_COUNTED))
 
     def close(self) -> None:
         self.faces.close()
@@ -146,8 +148,10 @@ class Analyzer:
                 checks = decide.file_checks(faces, cuts.learned)  # the maps explain the check that decides the file
                 heatmaps, images = self._explain(tracked.samples, settings.heatmaps, _name_stem(name), deciding(checks).name, faces)
         say(1.0, "done")
+        faces, checks = self._relabelled(faces, checks)
         notes = [*info.notes, *sampled.notes, *tracked.notes, *([temporal.note] if temporal.note else []),
-                 *decide.decision_notes(faces, cuts, info.kind, cfg.learned(), temporal.state == "used")]
+                 *decide.decision_notes(faces, cuts, info.kind, cfg.learned(), temporal.state == "used"),
+                 *(n for n in self.detector.notes if settings.threshold is None or n != NOT_CALIBRATED)]
         cut, decided = decide.report_cut(checks, cuts), deciding(checks)
         report = Report(
             file=name, kind=info.kind, verdict=decided.verdict, fake_probability=decided.fake_probability,
@@ -156,9 +160,27 @@ class Analyzer:
             media={"width": info.width, "height": info.height, "fps": round(info.fps, 3),
                    "duration_s": round(info.duration_s, 3), "frame_count": info.frame_count, "rotation": info.rotation},
             heatmaps=heatmaps, notes=notes, temporal=temporal.state, checks=checks, accuracy=cfg.accuracy,
-            faces_found=sampled.faces_found, face_limit=sampled.face_limit, faces_left_out=sampled.left_out)
+            faces_found=sampled.faces_found, face_limit=sampled.face_limit, faces_left_out=sampled.left_out,
+            detector=self._detector_info())
         thumbs = {tr.track_id: max(tracked.samples[tr.track_id], key=lambda s: s.score).crop for tr in tracked.tracks}
         return Analysis(report, images, thumbs, sampled.photo)
+
+    def _relabelled(self, faces: list[FaceReport], checks: list[Check]) -> tuple[list[FaceReport], list[Check]]:
+        """A Hub classifier's score is not dfdemo's face-swap blending check: its checks say so."""
+        if self.detector.origin.family == "dfdemo":
+            return faces, checks
+
+        def fix(cs: list[Check]) -> list[Check]:
+            return [replace(c, label=CLASSIFIER_LABEL) if c.name == "blending" else c for c in cs]
+        return [replace(f, checks=fix(f.checks)) for f in faces], fix(checks)
+
+    def _detector_info(self) -> dict:
+        """What the report says of a detector that is not dfdemo's own ({} for dfdemo's weights)."""
+        origin, cfg = self.detector.origin, self.detector.config
+        if origin.family == "dfdemo":
+            return {}
+        return {"family": origin.family, "architecture": cfg.architecture, "fake_classes": list(origin.fake_classes),
+                "measured": bool(cfg.accuracy), "calibrated": NOT_CALIBRATED not in origin.notes}
 
     @staticmethod
     def _probe(path, settings: Settings) -> MediaInfo:

@@ -21,7 +21,7 @@ from .words import face_label
 LAB_TOOLS = ("cache", "train", "gensim", "train-synthesis", "learn-kinds", "train-temporal", "eval", "calibrate", "bench", "bench-corpus",
              "explain-eval")
 
-VALUE_OPTIONS = ("--json", "--frames", "--weights", "--heatmaps", "--heatmaps-k", "--threshold", "--windows", "--max-faces")
+VALUE_OPTIONS = ("--json", "--frames", "--weights", "--fake-label", "--heatmaps", "--heatmaps-k", "--threshold", "--windows", "--max-faces")
 # memory grows with frames x faces (crops, maps): 300 frames of 10 faces took 2.1 GB, 1000 heatmaps 8.3 GB
 MAX_FRAMES, MAX_HEATMAPS, MAX_WINDOWS = 128, 16, 16
 
@@ -63,6 +63,10 @@ def _summary(r) -> str:
                     if f.temporal_probability is not None else "")
         lines.append(f"  {face_label(f.track_id)}: {f.verdict} {f.fake_probability:.3f} over {len(f.frames)} frame(s){temporal}"
                      + (f" [{'; '.join(f.warnings)}]" if f.warnings else ""))
+    if r.detector:
+        d = r.detector
+        lines.append(f"  detector: {d['family']} {d['architecture'].removeprefix('transformers:')}, "
+                     f"fake = {', '.join(map(repr, d['fake_classes']))}; no learned map, no generator-traces or lip-sync check")
     lines += [f"  note: {n}" for n in r.notes]
     return "\n".join(printable(line) for line in lines)
 
@@ -129,7 +133,7 @@ def cmd_scan(a: argparse.Namespace) -> int:
     settings = Settings(frames=a.frames, heatmaps=a.heatmaps_k if a.heatmaps else 0,
                         threshold=a.threshold, temporal=a.temporal, windows=a.windows, max_faces=a.max_faces)
     reports, failed = [], 0
-    with Analyzer.load(a.weights) as analyzer:
+    with Analyzer.load(a.weights, fake_label=a.fake_label) as analyzer:
         for path in a.paths:
             if path == "-":
                 _error("-: scan reads files, not standard input; name the file (scan clip.mp4), or save the stream "
@@ -212,7 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--json", metavar="OUT", help="write the reports as JSON to OUT ('-' = stdout, no summary; default: "
                                                  "none, print a summary per file)")
     s.add_argument("--frames", type=int, default=32, help=f"frames sampled evenly over a video (default 32, at most {MAX_FRAMES})")
-    s.add_argument("--weights", help="weights folder or Hub repo id[@revision] (default: $DFDEMO_WEIGHTS, then weights/detector)")
+    s.add_argument("--weights", help="weights folder or Hub repo id[@revision] (default: $DFDEMO_WEIGHTS, then weights/detector): "
+                                     "dfdemo's weights, or a timm or transformers image classifier")
+    s.add_argument("--fake-label", metavar="LABEL", help="a classifier's class(es) that mean fake, by label or index, "
+                                                         "comma-separated (default: read from its labels)")
     s.add_argument("--heatmaps", metavar="DIR", help="write Grad-CAM overlays of the most suspicious faces to DIR "
                                                      "(default: none written)")
     s.add_argument("--heatmaps-k", type=int, default=4, help=f"how many heatmaps per file (default 4, at most {MAX_HEATMAPS})")

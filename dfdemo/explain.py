@@ -28,11 +28,12 @@ DEFAULT_CAM = "gradcam"
 
 
 def gradcam(model: torch.nn.Module, layer: torch.nn.Module | Sequence[torch.nn.Module], x: torch.Tensor,
-            method: str = DEFAULT_CAM) -> np.ndarray:
+            method: str = DEFAULT_CAM, reshape=None) -> np.ndarray:
     """CAM of the fake logit for a preprocessed batch ``x`` (N, 3, S, S) → (N, S, S) in [0, 1].
 
     ``layer`` is one module or several (their maps are averaged); ``method`` a key of
-    ``CAM_METHODS`` (an empty string is the default, Grad-CAM)."""
+    ``CAM_METHODS`` (an empty string is the default, Grad-CAM); ``reshape``: pytorch-grad-cam's
+    reshape transform for layers that give tokens (a ViT's: ``Detector.cam_reshape``)."""
     import pytorch_grad_cam
     from pytorch_grad_cam.utils.model_targets import BinaryClassifierOutputTarget
 
@@ -67,7 +68,8 @@ def gradcam(model: torch.nn.Module, layer: torch.nn.Module | Sequence[torch.nn.M
         p.requires_grad_(False)
     hooks = [lay.register_forward_hook(start_graph) for lay in layers]
     try:
-        with torch.enable_grad(), getattr(pytorch_grad_cam, CAM_METHODS[method])(model=model, target_layers=layers) as cam:
+        with torch.enable_grad(), getattr(pytorch_grad_cam, CAM_METHODS[method])(model=model, target_layers=layers,
+                                                                                  reshape_transform=reshape) as cam:
             maps = cam(input_tensor=x.float().contiguous(), targets=targets)
     finally:
         for h in hooks:
@@ -173,9 +175,9 @@ def cam_maps(detector, check: str, crops: np.ndarray) -> tuple[np.ndarray, np.nd
     # eval mode): analyses on other threads take turns here, scoring does not wait
     with detector.model_lock:
         if check in detector.learned_heads:
-            return gradcam(detector.head_model(check), detector.cam_layers, x, detector.cam_method), None
+            return gradcam(detector.head_model(check), detector.cam_layers, x, detector.cam_method, detector.cam_reshape), None
         with detector.capturing_mask_features() as learned_maps:  # one forward pass for both maps
-            maps = gradcam(detector.model, detector.cam_layers, x, detector.cam_method)
+            maps = gradcam(detector.model, detector.cam_layers, x, detector.cam_method, detector.cam_reshape)
         return maps, (learned_maps() if learned_maps else None)
 
 

@@ -34,7 +34,7 @@ from .sidecar import Sidecar, read_sidecar
 from .weights import Layout, load_weights
 
 NOT_MEASURED = "accuracy of this detector not measured here"
-NOT_CALIBRATED = "its cut was not calibrated here: the model's own decision (P(fake) ≥ 0.5, its argmax) is used"
+NOT_CALIBRATED = "this detector's cut was not calibrated here: its own decision is used (fake at P(fake) ≥ 0.5, its argmax)"
 TOKEN_NORM = re.compile(r"(^|\.)(norm1|layernorm_before)$")  # a transformer block's first norm (timm, transformers)
 
 

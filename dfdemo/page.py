@@ -11,8 +11,9 @@ from typing import Mapping
 
 from .explain import colour_bar_stops
 from .report import STRENGTHS, Check, Report
-from .words import (accuracy_line, blending_cut, blending_verdict, check_accuracy, check_meaning, check_scale, checks_of,
-                    coverage_sentence, cut_text, face_label, finding_sentence, headline, scale_sentence, signs_from)
+from .words import (NOT_MEASURED_LINE, accuracy_line, blending_cut, blending_verdict, check_accuracy, check_meaning, check_scale,
+                    checks_of, coverage_sentence, cut_text, detector_sentence, face_label, finding_sentence, headline,
+                    scale_sentence, signs_from)
 
 CARD_STYLE = {  # background, text colour; "nothing found" is neutral, never the green of "authentic"
     "fake": ("#fde2e1", "#8a1c14"),
@@ -21,6 +22,10 @@ CARD_STYLE = {  # background, text colour; "nothing found" is neutral, never the
     "no_face": ("#e8e8ec", "#33343a"),
 }
 HEATMAP_COLUMNS = ["face", "time (s)", "score", "what drove the score", "where blending may be"]
+HEATMAP_WIDTHS = {5: ["12%", "10%", "12%", "33%", "33%"], 4: ["14%", "12%", "14%", "60%"]}
+HEATMAP_LABELS = {True: "Heatmaps, a pair per row: left, what drove the score; right, the blend map (where the model "
+                        "thinks a face was blended in)",
+                  False: "Heatmaps: what drove the score (these weights have no learned blend map, so none is shown)"}
 FACE_COLUMNS = ["face", "frames seen", "score", "finding", "heatmap", "warnings"]
 
 
@@ -60,7 +65,8 @@ def _check_block(check: Check, report: Report, first: bool) -> str:
         parts.append(_div(html.escape(meaning), "meaning", "margin-top:2px"))
     if ran:
         acc = check_accuracy(report.accuracy, check.name, report.kind)
-        parts.append(_div(html.escape(accuracy_line(acc)), "accuracy", "margin-top:2px;font-size:0.9em"))
+        said = NOT_MEASURED_LINE if report.detector and not acc else accuracy_line(acc)
+        parts.append(_div(html.escape(said), "accuracy", "margin-top:2px;font-size:0.9em"))
     box = ("margin-top:10px;padding:6px 10px;border:2px dashed currentColor;border-radius:8px" if not ran
            else "margin-top:10px")
     return (f'<div class="check-block" data-check="{html.escape(check.name)}" data-verdict="{check.verdict}" '
@@ -91,6 +97,8 @@ def verdict_card(report: Report, upload_note: str | None = None) -> str:
         rows += [_check_block(c, report, False) for c in checks_of(report)[1:]]
         if report.verdict in ("fake", "uncertain"):
             rows.append(_div(html.escape(finding_sentence(report)), "finding", "margin-top:8px"))
+        if report.detector:
+            rows.append(_div(html.escape(detector_sentence(report)), "detector", "margin-top:6px;font-size:0.9em"))
     what = "frame" if report.kind == "image" else "frames"
     numbers = [f"{report.frames_analyzed} {what} analysed, a face in {report.frames_with_face} &nbsp;·&nbsp; "
                f"{faces_line(report)}" if report.kind == "video" else faces_line(report),
@@ -135,11 +143,22 @@ def _top(shares: dict[str, float] | None, k: int = 2) -> str:
     return ", ".join(f"{r.replace('_', '/')} {100 * s:.0f} %" for r, s in top)
 
 
+def learned_maps(report: Report) -> bool:
+    """Whether the report has learned maps beside its Grad-CAM maps (weights with a mask head)."""
+    return any(h.learned_map_mean is not None for h in report.heatmaps)
+
+
+def heatmap_columns(report: Report) -> list[str]:
+    """The heatmap table's columns: without learned maps, no column for them (no empty panel)."""
+    return HEATMAP_COLUMNS if learned_maps(report) else HEATMAP_COLUMNS[:4]
+
+
 def heatmap_rows(report: Report) -> list[list]:
     """One row per explained crop: where it is, its score and where each map puts its heat."""
-    return [[face_label(h.track_id), f"{h.time_s:.1f}", f"{h.fake_probability:.2f}", _top(h.region_shares),
+    rows = [[face_label(h.track_id), f"{h.time_s:.1f}", f"{h.fake_probability:.2f}", _top(h.region_shares),
              "–" if h.learned_map_mean is None else f"mean {h.learned_map_mean:.2f}; {_top(h.learned_map_shares)}"]
             for h in report.heatmaps]
+    return rows if learned_maps(report) else [r[:4] for r in rows]
 
 
 def faces_rows(report: Report) -> list[list]:
@@ -245,7 +264,8 @@ def timeline_figure(report: Report):
     ax.set_xlabel("time (s)")
     ax.set_xlim(0, span)
     ax.set_ylim(-0.03, 1.03)
-    ax.set_title("Face-swap blending score per face over time (a gap: the face was not in view)", fontsize=10)
+    label = (report.check("blending") or report.all_checks()[0]).label
+    ax.set_title(f"{label} score per face over time (a gap: the face was not in view)", fontsize=10)
     ax.set_ylabel("score")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)

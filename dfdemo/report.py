@@ -52,6 +52,7 @@ class Check:
 
 
 CHECK_LABELS = {"blending": "Face-swap blending", "synthesis": "Generator traces", "animation": "Lip-sync / face animation"}
+CLASSIFIER_LABEL = "Deepfake classifier"  # the "blending" check's label when the detector is a Hub classifier
 
 
 def make_check(name: str, verdict: str, probability: float | None, threshold: float | None = None,
@@ -190,6 +191,10 @@ class Report:
     faces_found: int = 0
     face_limit: int = 0
     faces_left_out: list[dict[str, Any]] = field(default_factory=list)
+    # a detector that is not dfdemo's own (a timm or transformers classifier): ``family``,
+    # ``architecture``, ``fake_classes`` (its classes read as fake), ``measured`` (its accuracy
+    # measured here), ``calibrated`` (its cut); {} for dfdemo's weights, and then not in the JSON
+    detector: dict[str, Any] = field(default_factory=dict)
 
     # -- queries: a report of an older version (no checks, checks without their cut) reads as
     # its blending check at the report's own cut; this is the one place that knows it
@@ -221,6 +226,8 @@ class Report:
         d = asdict(self)
         for c in [*d["checks"], *(c for f in d["faces"] for c in f["checks"])]:
             c.pop("reason", None)  # said in words by the notes and warnings; the JSON schema stays as it was
+        if not d["detector"]:
+            d.pop("detector")  # dfdemo's own weights: the JSON stays as it was
         return d
 
     def to_json(self, indent: int | None = 2) -> str:

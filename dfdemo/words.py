@@ -90,6 +90,9 @@ def caveat(report: Report) -> str:
     return CAVEAT_TWO_CHECKS if any(c.name == "synthesis" and c.verdict != "not_checked" for c in report.checks) else CAVEAT
 
 
+NOT_MEASURED_LINE = "Accuracy of this detector not measured here."  # a Hub classifier without dfdemo's eval
+
+
 def accuracy_line(accuracy: dict | None) -> str:
     """How well the check works, from the weights' model card numbers (``config.json`` →
     ``dfdemo.extra.accuracy``: ``fakes``, ``reals``, ``tpr``, ``fpr``, optionally ``auc``, ``unit``)."""
@@ -124,13 +127,33 @@ def media_word(report: Report) -> str:
     return "photo" if report.kind == "image" else "video"
 
 
+def covers(check: Check, report: Report) -> str:
+    """What a check looks for, as a visitor names it (a Hub classifier: deepfakes, as it was trained)."""
+    return "deepfakes" if report.detector and check.name == "blending" else COVERS.get(check.name, check.label.lower())
+
+
+def detector_sentence(report: Report) -> str | None:
+    """What a detector from outside dfdemo is and is not (None for dfdemo's own weights)."""
+    d = report.detector
+    if not d:
+        return None
+    fake = d.get("fake_classes") or []
+    read = f"; its class{'es' if len(fake) > 1 else ''} {_join([repr(x) for x in fake])} read as fake" if fake else ""
+    return (f"This detector is a {d.get('family', '')} image classifier ({d.get('architecture', '').removeprefix('transformers:')}){read}. "
+            "It gives one score per face and its Grad-CAM; it has no learned blend map and no generator-traces or "
+            "lip-sync check, so none is shown.")
+
+
 def coverage_sentence(report: Report) -> str:
     """What the file was checked for and, as plainly, what it was not, e.g. "This video was checked
     for face swaps only; generated faces and lip-sync were not checked." (from ``report.checks``:
-    any number of checks)."""
+    any number of checks). A Hub classifier: checked for the fakes it was trained on."""
     if not report.faces:
         return "No face was found, so nothing was checked."
-    covered = [COVERS.get(c.name, c.label.lower()) for c in checks_of(report) if c.verdict in RAN]
+    if report.detector:
+        return (f"This {media_word(report)} was checked by one deepfake classifier from outside dfdemo, for the kinds "
+                "of fake it was trained on.")
+    covered = [covers(c, report) for c in checks_of(report) if c.verdict in RAN]
     missing = [k for k in KINDS_OF_FAKE if k not in covered and not (report.kind == "image" and k in NEEDS_MOTION)]
     if not covered:
         return f"This {media_word(report)} was not checked: no check could judge it."
@@ -205,7 +228,7 @@ def not_checked_reason(check: Check, report: Report) -> str:
 def check_meaning(check: Check, report: Report) -> str:
     """What one check's finding means, on the card: "none found" with the check's measured catch
     rate on this kind of media; "not checked" with the reason."""
-    what, kind = COVERS.get(check.name, check.label.lower()), media_word(report)
+    what, kind = covers(check, report), media_word(report)
     if check.verdict == "not_checked":
         return f"Not checked: {not_checked_reason(check, report)}, so {what} {'was' if what == 'lip-sync' else 'were'} not looked for in this {kind}."
     if check.verdict == "no_face":
@@ -473,6 +496,7 @@ def plain_words(report: Report) -> str:
     details = [f"**{face_label(face.track_id).capitalize()}.** " + face_words(face, report) for face in report.faces]
     if len(report.faces) > 1:
         details.append(f"The file as a whole is judged by its most suspicious face ({headline(report).lower()}).")
+    details += [detector_sentence(report)] if report.detector else []
     details += [f"Note: {n}." for n in report.notes]
     maps = maps_words(report)
     details += [maps] if maps else []

@@ -248,3 +248,55 @@ def test_measured_here_is_kept_outside_the_hub_cache(tmp_path, tiny_weights, hub
     update_settings(vit, threshold=0.6)  # calibrated, accuracy not measured: not listed
     assert [(m.repo, m.revision, m.accuracy["auc"]) for m in measured_detectors()] == [("dfdemo-test/detector", hubkit.COMMIT, 0.61)]
 
+
+
+@pytest.mark.parametrize("name", ["vit", "timm-convnext"])
+def test_a_photo_and_a_clip_are_analysed_with_grad_cam(hub_models, name, photo, clip):
+    """The analysis of a photo and a clip with a Hub classifier: its score per face, Grad-CAM
+    maps of the crop's size with heat on them (a ViT's tokens on a grid), no learned map; the
+    report says what the detector is and that it was not measured here, and the page shows no
+    panel for what it lacks."""
+    from dfdemo import Analyzer
+    from dfdemo.analyzer import Settings
+    from dfdemo.explain import cam_maps
+    from dfdemo.page import heatmap_columns, heatmap_rows, verdict_card
+    from dfdemo.words import NOT_MEASURED_LINE, plain_words
+
+    with Analyzer.load(hub_models[name]) as analyzer:
+        det, size = analyzer.detector, analyzer.detector.config.input_size
+        maps, learned = cam_maps(det, "blending", face_crops(size))
+        assert maps.shape == (2, size, size) and learned is None
+        assert maps.max() > 0 and np.ptp(maps) > 0  # heat, not a flat map
+        for media in (photo, clip):
+            analysis = analyzer.analyze(media, Settings(frames=6, heatmaps=2))
+            r = analysis.report
+            assert r.faces and r.heatmaps and r.threshold == 0.5
+            assert all(analysis.images[h.overlay_path].shape == (size, size, 3) for h in r.heatmaps)
+            assert all(h.learned_map_path is None and sum(h.region_shares.values()) == pytest.approx(1, abs=1e-3) for h in r.heatmaps)
+            assert r.detector["family"] == det.origin.family and r.detector["measured"] is False
+            assert NOT_MEASURED in r.notes and [c.label for c in r.checks] == ["Deepfake classifier"]
+            assert json.loads(r.to_json())["detector"]["fake_classes"] == det.origin.fake_classes
+            card = verdict_card(r)
+            assert NOT_MEASURED_LINE in card and "no learned blend map" in card and "face swaps" not in card
+            assert len(heatmap_columns(r)) == 4 and all(len(row) == 4 for row in heatmap_rows(r))
+            assert "not measured here" in plain_words(r)
+
+
+def test_scan_cli_on_a_transformers_folder(tmp_path, hub_models, clip):
+    """``python -m dfdemo scan --weights <transformers folder>`` analyses a clip and writes its
+    Grad-CAM overlays; a detector measured here (its sidecar) shows its accuracy instead."""
+    folder = tmp_path / "vit"
+    hubkit.vit_folder(folder)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "dfdemo", "scan", str(clip), "--weights", str(folder), "--frames", "6", "--heatmaps", str(tmp_path / "maps")]
+    run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "detector: transformers ViTForImageClassification, fake = 'Fake'" in run.stdout
+    assert "note: accuracy of this detector not measured here" in run.stdout
+    assert len(list((tmp_path / "maps").glob("*.png"))) >= 1
+    update_settings(folder, {"accuracy": {"fakes": 20, "reals": 30, "tpr": 0.5, "fpr": 0.1, "unit": "clip"}}, threshold=0.52,
+                    uncertain_band=(0.5, 0.55))
+    run = subprocess.run([*cmd[:-2], "--json", "-"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    r = json.loads(run.stdout)[0]
+    assert r["threshold"] == 0.52 and r["accuracy"]["tpr"] == 0.5 and r["detector"]["measured"] is True
+    assert not any("not measured" in n or "not calibrated" in n for n in r["notes"])

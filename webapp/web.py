@@ -21,7 +21,7 @@ from dfdemo.config import DetectorConfig, load_config
 from dfdemo.detector import resolve_weights
 from dfdemo.errors import DfdemoError
 from dfdemo.examples import build_examples
-from dfdemo.page import face_gallery, faces_rows, heatmap_items, heatmap_rows, timeline_figure, verdict_card
+from dfdemo.page import face_gallery, faces_rows, heatmap_items, heatmap_rows, learned_maps, timeline_figure, verdict_card
 from dfdemo.report import Report
 from dfdemo.words import UPLOAD_KEPT_NOTE, crop_caption, plain_words
 
@@ -113,6 +113,7 @@ class PageView:
     crops: list
     several_faces: bool
     json_path: Path
+    learned_maps: bool = True  # the heatmaps have learned blend maps beside them (weights with a mask head)
 
 
 class WebApp:
@@ -289,7 +290,7 @@ class WebApp:
         return PageView(verdict_card(report, note), plain_words(report), timeline_figure(report),
                         heatmap_items(report, images), heatmap_rows(report), faces_rows(report),
                         as_files(face_gallery(analysis.photo, report, crops), out_dir),
-                        len(report.faces) > 1 or bool(report.faces_left_out), json_path)
+                        len(report.faces) > 1 or bool(report.faces_left_out), json_path, learned_maps(report))
 
     def request_cancel(self, request: gr.Request) -> bool:
         """The Cancel button: Gradio cannot stop a running thread, so the analysis checks this flag
