@@ -109,7 +109,7 @@ def test_every_option_says_what_it_does_and_its_default():
     text = " ".join(run.stdout.split())
     chunks = text.split("options:")[1].split(" --")[1:]  # "name [METAVAR] help text", "--a, --b" pairs split
     options = {c.split()[0].rstrip(",") for c in chunks} - {"help", "no-temporal"}
-    assert options == {"json", "frames", "weights", "heatmaps", "heatmaps-k", "threshold", "temporal", "windows", "max-faces"}
+    assert options == {"json", "frames", "weights", "fake-label", "heatmaps", "heatmaps-k", "threshold", "temporal", "windows", "max-faces"}
     for c in chunks:  # each option's help names its default
         if not c.split()[0].endswith(",") and c.split()[0] != "help":
             assert "default" in c, c
