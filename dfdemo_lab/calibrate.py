@@ -246,7 +246,7 @@ def sbi_clip_scores(detector, cache: Path, per_clip: int = 16, seed: int = 7) ->
     """Self-blended fake clips of the held-out clips of the crop cache: ``per_clip`` frames of
     each, each blended (whole face), scored at the inference framing and aggregated as the
     product aggregates a face track. Measures what the threshold and band do to known fakes."""
-    from .train import CropSet, make_pair
+    from .data import CropSet, make_pair
 
     crops = CropSet.load(cache, "val")
     rng = np.random.default_rng(seed)

@@ -211,7 +211,7 @@ def sbi_eval(det: Detector, cache: Path, n: int, deletion_n: int, seed: int = 7,
     so two Grad-CAM settings of the same weights are measured on the very same fakes."""
     from .cache import CACHE_MARGIN, CACHE_SIZE
     from .sbi import BLEND_KINDS
-    from .train import CropSet, make_pair
+    from .data import CropSet, make_pair
 
     kinds = tuple(kinds or BLEND_KINDS)
     crops = CropSet.load(cache, "val")
