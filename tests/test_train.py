@@ -11,11 +11,13 @@ from test_mask_target import _tiny_cache
 
 
 def test_a_fresh_run_starts_from_the_imagenet_file_checkpoints_and_resumes(tmp_path, face68, capsys):
-    from dfdemo.detector import create_model, load_detector
+    import timm
+
+    from dfdemo.detector import load_detector
     from dfdemo_lab.train import TrainConfig, train
 
     torch.manual_seed(0)
-    imagenet = create_model("tf_efficientnet_lite0").state_dict()
+    imagenet = timm.create_model("tf_efficientnet_lite0", pretrained=False).state_dict()  # stands in for the ImageNet file
     torch.save(imagenet, tmp_path / "imagenet.pth")
     c = TrainConfig(cache=_tiny_cache(tmp_path / "cache", face68), pretrained=tmp_path / "imagenet.pth",
                     run_dir=tmp_path / "run", out=tmp_path / "out", steps=2, batch=2, eval_every=5, val_pairs=2,
