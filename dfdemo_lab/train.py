@@ -409,6 +409,8 @@ def train(c: TrainConfig) -> Path | None:
     """The recipe: data → model and optimiser (resumed) → held-out pairs → loop → weights at
     ``c.out`` (returned). ``eval_only``: score the starting model, print, return None."""
     require_cache(c.cache)
+    if not c.init:
+        require_pretrained(c.pretrained, c.arch)  # before anything is written
     torch.manual_seed(c.seed)
     torch.set_num_threads(c.threads)
     c.run_dir.mkdir(parents=True, exist_ok=True)

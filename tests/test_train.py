@@ -54,4 +54,4 @@ def test_training_from_imagenet_needs_the_file_named(tmp_path, capsys):
     assert len(err) == 1 and "pass --pretrained FILE" in err[0]
     assert main(args + ["--pretrained", str(tmp_path / "nowhere.pth")]) == 2
     assert f"--pretrained {tmp_path / 'nowhere.pth'}: no such file" in capsys.readouterr().err
-    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "out").exists() and not (tmp_path / "run").exists()  # nothing written
