@@ -8,6 +8,9 @@ PY=${PYTHON:-python3}
 pip() { .venv/bin/python -m pip "$@"; }
 pip install -q --upgrade pip
 pip install -q -r requirements.txt
+# dfdemo itself, editable (the code stays here, the bundled weights beside it): `dfdemo` and
+# `dfdemo-lab` commands in .venv/bin, `python -m dfdemo` from any folder. --no-deps: installed above.
+pip install -q --no-deps -e .
 if [ "${1:-}" = "--dev" ]; then
   pip install -q -r requirements-dev.txt
   pip install -q --no-deps "facenet-pytorch>=2.6,<3"  # bench peer (MTCNN); pins old torch, so no deps

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 
 _PUBLIC = {"Analysis": "analyzer", "Analyzer": "analyzer", "Settings": "analyzer", "Detector": "detector",
-           "DetectorConfig": "config", "load_detector": "detector", "save_detector": "detector",
+           "DetectorConfig": "config", "load_detector": "detector", "save_detector": "weights",
            "DfdemoError": "errors", "MediaError": "errors", "WeightsError": "errors", "Report": "report"}
 __all__ = list(_PUBLIC)
 

@@ -360,7 +360,7 @@ class Summary:
 def _model_of(weights: str | None) -> tuple[str, str]:
     """(the weights as every worker must name them, the model id) without loading the model."""
     from .config import load_config
-    from .detector import ENV_WEIGHTS, resolve_weights
+    from .weights import ENV_WEIGHTS, resolve_weights
 
     folder = resolve_weights(weights)
     source = weights or os.environ.get(ENV_WEIGHTS)

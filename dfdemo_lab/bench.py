@@ -131,7 +131,9 @@ def analysis_memory(analyzer, path, settings) -> dict:
 def _untrained_weights(folder: Path) -> Path:
     import torch
 
-    from dfdemo.detector import DetectorConfig, create_model, save_detector
+    from dfdemo.config import DetectorConfig
+    from dfdemo.model import create_model
+    from dfdemo.weights import save_detector
 
     torch.manual_seed(0)
     return save_detector(create_model("tf_efficientnet_lite0"), folder, DetectorConfig(model_id="bench:untrained"))
@@ -140,7 +142,7 @@ def _untrained_weights(folder: Path) -> Path:
 def resolve_bench_weights(arg: str | None, tmp: Path) -> tuple[str, str]:
     """(weights source, how it was chosen): ``--weights``, else the bundled folder, else an
     untrained stand-in of the default architecture (speed does not depend on weight values)."""
-    from dfdemo.detector import BUNDLED_WEIGHTS
+    from dfdemo.weights import BUNDLED_WEIGHTS
 
     if arg:
         return arg, "given"

@@ -28,7 +28,7 @@ import numpy as np
 
 from dfdemo.analyzer import Analyzer, Settings, aggregate
 from dfdemo.config import band_for, load_config, threshold_for, update_config  # the band's one rule lives with the config
-from dfdemo.detector import resolve_weights
+from dfdemo.weights import resolve_weights
 from dfdemo.errors import DfdemoError
 
 from .cache import split_of

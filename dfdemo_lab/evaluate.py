@@ -277,7 +277,7 @@ def record_accuracy(weights, summary: dict, model: str) -> dict:
     """Write the evaluation's headline row into the weights' config (``extra.accuracy``); for
     the synthesis check, its row on the generated faces (``extra.accuracy.synthesis``)."""
     from dfdemo.config import load_config, update_config
-    from dfdemo.detector import resolve_weights
+    from dfdemo.weights import resolve_weights
 
     if model == "synthesis":
         row_name, data = "synthesis", "dev-eval generated faces: StyleGAN2, StyleGAN2-ADA, R3GAN stills vs FFHQ photos"

@@ -442,7 +442,7 @@ def record(weights: str | None, s: dict, dev: dict | None, det: Detector) -> Pat
     measured with in the weights' config.json: the app's How it works shows them, and the
     product then explains with that setting."""
     from dfdemo.config import CONFIG_FILE, update_config
-    from dfdemo.detector import resolve_weights
+    from dfdemo.weights import resolve_weights
 
     folder = resolve_weights(weights)
     nums = {**s, **(dev or {}).get("summary", {})}

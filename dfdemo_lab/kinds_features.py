@@ -3,7 +3,7 @@
 Each file goes through the product's own stages (``probe`` → ``sample_frames`` → BlazeFace →
 tracks → ``square_crop`` at the detector's framing), and each face crop through the detector's
 one scoring pass: the blending P(fake) and the pooled activations every learned head reads
-(``dfdemo.synthesis.pool`` over the synthesis layers). Beside the face, the mouth at its own
+(``dfdemo.heads.pool`` over the synthesis layers). Beside the face, the mouth at its own
 resolution: ``dfdemo.faces.mouth_crop``, cut from the frame and scored by the same frozen
 backbone at ``MOUTH_SIZE`` px, pooled the same way; and a few
 sharpness numbers (mouth against eyes), since lip-sync tools redraw the mouth at low
@@ -23,11 +23,12 @@ import cv2
 import numpy as np
 import torch
 
-from dfdemo.detector import Detector, forward_with_taps
+from dfdemo.detector import Detector
 from dfdemo.errors import DfdemoError
 from dfdemo.faces import FaceDetector, appearance, drop_weak_tracks, link_tracks, mouth_crop, square_crop
 from dfdemo.media import Frame, probe, sample_frames
-from dfdemo.synthesis import pool
+from dfdemo.heads import pool
+from dfdemo.model import forward_all
 
 from .realfakes import Item
 
@@ -95,9 +96,9 @@ class Extractor:
         """Face crops: (pooled activations, blending P(fake)) from one pass."""
         feats, blend = [], []
         for i in range(0, len(crops), bs):
-            logits, taps = forward_with_taps(self.det.scorer, self.det.preprocess(crops[i:i + bs]), LAYERS)
-            feats.append(pool(taps, LAYERS, SPREAD).numpy())
-            blend.append(torch.sigmoid(logits.float().view(-1)).numpy())
+            out = forward_all(self.det.scorer, self.det.preprocess(crops[i:i + bs]), LAYERS)
+            feats.append(pool([out.taps[n] for n in LAYERS], LAYERS, SPREAD).numpy())
+            blend.append(torch.sigmoid(out.logits.float()).numpy())
         return np.concatenate(feats), np.concatenate(blend)
 
     def frames_of(self, item: Item, variant: str) -> list[Frame]:

@@ -10,7 +10,7 @@ pooled activations (the blending score, its cuts and its heatmaps do not move):
   photo of either class also shrunk (face 40-160 px) and shrunk-then-enlarged, so that size
   and resampling say nothing about the label.
 - ``animation`` ("Lip-sync / face animation"): one logit per face *track* of a video
-  (``dfdemo.synthesis.TrackHead``): the mean and the spread over the track's frames of the
+  (``dfdemo.heads.TrackHead``): the mean and the spread over the track's frames of the
   face's activations and of the mouth's (``dfdemo.faces.mouth_crop``, a second pass at
   ``MOUTH_SIZE`` px). Learned from lip-sync and face-animation outputs (Wav2Lip and forks,
   LatentSync, FOMM, SadTalker-style heads, …) against real talking clips.
@@ -38,8 +38,9 @@ import torch
 
 from dfdemo.analyzer import aggregate  # a track's score as the product makes it
 from dfdemo.config import SynthesisConfig, band_for, load_config, threshold_for
-from dfdemo.detector import load_detector, resolve_weights, save_detector
-from dfdemo.synthesis import SynthesisHead, TrackHead
+from dfdemo.detector import load_detector
+from dfdemo.heads import SynthesisHead, TrackHead
+from dfdemo.weights import resolve_weights, save_detector
 
 from .cache import split_of
 from .calibrate import added_cut

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from dfdemo.detector import (DetectorConfig, add_mask_head, create_model, default_target_layer, forward_with_mask,
-                             load_detector, mask_probabilities, save_detector)
+from dfdemo.detector import DetectorConfig, load_detector, mask_probabilities, save_detector
+from dfdemo.model import add_mask_head, create_model, default_target_layer, forward_with_mask
 from .cache import CACHE_MARGIN
 from .data import BlendMix, CropSet, PairStream, to_batch, validation_set
 from .errors import LabError, require_cache, require_pretrained

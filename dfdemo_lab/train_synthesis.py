@@ -1,7 +1,7 @@
 """``python -m dfdemo_lab train-synthesis``: train the synthesis head on real faces only.
 
 The backbone stays frozen (the blending score, its calibration and its heatmaps do not move);
-only ``dfdemo.synthesis.SynthesisHead`` is fitted. Each training face appears twice: as it is
+only ``dfdemo.heads.SynthesisHead`` is fitted. Each training face appears twice: as it is
 (real) and as one simulated generator trace of it (fake), then both sides get the same framing
 and independent video degradations (resampling, JPEG; ``--degrade varied`` adds the
 picture-quality looks of ``sbi.quality_domain`` to both, which transferred worse), so that
@@ -38,8 +38,9 @@ import numpy as np
 import torch
 
 from dfdemo.config import SynthesisConfig, load_config
-from dfdemo.detector import forward_with_taps, load_detector, resolve_weights, save_detector
-from dfdemo.synthesis import SynthesisHead, pool
+from dfdemo.detector import load_detector
+from dfdemo.heads import SynthesisHead
+from dfdemo.weights import resolve_weights, save_detector
 
 from . import gensim
 from .cache import CACHE_MARGIN
@@ -118,9 +119,7 @@ class FeatureReader:
 
     @torch.inference_mode()
     def __call__(self, crops: np.ndarray, bs: int = 16) -> np.ndarray:
-        out = [pool(forward_with_taps(self.det.scorer, self.det.preprocess(crops[i:i + bs]), self.layers)[1], self.layers, self.spread).numpy()
-               for i in range(0, len(crops), bs)]
-        return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+        return self.det.pooled_activations(crops, self.layers, self.spread, bs).numpy() if len(crops) else np.zeros((0, 0), np.float32)
 
 
 def framed(img: np.ndarray, rng: np.random.Generator, margin: float, size: int, degrade: str) -> np.ndarray:

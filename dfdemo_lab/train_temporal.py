@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_weights(source, out: Path, head: TemporalHead, cfg: TemporalConfig, model_id: str | None = None) -> Path:
     """Copy the frame detector's weights folder to ``out`` and add the temporal head to it."""
-    from dfdemo.detector import resolve_weights
+    from dfdemo.weights import resolve_weights
 
     folder = resolve_weights(source)
     out.mkdir(parents=True, exist_ok=True)

@@ -107,7 +107,8 @@ def tiny_weights(tmp_path_factory) -> Path:
     """An UNTRAINED detector folder for tests only (never shipped): real architecture, random head."""
     import torch
 
-    from dfdemo.detector import DetectorConfig, create_model, save_detector
+    from dfdemo.detector import DetectorConfig, save_detector
+    from dfdemo.model import create_model
 
     torch.manual_seed(0)
     model = create_model("tf_efficientnet_lite0")

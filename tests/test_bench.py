@@ -69,7 +69,7 @@ def test_memory_probe_runs_in_a_fresh_process(tiny_clip, tiny_weights):
 
 
 def test_untrained_stand_in_when_no_weights_are_given(tmp_path, monkeypatch):
-    monkeypatch.setattr("dfdemo.detector.BUNDLED_WEIGHTS", tmp_path / "absent")
+    monkeypatch.setattr("dfdemo.weights.BUNDLED_WEIGHTS", tmp_path / "absent")
     source, how = bench.resolve_bench_weights(None, tmp_path)
     assert "untrained" in how
     from dfdemo import load_detector

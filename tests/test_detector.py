@@ -16,8 +16,10 @@ import torch
 from conftest import ROOT
 from safetensors import safe_open
 
-from dfdemo import detector as det
-from dfdemo.detector import DetectorConfig, create_model, load_detector, resolve_weights, save_detector
+from dfdemo import weights as det_weights
+from dfdemo.detector import DetectorConfig, load_detector, save_detector
+from dfdemo.model import create_model, default_target_layer
+from dfdemo.weights import resolve_weights
 from dfdemo.errors import WeightsError
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -138,7 +140,7 @@ def test_truncated_safetensors_is_a_weights_error(tmp_path, tiny_weights):
 def test_factory_builds_the_other_families(arch, layer):
     model = create_model(arch)
     assert model.num_classes == 1
-    assert det.default_target_layer(arch, model) == layer
+    assert default_target_layer(arch, model) == layer
     model.get_submodule(layer)  # the Grad-CAM layer exists
 
 
@@ -146,14 +148,14 @@ def test_resolution_order(tmp_path, tiny_weights, monkeypatch):
     a, b, bundled = tmp_path / "a", tmp_path / "b", tmp_path / "bundled"
     for p in (a, b, bundled):
         shutil.copytree(tiny_weights, p)
-    monkeypatch.setattr(det, "BUNDLED_WEIGHTS", bundled)
-    monkeypatch.delenv(det.ENV_WEIGHTS, raising=False)
+    monkeypatch.setattr(det_weights, "BUNDLED_WEIGHTS", bundled)
+    monkeypatch.delenv(det_weights.ENV_WEIGHTS, raising=False)
     assert resolve_weights() == bundled
-    monkeypatch.setenv(det.ENV_WEIGHTS, str(a))
+    monkeypatch.setenv(det_weights.ENV_WEIGHTS, str(a))
     assert resolve_weights() == a  # the environment beats the bundled folder
     assert resolve_weights(b) == b  # an explicit source beats both
     assert load_detector().config.model_id == "test:untrained"
-    monkeypatch.setenv(det.ENV_WEIGHTS, str(tmp_path / "gone"))
+    monkeypatch.setenv(det_weights.ENV_WEIGHTS, str(tmp_path / "gone"))
     with pytest.raises(WeightsError, match="neither a folder nor a Hub repo id"):
         resolve_weights()
     with pytest.raises(WeightsError, match="neither a folder nor a Hub repo id"):
@@ -196,7 +198,7 @@ def test_hub_ids_load_offline_from_a_filled_cache(tmp_path, tiny_weights):
     torch.save({"w": torch.zeros(1)}, pickled)
     fill_hub_cache(cache, "dfdemo-test/pickled", {"config.json": tiny_weights / "config.json", "pytorch_model.bin": pickled})
     env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "home")}
-    env.pop(det.ENV_WEIGHTS, None)
+    env.pop(det_weights.ENV_WEIGHTS, None)
     specs = ["dfdemo-test/detector", f"dfdemo-test/detector@{COMMIT}", "dfdemo-test/detector@v1",
              "dfdemo-test/detector@v2", "nobody-here/no-such-model", "dfdemo-test/pickled"]
     run = subprocess.run([sys.executable, "-c", HUB_PROBE, *specs], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
@@ -213,3 +215,46 @@ def test_hub_ids_load_offline_from_a_filled_cache(tmp_path, tiny_weights):
     assert not missing["ok"] and missing["error"].startswith("Hub repo nobody-here/no-such-model is not in the local cache")
     assert "offline" in missing["error"]
     assert not out["dfdemo-test/pickled"]["ok"] and "only pickled weights (pytorch_model.bin)" in out["dfdemo-test/pickled"]["error"]
+
+
+def test_the_network_is_built_by_timm_from_config_json(tmp_path, tiny_weights):
+    """timm's ``local-dir:`` route reads the folder's config.json (architecture, pretrained_cfg);
+    a hand-written config.json without a ``pretrained_cfg`` block (timm's legacy format, which
+    cannot hold the ``dfdemo`` block) still loads, its architecture built by name."""
+    d = load_detector(tiny_weights)
+    assert d.model.pretrained_cfg["source"] == "local-dir" and tuple(d.model.pretrained_cfg["mean"]) == d.config.mean
+    folder = tmp_path / "legacy"
+    shutil.copytree(tiny_weights, folder)
+    raw = json.loads((folder / "config.json").read_text())
+    del raw["pretrained_cfg"]
+    (folder / "config.json").write_text(json.dumps(raw))
+    x = crops(2)
+    np.testing.assert_array_equal(load_detector(folder).predict(x), d.predict(x))
+
+
+def test_one_forward_pass_taps_the_layers_hooks_would_see(tiny_weights):
+    """``forward_all`` taps layers by name through timm's ``forward_intermediates``: the very
+    tensors a forward hook on each module sees, the same logits as ``model(x)``. The probe pass
+    that finds the layers changes neither the model's train/eval modes nor its BatchNorm
+    statistics; a layer that is no output of ``forward_intermediates`` is named in a WeightsError."""
+    from dfdemo.model import create_model, forward_all, tap_indices
+
+    model = create_model("tf_efficientnet_lite0").train()
+    model.blocks[0].eval()  # a frozen part: its mode must survive the probe
+    layers = ("blocks.1", "blocks.4", "blocks.6", "bn2")
+    modes, state = [m.training for m in model.modules()], {k: v.clone() for k, v in model.state_dict().items()}
+    assert set(tap_indices(model, layers)) == set(layers)
+    assert [m.training for m in model.modules()] == modes
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+    seen = {}
+    hooks = [model.get_submodule(n).register_forward_hook(lambda m, i, o, n=n: seen.__setitem__(n, o)) for n in layers]
+    x = load_detector(tiny_weights).preprocess(crops(2))
+    with torch.no_grad():
+        out = forward_all(model.eval(), x, layers, pooled=True)
+        assert all(out.taps[n] is seen[n] for n in layers)
+        np.testing.assert_array_equal(forward_all(model, x).logits.numpy(), model(x).view(-1).numpy())
+    for h in hooks:
+        h.remove()
+    assert out.pooled.shape == (2, model.num_features)
+    with pytest.raises(WeightsError, match="conv_stem"):
+        forward_all(model, x, ("conv_stem",))

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from dfdemo.detector import DetectorConfig, add_mask_head, create_model, load_config, load_detector, save_detector
+from dfdemo.detector import DetectorConfig, load_config, load_detector, save_detector
+from dfdemo.model import add_mask_head, create_model
 from dfdemo.explain import gradcam
 from dfdemo_lab.explain_eval import (boundary_region, explain_crops, heat_in_mask_ratio, kind_summary, map_measures,
                                  pointing_hit, randomised_copy, reinit_from, sanity_rho, with_cam)

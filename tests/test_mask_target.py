@@ -88,7 +88,8 @@ def _tiny_cache(root, face68):
 
 @pytest.mark.parametrize("target", ["boundary"])
 def test_head_only_training_on_a_new_target_keeps_the_classifier_and_records_the_target(tmp_path, face68, target):
-    from dfdemo.detector import DetectorConfig, add_mask_head, create_model, load_detector, save_detector
+    from dfdemo.detector import DetectorConfig, load_detector, save_detector
+    from dfdemo.model import add_mask_head, create_model
     from dfdemo_lab.train import main
 
     torch.manual_seed(0)
@@ -122,7 +123,8 @@ def test_head_only_training_on_a_new_target_keeps_the_classifier_and_records_the
 
 
 def test_explain_eval_measures_the_learned_map_against_the_region_and_the_boundary_band(tmp_path, face68):
-    from dfdemo.detector import DetectorConfig, add_mask_head, create_model, load_detector, save_detector
+    from dfdemo.detector import DetectorConfig, load_detector, save_detector
+    from dfdemo.model import add_mask_head, create_model
     from dfdemo_lab.explain_eval import sbi_eval
 
     torch.manual_seed(0)

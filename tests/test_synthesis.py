@@ -32,12 +32,11 @@ def jittered_crops(n: int, seed: int = 0) -> np.ndarray:
 
 def with_synthesis_head(folder, dst, bias: float = 0.0, seed: int = 0):
     """A copy of the weights in ``folder`` with a synthesis head (random weights, given bias)."""
-    from dfdemo.detector import forward_with_taps, load_detector, save_detector
-    from dfdemo.synthesis import SynthesisHead, pool
+    from dfdemo.detector import load_detector, save_detector
+    from dfdemo.heads import SynthesisHead
 
     det = load_detector(folder)
-    with torch.inference_mode():
-        dims = pool(forward_with_taps(det.scorer, det.preprocess(jittered_crops(1)), LAYERS)[1], LAYERS, SPREAD).shape[1]
+    dims = det.pooled_activations(jittered_crops(1), LAYERS, SPREAD).shape[1]
     torch.manual_seed(seed)
     head = SynthesisHead(dims)
     with torch.no_grad():
