@@ -179,6 +179,15 @@ def main(argv: list[str] | None = None) -> None:
         print(f"resuming at step {step}", flush=True)
     sim.train()
     perc = Perceptual(pretrained)
+    step, losses = fit(sim, perc, crops, rng, a, step)
+    save(sim, a.out, {"steps": step, "loss": float(np.mean(losses[-50:])), "patch": a.patch, "batch": a.batch,
+                      "perceptual": a.perceptual})
+    print(f"saved {a.out} after {step} steps, loss {np.mean(losses[-50:]):.4f}", flush=True)
+
+
+def fit(sim: Simulator, perc: Perceptual, crops, rng: np.random.Generator, a, step: int) -> tuple[int, list[float]]:
+    """Adam on every decoder's L1 + perceptual loss over random patches for ``--minutes``; a
+    checkpoint (``save``) and a progress line every minute. Returns (steps done, losses)."""
     opt = torch.optim.Adam(sim.parameters(), lr=2e-4, betas=(0.5, 0.99))
     t0, last, losses = time.time(), time.time(), []
     while time.time() - t0 < a.minutes * 60:
@@ -197,9 +206,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"step {step}: loss {np.mean(losses[-50:]):.4f} ({time.time() - t0:.0f} s)", flush=True)
             last = time.time()
             save(sim, a.out, {"steps": step, "loss": float(np.mean(losses[-50:]))})
-    save(sim, a.out, {"steps": step, "loss": float(np.mean(losses[-50:])), "patch": a.patch, "batch": a.batch,
-                      "perceptual": a.perceptual})
-    print(f"saved {a.out} after {step} steps, loss {np.mean(losses[-50:]):.4f}", flush=True)
+    return step, losses
 
 
 if __name__ == "__main__":
