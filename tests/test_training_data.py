@@ -2,7 +2,6 @@
 the split of the new real clips by source, the dev-eval crops and the photo threshold."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import cv2
 import numpy as np
