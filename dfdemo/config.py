@@ -144,7 +144,7 @@ def band_for(t: float, scores=None, target_fpr: float | None = None) -> tuple[fl
 
 @dataclass(frozen=True)
 class MaskHeadConfig:
-    """The learned-map head (``detector.MaskHead``): the layer it reads, optionally joined by a
+    """The learned-map head (``heads.MaskHead``): the layer it reads, optionally joined by a
     deeper one; saved as ``config.json`` → ``dfdemo.mask_head``."""
 
     layer: str
@@ -204,7 +204,7 @@ class TemporalConfig:
 
 @dataclass(frozen=True)
 class SynthesisConfig:
-    """A learned check's head (``dfdemo.synthesis.SynthesisHead``): the layers it reads from
+    """A learned check's head (``dfdemo.heads.SynthesisHead`` or ``TrackHead``): the layers it reads from
     the scoring pass and its own calibrated cuts (clip and photo, like the blending score's).
     Saved as ``config.json`` → ``dfdemo.synthesis`` (generator traces) and ``dfdemo.animation``
     (lip-sync / face animation). ``media`` are the kinds of file it judges at all (a photo has
@@ -278,7 +278,7 @@ class DetectorConfig:
     photo_uncertain_band: tuple[float, float] | None = None
     # Grad-CAM setting: the layer(s) whose activations explain the score, one module name or
     # several joined by commas (their maps are averaged); "" = the family's last layer
-    # (detector.TARGET_LAYERS). ``cam`` is the method (explain.CAM_METHODS); "" = Grad-CAM.
+    # (model.TARGET_LAYERS). ``cam`` is the method (explain.CAM_METHODS); "" = Grad-CAM.
     target_layer: str = ""
     cam: str = ""
     model_id: str = ""

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePath
 
-from .errors import DfdemoError, MediaError
+from .errors import DfdemoError
 from .media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from .report import CHECK_LABELS
 

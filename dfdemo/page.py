@@ -11,9 +11,8 @@ from typing import Mapping
 
 from .explain import colour_bar_stops
 from .report import STRENGTHS, Check, Report
-from .words import (NOT_MEASURED_LINE, accuracy_line, blending_cut, blending_verdict, check_accuracy, check_meaning, check_scale,
-                    checks_of, coverage_sentence, cut_text, detector_sentence, face_label, finding_sentence, headline,
-                    scale_sentence, signs_from)
+from .words import (NOT_MEASURED_LINE, accuracy_line, check_accuracy, check_meaning, check_scale, checks_of,
+                    coverage_sentence, cut_text, detector_sentence, face_label, finding_sentence, headline, scale_sentence)
 
 CARD_STYLE = {  # background, text colour; "nothing found" is neutral, never the green of "authentic"
     "fake": ("#fde2e1", "#8a1c14"),
@@ -208,7 +207,7 @@ def face_gallery(photo, report: Report, crops: list) -> list:
 
 def overview_caption(report: Report) -> str:
     left = len(report.faces_left_out)
-    return (f"where the faces are: numbered = analysed" + (f", grey = not analysed ({left} over the limit)" if left else ""))
+    return ("where the faces are: numbered = analysed" + (f", grey = not analysed ({left} over the limit)" if left else ""))
 
 
 def colour_bar() -> str:
@@ -244,8 +243,7 @@ def timeline_figure(report: Report):
 
     fig = Figure(figsize=(8, 3.2), dpi=100)
     ax = fig.add_subplot()
-    threshold, (low, high) = blending_cut(report)  # the frame scores are the blending check's
-    low, strong = signs_from(threshold, (low, high))
+    low, strong = report.blending_cut().signs  # the frame scores are the blending check's
     ax.axhspan(low, strong, color="#f5c542", alpha=0.3, label=f"some signs from {cut_text(low)}", lw=0)
     ax.axhspan(strong, 1.03, color="#d9675b", alpha=0.2, label=f"strong signs from {cut_text(strong)}", lw=0)
     last = max(s.time_s for f in report.faces for s in f.frames)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config import Cut
 from .report import CHECK_LABELS, Check, FaceReport, Report, deciding
 
 REGION_NAMES = {"eyes": "the eyes", "nose": "the nose", "mouth": "the mouth", "forehead": "the forehead",
@@ -199,11 +198,6 @@ def check_scale(check: Check, report: Report) -> tuple[str, float, float] | None
     return score_text(check.fake_probability, [low, strong]), low, strong
 
 
-def signs_from(threshold: float, band: tuple[float, float]) -> tuple[float, float]:
-    """Where "some signs" and "strong signs" start on a check's score (``Cut.signs``)."""
-    return Cut(threshold, band).signs
-
-
 def scale_sentence(check: Check, report: Report) -> str | None:
     """e.g. "score 0.85 (some signs from 0.8045, strong signs from 0.9918)"."""
     scale = check_scale(check, report)
@@ -276,18 +270,6 @@ def mean_shares(report: Report, track_id: int) -> dict[str, float] | None:
     return {k: sum(m.get(k, 0.0) for m in maps) / len(maps) for k in keys}
 
 
-def blending_verdict(face: FaceReport) -> tuple[float, str]:
-    """(probability, verdict) of the blending check on a face (``FaceReport.blending``)."""
-    check = face.blending()
-    return check.fake_probability, check.verdict
-
-
-def blending_cut(report: Report) -> tuple[float, tuple[float, float]]:
-    """The blending check's threshold and band over the file (``Report.blending_cut``)."""
-    cut = report.blending_cut()
-    return cut.threshold, cut.band
-
-
 def _numbers(p: float, t: float, low: float, high: float) -> tuple[str, str, str, str]:
     """Score, threshold and the "some signs" range as shown: cuts as stored, the score never rounded
     onto the other side of one (``score_text``)."""
@@ -335,7 +317,7 @@ def _consistency_sentence(face: FaceReport, report: Report) -> str | None:
     if report.kind != "video" or len(scores) < 3:
         return None
     threshold = report.cut_of(face.blending()).threshold
-    verdict = blending_verdict(face)[1]
+    verdict = face.blending().verdict
     n, above = len(scores), sum(s >= threshold for s in scores)
     counted = f"{above} of {n} frames score above the threshold"
     if face.score_spread < CONSISTENT_SPREAD:
@@ -365,7 +347,7 @@ def _temporal_sentence(face: FaceReport) -> str | None:
     n = len(face.windows)
     runs = f"{n} run{'s' if n != 1 else ''} of consecutive frames"
     scores = f"(temporal score {tp:.2f}, frames alone {fp:.2f})"
-    verdict = blending_verdict(face)[1]
+    verdict = face.blending().verdict
     if tp >= fp + TEMPORAL_GAP:
         if verdict == "fake":
             return (f"The temporal check raised the score: over {runs}, the face changes from frame to frame in a way "
@@ -399,7 +381,7 @@ def _regions_sentence(face: FaceReport, report: Report) -> str | None:
         return (f"Its heatmaps are drawn faint because the crops they explain scored low (at most {top_p:.2f}): they "
                 f"show the little that pushed the score up ({where}), not evidence of a swap.")
     explained = next((h.check for h in report.heatmaps if h.track_id == face.track_id), "blending")
-    verdict = next((c.verdict for c in face.checks if c.name == explained), None) or blending_verdict(face)[1]
+    verdict = next((c.verdict for c in face.checks if c.name == explained), None) or face.blending().verdict
     if verdict == "real":
         return (f"Its heatmaps explain its most suspicious frames (scores up to {top_p:.2f}), not the face as a whole, "
                 f"which stays below the threshold: in those frames {where}.")

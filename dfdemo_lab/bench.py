@@ -389,7 +389,7 @@ def print_result(r: dict) -> None:
         p(f"note: the machine was busy (load average {mc['load_before']:.2f} on {mc['cpus']} CPU(s)); timings are skewed upwards")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m dfdemo_lab bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("video", nargs="?", help="a video to measure (default: a generated 10 s 720p clip)")
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per measurement; medians are printed (default 3)")
@@ -404,6 +404,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--windows", type=int, default=None, help="windows for --temporal (default: the weights')")
     ap.add_argument("--json", metavar="OUT", help="write the numbers as JSON to OUT ('-' = stdout)")
     ap.add_argument("--memory-child", metavar="VIDEO", help=argparse.SUPPRESS)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = parser()
     a = ap.parse_args(argv)
     if a.repeats < 1 or a.frames < 1 or a.heatmaps < 0:
         ap.error("--repeats and --frames must be at least 1, --heatmaps at least 0")
@@ -412,8 +417,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from dfdemo.analyzer import Analyzer, Settings
 
-    import torch
-
     load_before = os.getloadavg()[0]
     settings = Settings(frames=a.frames, heatmaps=a.heatmaps)
     with tempfile.TemporaryDirectory(prefix="dfdemo-bench-") as tmp:
@@ -421,54 +424,78 @@ def main(argv: list[str] | None = None) -> int:
         path = Path(a.video) if a.video else write_clip(tmp / "clip_720p.mp4")
         weights, how = resolve_bench_weights(a.weights, tmp)
         with Analyzer.load(weights) as analyzer:
-            tcfg = analyzer.detector.temporal_config
-            if a.temporal and tcfg is None:
+            if a.temporal and analyzer.detector.temporal_config is None:
                 ap.error("--temporal: these weights have no temporal head")
-            run = time_analyses(analyzer, path, settings, a.repeats)
-            crops = run.pop("crops")
-            media = run.pop("media")
-            result = {
-                "input": {"path": str(path) if a.video else "generated", "generated": not a.video, "width": media.get("width"),
-                          "height": media.get("height"), "fps": media.get("fps"), "duration_s": media.get("duration_s")},
-                "weights": {"source": weights if how != "untrained stand-in (no bundled weights yet)" else "bench:untrained",
-                            "how": how, "model_id": analyzer.model_id},
-                "settings": {"frames": a.frames, "heatmaps": a.heatmaps, "repeats": a.repeats, "no_peer": a.no_peer},
-                **run,
-                "memory": analysis_memory(analyzer, path, settings),  # before the batch-32 pass below
-                "classifier": classifier_rates(analyzer.detector, crops, a.repeats),
-            }
-            result["peer"] = None if a.no_peer else peer_mtcnn(analyzer.faces, path, a.frames, a.repeats)
-            if a.temporal:
-                tm = time_analyses(analyzer, path, replace(settings, temporal=True, windows=a.windows), a.repeats, floor=False)
-                result["temporal"] = {"total_s": tm["total_s"], "temporal_stage_s": tm["stages_s"]["temporal"],
-                                      "windows": a.windows or tcfg.windows, "window": tcfg.window,
-                                      "temporal_over_frame_only": tm["total_s"] / result["total_s"]}
-            if a.hd:
-                hd = time_analyses(analyzer, write_clip(tmp / "clip_1080p.mp4", 1920, 1080), settings, a.repeats)
-                result["hd"] = {"total_s": hd["total_s"], "floor_s": hd["floor_s"], "stages_s": hd["stages_s"],
-                                "ratio_to_floor": hd["ratio_to_floor"], "hd_over_720p": hd["total_s"] / result["total_s"]}
+            result = measure(analyzer, path, settings, weights, how, a, tmp)
         if a.long:
             short = path if not a.video else write_clip(tmp / "clip_720p.mp4")
-            long = write_clip(tmp / "clip_long.mp4", seconds=60 * a.long_minutes)
-            s, l_ = (child_memory(p, weights, a.frames, a.heatmaps) for p in (short, long))
-            result["memory_flatness"] = {"short": s, "long": l_,
-                                         "long_over_short_peak_rss": l_["peak_rss_mb"] / s["peak_rss_mb"],
-                                         "short_rss_rise_mb": s["peak_rss_mb"] - s["rss_before_mb"],
-                                         "long_rss_rise_mb": l_["peak_rss_mb"] - l_["rss_before_mb"],
-                                         "long_over_short_tracemalloc": l_["tracemalloc_peak_mb"] / max(s["tracemalloc_peak_mb"], 1e-9)}
-    result["machine"] = {"cpus": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-                         "python": platform.python_version(),
-                         "gomp_spincount": os.environ.get("GOMP_SPINCOUNT", ""), "load_before": load_before, "load_after": os.getloadavg()[0]}
+            result["memory_flatness"] = memory_flatness(short, write_clip(tmp / "clip_long.mp4", seconds=60 * a.long_minutes),
+                                                        weights, a.frames, a.heatmaps)
+    result["machine"] = machine(load_before)
     result["targets"] = check_targets(result)
-    if a.json != "-":
+    write_result(result, a.json)
+    return 0
+
+
+def measure(analyzer, path: Path, settings, weights: str, how: str, a, tmp: Path) -> dict:
+    """Every timing of one analyzer: the stages against the floor, memory, the classifier's
+    batch rates, the peer detector, and (``--temporal``, ``--hd``) the temporal check and a
+    1080p clip."""
+    run = time_analyses(analyzer, path, settings, a.repeats)
+    crops = run.pop("crops")
+    media = run.pop("media")
+    result = {
+        "input": {"path": str(path) if a.video else "generated", "generated": not a.video, "width": media.get("width"),
+                  "height": media.get("height"), "fps": media.get("fps"), "duration_s": media.get("duration_s")},
+        "weights": {"source": weights if how != "untrained stand-in (no bundled weights yet)" else "bench:untrained",
+                    "how": how, "model_id": analyzer.model_id},
+        "settings": {"frames": a.frames, "heatmaps": a.heatmaps, "repeats": a.repeats, "no_peer": a.no_peer},
+        **run,
+        "memory": analysis_memory(analyzer, path, settings),  # before the batch-32 pass below
+        "classifier": classifier_rates(analyzer.detector, crops, a.repeats),
+    }
+    result["peer"] = None if a.no_peer else peer_mtcnn(analyzer.faces, path, a.frames, a.repeats)
+    if a.temporal:
+        tcfg = analyzer.detector.temporal_config
+        tm = time_analyses(analyzer, path, replace(settings, temporal=True, windows=a.windows), a.repeats, floor=False)
+        result["temporal"] = {"total_s": tm["total_s"], "temporal_stage_s": tm["stages_s"]["temporal"],
+                              "windows": a.windows or tcfg.windows, "window": tcfg.window,
+                              "temporal_over_frame_only": tm["total_s"] / result["total_s"]}
+    if a.hd:
+        hd = time_analyses(analyzer, write_clip(tmp / "clip_1080p.mp4", 1920, 1080), settings, a.repeats)
+        result["hd"] = {"total_s": hd["total_s"], "floor_s": hd["floor_s"], "stages_s": hd["stages_s"],
+                        "ratio_to_floor": hd["ratio_to_floor"], "hd_over_720p": hd["total_s"] / result["total_s"]}
+    return result
+
+
+def memory_flatness(short: Path, long: Path, weights: str, frames: int, heatmaps: int) -> dict:
+    """``--long``: peak memory of a short and a long clip, each analysed in a fresh process."""
+    s, l_ = (child_memory(p, weights, frames, heatmaps) for p in (short, long))
+    return {"short": s, "long": l_,
+            "long_over_short_peak_rss": l_["peak_rss_mb"] / s["peak_rss_mb"],
+            "short_rss_rise_mb": s["peak_rss_mb"] - s["rss_before_mb"],
+            "long_rss_rise_mb": l_["peak_rss_mb"] - l_["rss_before_mb"],
+            "long_over_short_tracemalloc": l_["tracemalloc_peak_mb"] / max(s["tracemalloc_peak_mb"], 1e-9)}
+
+
+def machine(load_before: float) -> dict:
+    import torch
+
+    return {"cpus": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "python": platform.python_version(),
+            "gomp_spincount": os.environ.get("GOMP_SPINCOUNT", ""), "load_before": load_before, "load_after": os.getloadavg()[0]}
+
+
+def write_result(result: dict, json_out: str | None) -> None:
+    """The printed summary (unless the JSON goes to stdout) and the JSON (``--json OUT``, '-' = stdout)."""
+    if json_out != "-":
         print_result(result)
-    if a.json:
+    if json_out:
         text = json.dumps(result, indent=2, sort_keys=True)
-        if a.json == "-":
+        if json_out == "-":
             print(text)
         else:
-            Path(a.json).write_text(text + "\n")
-    return 0
+            Path(json_out).write_text(text + "\n")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ the two checks together (a file is called fake when either check says so) call a
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +56,7 @@ def clip_source(path: Path) -> str:
 
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m dfdemo_lab calibrate", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", required=True, help="weights folder to calibrate (config.json is rewritten)")
@@ -71,82 +71,125 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=Path("cache/faces"),
                     help="crop cache (python -m dfdemo_lab cache): self-blended fake clips of the held-out clips "
                          "measure what the band means; skipped when absent (default: cache/faces)")
-    a = ap.parse_args(argv)
+    return ap
+
+
+@dataclass
+class HeldOut:
+    """The held-out media and their scores: each check's per clip (``own_scores``), the
+    blending and synthesis scores per photo, and self-blended fake clips (None without a cache)."""
+
+    clips: list[Path]
+    photos: list[Path]
+    temporal: bool
+    scores: dict[str, list] = field(default_factory=dict)
+    photo_scores: list = field(default_factory=list)
+    photo_synth: list = field(default_factory=list)
+    sbi_clips: np.ndarray | None = None
+
+    @property
+    def sources(self) -> list[str]:
+        return [clip_source(p) for p in self.clips]
+
+    @property
+    def people(self) -> list[str]:
+        return [p.parent.name for p in self.photos]
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parser().parse_args(argv)
     clips = held_out_clips(a.shared)
     if not clips:
         raise DfdemoError(f"no held-out real clips under {a.shared / 'data' / 'real-videos'} (is --shared right?)")
     photos = held_out_photos(a.shared)[: a.photos] if a.photos else []
-    scores: dict[str, list] = {}
-    photo_scores = []
     with Analyzer.load(a.weights) as analyzer:
-        temporal = analyzer.detector.temporal_config is not None
-        for p in clips:
-            rep = analyzer.analyze(p, Settings(frames=a.frames, heatmaps=0, temporal=temporal or None)).report
-            for name, sc in own_scores(rep, temporal).items():
-                scores.setdefault(name, []).append(sc)
-            print(f"[calibrate] {p.parent.name}/{p.name}: " + ", ".join(
-                f"{n} {v[-1].file_score or 0.0:.3f}" for n, v in scores.items()), flush=True)
-        photo_synth = []
-        for i, p in enumerate(photos):
-            own = own_scores(analyzer.analyze(p, Settings(frames=1, heatmaps=0)).report, False)
-            photo_scores.append(own["dfdemo"])
-            if "synthesis" in own:
-                photo_synth.append(own["synthesis"])
-            if (i + 1) % 100 == 0 or i + 1 == len(photos):
-                print(f"[calibrate] {i + 1}/{len(photos)} held-out photos", flush=True)
-        sbi_clips = sbi_clip_scores(analyzer.detector, a.cache) if a.cache.is_dir() else None
+        h = score_held_out(analyzer, clips, photos, a)
     folder = resolve_weights(a.weights)
-    changes, records = {}, {}
-    frame_key = "frame-only" if temporal else "dfdemo"
-    sources = [clip_source(p) for p in clips]
-    t, calib = calibration(scores[frame_key], a.target_fpr, a.floor, sources, sbi_clips)
-    changes.update(threshold=round(t, 4), uncertain_band=tuple(calib["band"]))
-    records["calibration"] = calib
+    frame_key = "frame-only" if h.temporal else "dfdemo"
+    t, calib = calibration(h.scores[frame_key], a.target_fpr, a.floor, h.sources, h.sbi_clips)
+    changes, records = {"threshold": round(t, 4), "uncertain_band": tuple(calib["band"])}, {"calibration": calib}
     say(frame_key, t, calib)
     synth_cfg = load_config(folder).synthesis
     learned_here = synth_cfg is not None and "out_of_fold" in synth_cfg.extra  # heads of learn-kinds: cut out of fold there
-    if photo_scores and learned_here:
-        print("[calibrate] photos: these weights' photo cut was set by learn-kinds on held-out LFW and FFHQ portraits "
-              "together with the learned checks; kept (python -m dfdemo_lab learn-kinds fit sets it)", flush=True)
-    elif photo_scores:
-        people = [p.parent.name for p in photos]
-        tp, pcal = calibration(photo_scores, a.target_fpr, a.floor, people, group_name="person")
-        changes.update(photo_threshold=round(tp, 4), photo_uncertain_band=tuple(pcal["band"]))
-        records["photo_calibration"] = pcal
-        say("photos", tp, pcal, unit="photos")
+    tp = photo_cut(h, a, learned_here, changes, records)
     if learned_here:
         print("[calibrate] the learned checks' cuts were set on out-of-fold scores by learn-kinds (calibrating them here, "
               "on clips they learned from, would be in-sample): kept", flush=True)
-    elif "synthesis" in scores:
-        sc = load_config(folder).synthesis
-        ts, scal = synthesis_calibration(scores[frame_key], t, scores["synthesis"], a.extra_fpr, a.floor, sources)
-        if ts is None:
-            print(f"[calibrate] synthesis: no clip cut below {scal['highest_cut']:.3f} keeps the added false alarms within "
-                  f"{a.extra_fpr:.0%} ({scal['real_at_or_above_0.999']:.0%} of held-out real clips score ≥ 0.999): "
-                  "videos are not judged by this check", flush=True)
-            syn = dict(threshold=None, uncertain_band=None)
-        else:
-            say("synthesis", ts, scal)
-            syn = dict(threshold=round(ts, 4), uncertain_band=tuple(scal["band"]))
-        calibs = {"calibration": scal}
-        if photo_synth:
-            tps, pscal = synthesis_calibration(photo_scores, tp, photo_synth, a.extra_fpr, a.floor, people, "person")
-            if tps is not None:
-                say("synthesis, photos", tps, pscal, unit="photos")
-                syn.update(photo_threshold=round(tps, 4), photo_uncertain_band=tuple(pscal["band"]))
-            calibs["photo_calibration"] = pscal
-        changes["synthesis"] = replace(sc, **syn, extra={**sc.extra, **calibs})
-    if temporal:
-        tc, tcal = calibration(scores["combined"], a.target_fpr, a.floor, sources)
-        to, ocal = calibration(scores["temporal-only"], a.target_fpr, a.floor, sources)
-        tcal["temporal_only_threshold"], tcal["temporal_only"] = round(to, 4), ocal
-        tcfg = load_config(folder).temporal
-        changes["temporal"] = replace(tcfg, threshold=round(tc, 4), uncertain_band=tuple(tcal["band"]),
-                                      extra={**tcfg.extra, "calibration": tcal})
-        say("combined", tc, tcal)
-        say("temporal-only", to, ocal)
+    elif "synthesis" in h.scores:
+        changes["synthesis"] = synthesis_cuts(h, a, synth_cfg, h.scores[frame_key], t, tp)
+    if h.temporal:
+        changes["temporal"] = temporal_cuts(h, a, load_config(folder).temporal)
     update_config(folder, records, **changes)
     return 0
+
+
+def score_held_out(analyzer, clips: list[Path], photos: list[Path], a) -> HeldOut:
+    """Analyse the held-out clips (with the temporal check where the weights have one) and
+    photos as the product does, and score self-blended clips of the crop cache."""
+    h = HeldOut(clips, photos, analyzer.detector.temporal_config is not None)
+    for p in clips:
+        rep = analyzer.analyze(p, Settings(frames=a.frames, heatmaps=0, temporal=h.temporal or None)).report
+        for name, sc in own_scores(rep, h.temporal).items():
+            h.scores.setdefault(name, []).append(sc)
+        print(f"[calibrate] {p.parent.name}/{p.name}: " + ", ".join(
+            f"{n} {v[-1].file_score or 0.0:.3f}" for n, v in h.scores.items()), flush=True)
+    for i, p in enumerate(photos):
+        own = own_scores(analyzer.analyze(p, Settings(frames=1, heatmaps=0)).report, False)
+        h.photo_scores.append(own["dfdemo"])
+        if "synthesis" in own:
+            h.photo_synth.append(own["synthesis"])
+        if (i + 1) % 100 == 0 or i + 1 == len(photos):
+            print(f"[calibrate] {i + 1}/{len(photos)} held-out photos", flush=True)
+    h.sbi_clips = sbi_clip_scores(analyzer.detector, a.cache) if a.cache.is_dir() else None
+    return h
+
+
+def photo_cut(h: HeldOut, a, learned_here: bool, changes: dict, records: dict) -> float | None:
+    """The blending check's photo threshold and band on the held-out LFW people (kept where
+    learn-kinds set it); adds them to ``changes``/``records``, returns the threshold."""
+    if not h.photo_scores:
+        return None
+    if learned_here:
+        print("[calibrate] photos: these weights' photo cut was set by learn-kinds on held-out LFW and FFHQ portraits "
+              "together with the learned checks; kept (python -m dfdemo_lab learn-kinds fit sets it)", flush=True)
+        return None
+    tp, pcal = calibration(h.photo_scores, a.target_fpr, a.floor, h.people, group_name="person")
+    changes.update(photo_threshold=round(tp, 4), photo_uncertain_band=tuple(pcal["band"]))
+    records["photo_calibration"] = pcal
+    say("photos", tp, pcal, unit="photos")
+    return tp
+
+
+def synthesis_cuts(h: HeldOut, a, sc, blending: list, t: float, tp: float | None):
+    """The synthesis check's clip (and photo) cuts: the lowest that adds at most ``--extra-fpr``
+    false alarms to the blending check's at ``t`` (``tp``); None where no cut does."""
+    ts, scal = synthesis_calibration(blending, t, h.scores["synthesis"], a.extra_fpr, a.floor, h.sources)
+    if ts is None:
+        print(f"[calibrate] synthesis: no clip cut below {scal['highest_cut']:.3f} keeps the added false alarms within "
+              f"{a.extra_fpr:.0%} ({scal['real_at_or_above_0.999']:.0%} of held-out real clips score ≥ 0.999): "
+              "videos are not judged by this check", flush=True)
+        syn = dict(threshold=None, uncertain_band=None)
+    else:
+        say("synthesis", ts, scal)
+        syn = dict(threshold=round(ts, 4), uncertain_band=tuple(scal["band"]))
+    calibs = {"calibration": scal}
+    if h.photo_synth:
+        tps, pscal = synthesis_calibration(h.photo_scores, tp, h.photo_synth, a.extra_fpr, a.floor, h.people, "person")
+        if tps is not None:
+            say("synthesis, photos", tps, pscal, unit="photos")
+            syn.update(photo_threshold=round(tps, 4), photo_uncertain_band=tuple(pscal["band"]))
+        calibs["photo_calibration"] = pscal
+    return replace(sc, **syn, extra={**sc.extra, **calibs})
+
+
+def temporal_cuts(h: HeldOut, a, tcfg):
+    """The combined (frame + temporal) clip cut, and the temporal-only one recorded beside it."""
+    tc, tcal = calibration(h.scores["combined"], a.target_fpr, a.floor, h.sources)
+    to, ocal = calibration(h.scores["temporal-only"], a.target_fpr, a.floor, h.sources)
+    tcal["temporal_only_threshold"], tcal["temporal_only"] = round(to, 4), ocal
+    say("combined", tc, tcal)
+    say("temporal-only", to, ocal)
+    return replace(tcfg, threshold=round(tc, 4), uncertain_band=tuple(tcal["band"]), extra={**tcfg.extra, "calibration": tcal})
 
 
 def group_folds(groups: list[str], k: int = CV_FOLDS) -> np.ndarray:
@@ -246,7 +289,7 @@ def sbi_clip_scores(detector, cache: Path, per_clip: int = 16, seed: int = 7) ->
     """Self-blended fake clips of the held-out clips of the crop cache: ``per_clip`` frames of
     each, each blended (whole face), scored at the inference framing and aggregated as the
     product aggregates a face track. Measures what the threshold and band do to known fakes."""
-    from .train import CropSet, make_pair
+    from .data import CropSet, make_pair
 
     crops = CropSet.load(cache, "val")
     rng = np.random.default_rng(seed)

@@ -27,3 +27,14 @@ def require_shared(shared: str | Path, *parts: str) -> Path:
         raise LabError(f"{path} not found: the lab reads its data from ../shared beside the checkout "
                        "(or pass --shared DIR)")
     return path
+
+
+def require_pretrained(path: str | Path | None, architecture: str = "tf_efficientnet_lite0") -> Path:
+    """The ImageNet state dict a network starts from (``--pretrained FILE``: no default, the file
+    lives outside the repository), or LabError naming the option and the usual file."""
+    usual = f"../shared/pretrained/timm_{architecture}_imagenet.pth"
+    if path is None:
+        raise LabError(f"no ImageNet weights to start {architecture} from: pass --pretrained FILE (e.g. {usual})")
+    if not Path(path).is_file():
+        raise LabError(f"--pretrained {path}: no such file (the ImageNet state dict of {architecture}, e.g. {usual})")
+    return Path(path)

@@ -358,7 +358,7 @@ def eval_from_crops(a) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m dfdemo_lab eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("index", type=Path, help="CSV with path,label,method,kind")
     ap.add_argument("--reference", type=Path, action="append", default=[], help="TorchScript reference model (repeatable)")
@@ -381,81 +381,119 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bf16", action="store_true", help="with --from-crops: score in bfloat16")
     ap.add_argument("--by-method", action="store_true",
                     help="with --from-crops: also one row per fake method against the real files of its slice")
-    a = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parser().parse_args(argv)
     if a.from_crops:
         return eval_from_crops(a)
     if not a.index.is_file():
         raise DfdemoError(f"{a.index}: index CSV not found")
     rows = read_index(a.index)
     refs = [Reference(p) for p in a.reference]
-    settings = Settings(frames=a.frames, heatmaps=0, temporal=a.temporal, windows=a.windows)
     with Analyzer.load(a.weights) as analyzer:
         cfg = analyzer.detector.config
         tcfg = analyzer.detector.temporal_config
         if a.temporal and tcfg is None:
             raise DfdemoError("--temporal: these weights have no temporal head (python -m dfdemo_lab train-temporal)")
-        heads = analyzer.detector.learned_heads
-        own = list(TEMPORAL_MODELS) if a.temporal else ["dfdemo"] + (heads + ["checks"] if heads else [])
-        models = own + [r.name for r in refs]
-        scores: dict[str, list[Scored]] = {m: [] for m in models}
-        per_file, own_thresholds = [], []
-        head_thresholds: dict[str, list[float]] = {n: [] for n in heads}
-        saved: dict[str, list] = {"crops": [], "file": [], "track": []}
-        for i, r in enumerate(rows):
-            try:
-                rep = analyzer.analyze(r["abs"], settings).report
-            except DfdemoError as e:
-                print(f"error: {e}", file=sys.stderr)
-                for m in models:
-                    scores[m].append(Scored())
-                per_file.append({"path": r["path"], "label": r["label"], "method": r["method"], "slice": r["slice"],
-                                 "error": str(e)})
-                own_thresholds.append(cfg.threshold)
-                for n in heads:
-                    head_thresholds[n].append(math.inf)
-                continue
-            for name, scored in own_scores(rep, a.temporal).items():
-                scores[name].append(scored)
-            own_thresholds.append(cfg.cut(rep.kind).threshold)
-            for n in heads:
-                head_thresholds[n].append(synthesis_cut(cfg, rep.kind, n))
-            ref_scores = reference_scores(refs, rep, r["abs"], a.frames, cfg.crop_margin) if refs else {}
-            if a.save_crops:
-                for tid, crop in face_crops(rep, r["abs"], a.frames, cfg.crop_margin, cfg.input_size):
-                    saved["crops"].append(crop)
-                    saved["file"].append(i)
-                    saved["track"].append(tid)
-            for name, s in ref_scores.items():
-                scores[name].append(s)
-            per_file.append({"path": r["path"], "label": r["label"], "method": r["method"], "slice": r["slice"],
-                             "frames_analyzed": rep.frames_analyzed, "frames_with_face": rep.frames_with_face,
-                             "faces": len(rep.faces), "verdict": rep.verdict, "temporal": rep.temporal,
-                             "scores": {m: scores[m][-1].file_score for m in models}})
-            print(f"[{i + 1}/{len(rows)}] {r['label']:<4} {r['path']:<60} " + " ".join(
-                f"{m}={scores[m][-1].file_score if scores[m][-1].file_score is not None else float('nan'):.3f}" for m in models), flush=True)
-    # each file at the threshold the product used for it (photos have their own where calibrated)
-    thresholds = {"dfdemo": own_thresholds, **head_thresholds, "checks": 0.0, **{r.name: 0.5 for r in refs}}
-    if a.temporal:
-        thresholds.update({"frame-only": cfg.threshold, "combined": tcfg.threshold,
-                           "temporal-only": tcfg.extra.get("calibration", {}).get("temporal_only_threshold", 0.5)})
+        run = score_index(analyzer, rows, refs, a)
+    thresholds = run.thresholds(cfg, tcfg, refs, a.temporal)
     # a file that could not be analysed is an error row in the JSON, left out of every number
-    done = [i for i, f in enumerate(per_file) if "error" not in f]
+    done = [i for i, f in enumerate(run.per_file) if "error" not in f]
     if len(done) < len(rows):
         print(f"[eval] {len(rows) - len(done)} of {len(rows)} file(s) could not be analysed (listed as errors in --json): "
               f"the numbers below are over the other {len(done)}", file=sys.stderr)
-    summary = summarise([rows[i] for i in done], {m: [v[i] for i in done] for m, v in scores.items()},
+    summary = summarise([rows[i] for i in done], {m: [v[i] for i in done] for m, v in run.scores.items()},
                         {m: t if np.isscalar(t) else [t[i] for i in done] for m, t in thresholds.items()})
-    if a.save_crops and saved["crops"]:
-        DevCrops(np.stack(saved["crops"]), np.array(saved["file"]), np.array(saved["track"]),
+    if a.save_crops and run.saved["crops"]:
+        DevCrops(np.stack(run.saved["crops"]), np.array(run.saved["file"]), np.array(run.saved["track"]),
                  np.array([r["label"] == "fake" for r in rows], dtype=np.int64), np.array([r["slice"] for r in rows])).save(a.save_crops)
     print(f"\nmodel: {cfg.model_id}; {a.frames} frames per video"
           + (f" + {a.windows or tcfg.windows} windows of {tcfg.window} frames" if a.temporal else "")
-          + "; thresholds " + ", ".join(f"{m} {thresholds[m]:.3f}" for m in models if np.isscalar(thresholds[m]))
+          + "; thresholds " + ", ".join(f"{m} {thresholds[m]:.3f}" for m in run.models if np.isscalar(thresholds[m]))
           + f", dfdemo {cfg.threshold:.3f} (clips)" + (f" / {cfg.photo_threshold:.3f} (photos)" if cfg.photo_threshold is not None else ""))
-    print_table(summary, models)
+    print_table(summary, run.models)
     if a.record_accuracy:
         record_accuracy(a.weights, summary, "dfdemo" if not a.temporal else "combined")
     if a.json:
         a.json.write_text(json.dumps({"model": cfg.model_id, "frames": a.frames, "thresholds": json_safe(thresholds),
-                                      "summary": summary, "files": per_file}, indent=2, sort_keys=True) + "\n")
+                                      "summary": summary, "files": run.per_file}, indent=2, sort_keys=True) + "\n")
     return 0
+
+
+@dataclass
+class IndexRun:
+    """What scoring an index gathers, one entry per file in every list: each model's scores, the
+    JSON row, the cut the product used for it (dfdemo's and each learned head's) and, with
+    ``--save-crops``, the face crops."""
+
+    models: list[str]
+    heads: list[str]
+    scores: dict[str, list[Scored]] = field(default_factory=dict)
+    per_file: list[dict] = field(default_factory=list)
+    own_thresholds: list[float] = field(default_factory=list)
+    head_thresholds: dict[str, list[float]] = field(default_factory=dict)
+    saved: dict[str, list] = field(default_factory=lambda: {"crops": [], "file": [], "track": []})
+
+    def __post_init__(self):
+        self.scores = {m: [] for m in self.models}
+        self.head_thresholds = {n: [] for n in self.heads}
+
+    def failed(self, r: dict, e: DfdemoError, cfg) -> None:
+        """A file the product refused: an error row, empty scores, never a number."""
+        for m in self.models:
+            self.scores[m].append(Scored())
+        self.per_file.append({"path": r["path"], "label": r["label"], "method": r["method"], "slice": r["slice"],
+                              "error": str(e)})
+        self.own_thresholds.append(cfg.threshold)
+        for n in self.heads:
+            self.head_thresholds[n].append(math.inf)
+
+    def thresholds(self, cfg, tcfg, refs: list, temporal: bool) -> dict:
+        """Each file at the threshold the product used for it (photos have their own where calibrated)."""
+        out = {"dfdemo": self.own_thresholds, **self.head_thresholds, "checks": 0.0, **{r.name: 0.5 for r in refs}}
+        if temporal:
+            out.update({"frame-only": cfg.threshold, "combined": tcfg.threshold,
+                        "temporal-only": tcfg.extra.get("calibration", {}).get("temporal_only_threshold", 0.5)})
+        return out
+
+
+def score_index(analyzer, rows: list[dict], refs: list, a) -> IndexRun:
+    """Analyse every file of the index as the product does (and with the reference models),
+    printing one line per file."""
+    cfg = analyzer.detector.config
+    heads = analyzer.detector.learned_heads
+    own = list(TEMPORAL_MODELS) if a.temporal else ["dfdemo"] + (heads + ["checks"] if heads else [])
+    run = IndexRun(own + [r.name for r in refs], heads)
+    settings = Settings(frames=a.frames, heatmaps=0, temporal=a.temporal, windows=a.windows)
+    for i, r in enumerate(rows):
+        try:
+            rep = analyzer.analyze(r["abs"], settings).report
+        except DfdemoError as e:
+            print(f"error: {e}", file=sys.stderr)
+            run.failed(r, e, cfg)
+            continue
+        for name, scored in own_scores(rep, a.temporal).items():
+            run.scores[name].append(scored)
+        run.own_thresholds.append(cfg.cut(rep.kind).threshold)
+        for n in heads:
+            run.head_thresholds[n].append(synthesis_cut(cfg, rep.kind, n))
+        ref_scores = reference_scores(refs, rep, r["abs"], a.frames, cfg.crop_margin) if refs else {}
+        if a.save_crops:
+            for tid, crop in face_crops(rep, r["abs"], a.frames, cfg.crop_margin, cfg.input_size):
+                run.saved["crops"].append(crop)
+                run.saved["file"].append(i)
+                run.saved["track"].append(tid)
+        for name, s in ref_scores.items():
+            run.scores[name].append(s)
+        run.per_file.append({"path": r["path"], "label": r["label"], "method": r["method"], "slice": r["slice"],
+                             "frames_analyzed": rep.frames_analyzed, "frames_with_face": rep.frames_with_face,
+                             "faces": len(rep.faces), "verdict": rep.verdict, "temporal": rep.temporal,
+                             "scores": {m: run.scores[m][-1].file_score for m in run.models}})
+        print(f"[{i + 1}/{len(rows)}] {r['label']:<4} {r['path']:<60} " + " ".join(
+            f"{m}={run.scores[m][-1].file_score if run.scores[m][-1].file_score is not None else float('nan'):.3f}"
+            for m in run.models), flush=True)
+    return run
+
+

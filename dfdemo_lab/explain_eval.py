@@ -211,7 +211,7 @@ def sbi_eval(det: Detector, cache: Path, n: int, deletion_n: int, seed: int = 7,
     so two Grad-CAM settings of the same weights are measured on the very same fakes."""
     from .cache import CACHE_MARGIN, CACHE_SIZE
     from .sbi import BLEND_KINDS
-    from .train import CropSet, make_pair
+    from .data import CropSet, make_pair
 
     kinds = tuple(kinds or BLEND_KINDS)
     crops = CropSet.load(cache, "val")
@@ -240,30 +240,40 @@ def sbi_eval(det: Detector, cache: Path, n: int, deletion_n: int, seed: int = 7,
         kps = [keypoints_to_crop(kp_all[i], CACHE_SIZE, CACHE_MARGIN, margin, size) for i in ids]
         map_measures(res, "", maps, maps_rand, masks, kps)
         res["zero_map"] += [bool(h.max() <= 0) for h in maps]
-        if learned is not None:  # the same measures for the learned map, plus its overlap and its real-face activation
-            map_measures(res, "learned_", learned, learned_rand, masks, kps)
-            res["learned_iou"] += [mask_iou(lm, m) for lm, m in zip(learned, masks)]
-            # the same map against the blend boundary band (what a boundary-trained map draws)
-            bands = [boundary_band(m) for m in masks]
-            map_measures(res, "learnedband_", learned, learned_rand, bands, kps)
-            res["learnedband_iou"] += [mask_iou(lm, b) for lm, b in zip(learned, bands)]
-            reals = np.stack([p[0] for p in pairs])
-            real_maps = det.predict_masks(reals)
-            res["learned_real_mean"] += list(real_maps.mean((1, 2)))
-            # as the app shows it: the overlay scales the map by the face's P(fake)
-            res["learned_real_mean_shown"] += list((real_maps * det.predict(reals)[:, None, None]).mean((1, 2)))
+        if learned is not None:
+            learned_map_measures(res, det, learned, learned_rand, masks, kps, np.stack([p[0] for p in pairs]))
         if start < deletion_n:
             rand_maps = smooth_random_maps(len(ids), size, del_rng)
             for pct in (10, 20):
                 res[f"del{pct}"] += list(deletion(det, x, maps, pct))
                 res[f"del{pct}_random"] += list(deletion(det, x, rand_maps, pct))
         print(f"[explain-eval] {min(start + bs, len(pick))}/{len(pick)} held-out SBI fakes", flush=True)
+    return sbi_summary(res, kinds, start_block, explain_ms_per_face(det, np.stack([p[1] for p in pairs])[:4]))
+
+
+def learned_map_measures(res: dict, det: Detector, learned, learned_rand, masks: list, kps: list, reals: np.ndarray) -> None:
+    """The map measures for the learned map against the blend mask and against its boundary
+    band (what a boundary-trained map draws), its overlap with each, and its activation on
+    the real faces (also as the app shows it: scaled by the face's P(fake))."""
+    map_measures(res, "learned_", learned, learned_rand, masks, kps)
+    res["learned_iou"] += [mask_iou(lm, m) for lm, m in zip(learned, masks)]
+    bands = [boundary_band(m) for m in masks]
+    map_measures(res, "learnedband_", learned, learned_rand, bands, kps)
+    res["learnedband_iou"] += [mask_iou(lm, b) for lm, b in zip(learned, bands)]
+    real_maps = det.predict_masks(reals)
+    res["learned_real_mean"] += list(real_maps.mean((1, 2)))
+    res["learned_real_mean_shown"] += list((real_maps * det.predict(reals)[:, None, None]).mean((1, 2)))
+
+
+def sbi_summary(res: dict, kinds: tuple[str, ...], start_block: int, explain_ms: float) -> dict:
+    """``sbi_eval``'s numbers from the per-fake lists: each kind's map measures, the learned
+    map's, the deletion drops against smooth random maps."""
     kind_arr = np.asarray(res.pop("kind"))
     r = {k: np.asarray(v, np.float64) for k, v in res.items()}
-    out = {"n": int(len(pick)), "mean_p_fake": float(r["p_fake"].mean()), **kind_summary(r, kind_arr, "", ""),
+    out = {"n": int(len(kind_arr)), "mean_p_fake": float(r["p_fake"].mean()), **kind_summary(r, kind_arr, "", ""),
            "zero_maps": float(r["zero_map"].mean()), "deletion_n": int(len(r.get("del10", []))),
            "sanity_reinit_from_block": int(start_block),
-           "explain_ms_per_face": explain_ms_per_face(det, np.stack([p[1] for p in pairs])[:4])}
+           "explain_ms_per_face": explain_ms}
     out.update({f"n_{k}": int((kind_arr == k).sum()) for k in kinds})
     if "learned_iou" in r:
         band = kind_summary(r, kind_arr, "learnedband_", "learned_map_band_")

@@ -153,8 +153,8 @@ def patches(crops, n: int, size: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from .errors import require_cache
-    from .train import CropSet
+    from .data import CropSet
+    from .errors import require_cache, require_pretrained
 
     ap = argparse.ArgumentParser(prog="python -m dfdemo_lab gensim", description=__doc__.split("\n\n")[0])
     ap.add_argument("--cache", type=Path, default=Path("cache/faces"))
@@ -163,10 +163,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--patch", type=int, default=64)
     ap.add_argument("--batch", type=int, default=12)
     ap.add_argument("--perceptual", type=float, default=0.5)
-    ap.add_argument("--pretrained", type=Path, default=Path("../shared/pretrained/timm_tf_efficientnet_lite0_imagenet.pth"))
+    ap.add_argument("--pretrained", type=Path, help="the ImageNet state dict of tf_efficientnet_lite0 (the perceptual loss's "
+                    "network), e.g. ../shared/pretrained/timm_tf_efficientnet_lite0_imagenet.pth (required: no default path)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
     require_cache(a.cache)
+    pretrained = require_pretrained(a.pretrained)
     crops = CropSet.load(a.cache, "train")
     rng = np.random.default_rng(a.seed)
     torch.manual_seed(a.seed)
@@ -176,7 +178,16 @@ def main(argv: list[str] | None = None) -> None:
         step = int(meta.get("steps", 0))
         print(f"resuming at step {step}", flush=True)
     sim.train()
-    perc = Perceptual(a.pretrained)
+    perc = Perceptual(pretrained)
+    step, losses = fit(sim, perc, crops, rng, a, step)
+    save(sim, a.out, {"steps": step, "loss": float(np.mean(losses[-50:])), "patch": a.patch, "batch": a.batch,
+                      "perceptual": a.perceptual})
+    print(f"saved {a.out} after {step} steps, loss {np.mean(losses[-50:]):.4f}", flush=True)
+
+
+def fit(sim: Simulator, perc: Perceptual, crops, rng: np.random.Generator, a, step: int) -> tuple[int, list[float]]:
+    """Adam on every decoder's L1 + perceptual loss over random patches for ``--minutes``; a
+    checkpoint (``save``) and a progress line every minute. Returns (steps done, losses)."""
     opt = torch.optim.Adam(sim.parameters(), lr=2e-4, betas=(0.5, 0.99))
     t0, last, losses = time.time(), time.time(), []
     while time.time() - t0 < a.minutes * 60:
@@ -195,9 +206,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"step {step}: loss {np.mean(losses[-50:]):.4f} ({time.time() - t0:.0f} s)", flush=True)
             last = time.time()
             save(sim, a.out, {"steps": step, "loss": float(np.mean(losses[-50:]))})
-    save(sim, a.out, {"steps": step, "loss": float(np.mean(losses[-50:])), "patch": a.patch, "batch": a.batch,
-                      "perceptual": a.perceptual})
-    print(f"saved {a.out} after {step} steps, loss {np.mean(losses[-50:]):.4f}", flush=True)
+    return step, losses
 
 
 if __name__ == "__main__":

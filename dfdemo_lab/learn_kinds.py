@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -434,7 +435,7 @@ def shortcuts(items: list[Item]) -> dict:
                 [it for it in items if it.kind == "image" and it.family in ("generated", "real")]), 3)}
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m dfdemo_lab learn-kinds", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("step", choices=("extract", "fit"))
@@ -457,7 +458,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="the generator-traces check abstains on faces smaller than this (default: 64)")
     ap.add_argument("--save", type=Path, default=None, help="write the weights with both heads and their cuts here")
     ap.add_argument("--json", type=Path, default=None, help="write the out-of-fold numbers here")
-    a = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parser().parse_args(argv)
     items = collect(a.shared, a.lfw)
     if a.step == "extract":
         return extract(a, items)
@@ -465,41 +470,67 @@ def main(argv: list[str] | None = None) -> int:
     rows = load_rows(items, a.out)
     if not rows:
         raise LabError(f"no features under {a.out}: run python -m dfdemo_lab learn-kinds extract --out {a.out} first")
-    decay = {"synthesis": a.weight_decay, "animation": a.animation_weight_decay}
+    cfg = load_config(resolve_weights(a.weights))
+    table = out_of_fold_table(rows, a)
+    numbers, cuts, photo = cuts_and_numbers(table, rows, items, cfg, a)
+    print_report(numbers)
+    if a.json:
+        a.json.parent.mkdir(parents=True, exist_ok=True)
+        a.json.write_text(json.dumps(numbers, indent=2, sort_keys=True, default=float) + "\n")
+    if a.save:
+        save_fitted(a, argv, rows, numbers, cuts, photo, cfg)
+        print(f"[learn-kinds] wrote {a.save} ({time.time() - t0:.0f} s)")
+    return 0
+
+
+def decays(a) -> dict[str, float]:
+    """The L2 penalty of each learned head (``--weight-decay``, ``--animation-weight-decay``)."""
+    return {"synthesis": a.weight_decay, "animation": a.animation_weight_decay}
+
+
+def out_of_fold_table(rows: list, a) -> Table:
+    """Every file's out-of-fold score of each check (folds by source); the generator-traces
+    check abstains (NaN) on faces under ``--min-face-px``, as the product does."""
+    decay = decays(a)
     scores = {check: out_of_fold(rows, check, decay[check]) for check in FAMILY}
     small = np.array([np.median(r.face_px) < a.min_face_px for r in rows])  # as the product's abstention
     scores["synthesis"][small] = np.nan  # the check abstains on faces under the size it is judged from
-    table = Table(rows, scores)
-    cfg = load_config(resolve_weights(a.weights))
+    return Table(rows, scores)
+
+
+def cuts_and_numbers(table: Table, rows: list, items: list[Item], cfg, a) -> tuple[dict, dict, tuple]:
+    """The blending photo cut and each check's cut on the out-of-fold scores, and the numbers
+    recorded for them: (numbers, cuts, (photo cut, its calibration))."""
     photo_t, photo_cal = blending_photo_cut(table, a.photo_fpr, 0.5)
     cuts = calibrate_checks(table, cfg.threshold, photo_t, {"animation": a.animation_fpr, "synthesis": a.synthesis_fpr}, 0.5)
     numbers = {"auc": measure(table), "at_the_cuts": verdict_rates(table, cuts, cfg.threshold, photo_t),
                "cuts": {f"{c}/{k}": (None if t is None else round(t, 4)) for (c, k), (t, _) in cuts.items()},
                "blending_photo_cut": round(photo_t, 4), "blending_photo_calibration": photo_cal,
                "shortcut_auc": shortcuts(items),
-               "within_source": within_source(rows, decay["synthesis"], cuts.get(("synthesis", "image"), (None,))[0]),
+               "within_source": within_source(rows, decays(a)["synthesis"], cuts.get(("synthesis", "image"), (None,))[0]),
                "files": {"rows": len(rows), "fakes": int(table.label.sum()), "reals": int((table.label == 0).sum())},
                "folds": "5 folds by source (repository joined with its dataset; FFHQ portraits and LFW people one by one)"}
-    print_report(numbers)
-    if a.json:
-        a.json.parent.mkdir(parents=True, exist_ok=True)
-        a.json.write_text(json.dumps(numbers, indent=2, sort_keys=True, default=float) + "\n")
-    if a.save:
-        heads = fit_final(rows, decay)
-        training = {"command": "python -m dfdemo_lab learn-kinds fit " + " ".join(argv or []),
-                    "weight_decay": decay, "frames_per_clip": a.frames, "lfw_people": a.lfw,
-                    "folds": numbers["folds"]}
-        records = {check: {"out_of_fold": {"auc": numbers["auc"][check], "at_the_cuts": numbers["at_the_cuts"]},
-                           "training": {**training, "learned_from": f"real {FAMILY[check]} outputs against real media"}}
-                   for check in FAMILY}
-        records["synthesis"]["min_face_px"] = a.min_face_px
-        rows = accuracy_rows(numbers)
-        for check in FAMILY:
-            records[check]["accuracy"] = rows[check]
-        save_weights(a.weights, a.save, heads, cuts, records, (photo_t, photo_cal), rows["photo"],
-                     model_id=f"{cfg.model_id.split(' (')[0]} (v3 + learned checks, {time.strftime('%Y-%m-%d')})")
-        print(f"[learn-kinds] wrote {a.save} ({time.time() - t0:.0f} s)")
-    return 0
+    return numbers, cuts, (photo_t, photo_cal)
+
+
+def save_fitted(a, argv: list[str] | None, rows: list, numbers: dict, cuts: dict, photo: tuple, cfg) -> None:
+    """``--save``: both heads fitted on every row, with their cuts, out-of-fold records and
+    accuracy rows, into a copy of the weights."""
+    decay = decays(a)
+    heads = fit_final(rows, decay)
+    args = sys.argv[1:] if argv is None else argv  # the step ("fit") is among them
+    training = {"command": "python -m dfdemo_lab learn-kinds " + " ".join(args),
+                "weight_decay": decay, "frames_per_clip": a.frames, "lfw_people": a.lfw,
+                "folds": numbers["folds"]}
+    records = {check: {"out_of_fold": {"auc": numbers["auc"][check], "at_the_cuts": numbers["at_the_cuts"]},
+                       "training": {**training, "learned_from": f"real {FAMILY[check]} outputs against real media"}}
+               for check in FAMILY}
+    records["synthesis"]["min_face_px"] = a.min_face_px
+    acc = accuracy_rows(numbers)
+    for check in FAMILY:
+        records[check]["accuracy"] = acc[check]
+    save_weights(a.weights, a.save, heads, cuts, records, photo, acc["photo"],
+                 model_id=f"{cfg.model_id.split(' (')[0]} (v3 + learned checks, {time.strftime('%Y-%m-%d')})")
 
 
 def extract(a, items: list[Item]) -> int:

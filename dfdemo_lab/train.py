@@ -1,9 +1,15 @@
 """``python -m dfdemo_lab train``: train the detector on real faces only with Self-Blended Images.
 
 Recipe: cache → split (by clip / by person) → seeded SBI pairs → timm classifier from
-ImageNet → AdamW + cosine schedule → validation AUC on fixed held-out SBI pairs → fp16
-safetensors in the ``save_detector`` layout, loadable by ``scan`` unchanged. Resumable: the
-last checkpoint in ``--run-dir`` is picked up again.
+ImageNet (``--pretrained FILE``) or from a weights folder (``--init``) → AdamW + cosine
+schedule → validation AUC on fixed held-out SBI pairs → fp16 safetensors in the
+``save_detector`` layout, loadable by ``scan`` unchanged. Resumable: the last checkpoint in
+``--run-dir`` is picked up again.
+
+``main`` parses the options into a ``TrainConfig``; ``train(config)`` is the recipe, one
+small step per function (``build_run``, ``held_out``, ``pair_loader``, ``fit`` →
+``train_step`` / ``record_evaluation``, ``save_checkpoint`` / ``resume``, ``export``).
+The data recipes (crops, pairs, the stream) are in ``dfdemo_lab.data``.
 """
 from __future__ import annotations
 
@@ -11,119 +17,121 @@ import argparse
 import json
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+from torch.utils.data import DataLoader
 
-from dfdemo.detector import DetectorConfig, load_detector, mask_probabilities, normalise, save_detector
+from dfdemo.detector import DetectorConfig, load_detector, mask_probabilities, save_detector
 from dfdemo.model import add_mask_head, create_model, default_target_layer, forward_with_mask
-from .evaluate import DevCrops
 from .cache import CACHE_MARGIN
-from .errors import LabError, require_cache
+from .data import BlendMix, CropSet, PairStream, to_batch, validation_set
+from .errors import LabError, require_cache, require_pretrained
+from .evaluate import DevCrops
 from .metrics import MASK_TARGETS, boundary_band, mask_iou, mask_target, roc_auc
-from .sbi import BLEND_KINDS, align_to, reframe, self_blend, video_degrade
+from .sbi import BLEND_KINDS, reframe
 
 
 @dataclass(frozen=True)
-class CropSet:
-    """The cache index restricted to one split; images are read lazily from ``folder``."""
+class TrainConfig:
+    """One training run's settings: the options of ``python -m dfdemo_lab train`` (same names,
+    same defaults; ``--help`` says what each does)."""
 
-    folder: Path
-    names: np.ndarray
-    landmarks: np.ndarray
-    is_video: np.ndarray
-    groups: np.ndarray  # clip or LFW person of each crop
-
-    @classmethod
-    def load(cls, cache: Path, split: str) -> "CropSet":
-        d = np.load(require_cache(cache))
-        keep = d["split"] == split
-        return cls(cache / "crops", d["name"][keep], d["landmarks"][keep], d["kind"][keep] == "video", d["group"][keep])
-
-    def neighbours(self, i: int, within: int = 3) -> np.ndarray:
-        """Other crops of the same clip at most ``within`` cache frames away (names sort by frame)."""
-        same = np.flatnonzero(self.groups == self.groups[i])
-        pos = int(np.searchsorted(same, i))
-        near = same[max(0, pos - within): pos + within + 1]
-        return near[near != i]
-
-    def image(self, i: int) -> np.ndarray:
-        return cv2.cvtColor(cv2.imread(str(self.folder / self.names[i])), cv2.COLOR_BGR2RGB)
-
-
-@dataclass(frozen=True)
-class BlendMix:
-    """Which self-blends training draws: a probability per region (``BLEND_KINDS``) and the
-    share of video pairs whose source is another, landmark-aligned frame of the same clip."""
-
-    kinds: tuple[tuple[str, float], ...] = (("face", 1.0),)
+    cache: Path = Path("cache/faces")
+    run_dir: Path = Path("runs/sbi")
+    out: Path = Path("weights/detector")
+    arch: str = "tf_efficientnet_lite0"
+    pretrained: Path | None = None
+    size: int = 224
+    margin: float = 0.3
+    steps: int = 3000
+    batch: int = 16
+    lr: float = 3e-4
+    video_share: float = 0.6
+    minutes: float = 0
+    eval_every: int = 250
+    val_pairs: int = 400
+    workers: int = 1
+    threads: int = 2
+    seed: int = 0
+    degrade: str = "standard"
+    init: str | None = None
+    mask_weight: float = 0.0
+    mask_deep_layer: str | None = None
+    head_only: bool = False
+    mask_target: str = "blend"
+    mask_dice: float = 0.0
+    mask_real_weight: float = 1.0
+    new_mask_head: bool = False
+    precision: str = "bf16"
+    blend_kinds: str = "face:1"
     cross_frame: float = 0.0
+    val_kinds: str = "face"
+    hard_reals: float = 0.0
+    model_id: str = ""
+    eval_only: bool = False
+    dev_crops: Path | None = None
 
-    @classmethod
-    def parse(cls, kinds: str, cross_frame: float) -> "BlendMix":
-        """``"face:0.5,lower:0.2,eyes:0.15,inner:0.15"`` → BlendMix (weights normalised)."""
-        pairs = []
-        for part in filter(None, kinds.split(",")):
-            name, _, w = part.partition(":")
-            if name not in BLEND_KINDS:
-                raise LabError(f"--blend-kinds: unknown kind {name!r} (known: {', '.join(BLEND_KINDS)})")
-            pairs.append((name, float(w or 1)))
-        total = sum(w for _, w in pairs)
-        return cls(tuple((n, w / total) for n, w in pairs), cross_frame)
-
-    def draw(self, rng: np.random.Generator) -> str:
-        names, weights = zip(*self.kinds)
-        return names[int(rng.choice(len(names), p=np.asarray(weights)))]
+    @property
+    def bf16(self) -> bool:
+        return self.precision == "bf16"
 
 
-def make_pair(crops: CropSet, i: int, rng: np.random.Generator, size: int, margin: float,
-              train: bool, strong_degrade: bool | str = False, mix: BlendMix = BlendMix(),
-              kind: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(real, fake, mask) at the inference framing: both sides get the same framing, flip and
-    independent video degradations, so the only systematic difference is the blend.
-    ``kind`` fixes the blended region; otherwise it is drawn from ``mix``."""
-    img = crops.image(i)
-    kind = kind or mix.draw(rng)
-    source = None
-    if mix.cross_frame and crops.is_video[i] and rng.random() < mix.cross_frame:
-        near = crops.neighbours(i)
-        if len(near):
-            j = int(rng.choice(near))
-            source = align_to(crops.image(j), crops.landmarks[j], crops.landmarks[i])
-    fake, mask = self_blend(img, crops.landmarks[i], rng, kind, source)
-    if train and rng.random() < 0.5:
-        img, fake, mask = img[:, ::-1], fake[:, ::-1], mask[:, ::-1]
-    state = rng.bit_generator.state
-    real = reframe(np.ascontiguousarray(img), CACHE_MARGIN, margin, size, rng if train else None)
-    rng.bit_generator.state = state  # the same jitter for the fake and its mask
-    fake = reframe(np.ascontiguousarray(fake), CACHE_MARGIN, margin, size, rng if train else None)
-    rng.bit_generator.state = state
-    mask = reframe(np.ascontiguousarray(mask), CACHE_MARGIN, margin, size, rng if train else None)
-    return video_degrade(real, rng, strong_degrade), video_degrade(fake, rng, strong_degrade), mask
+@dataclass
+class Run:
+    """What a run trains and how far it is: the network, the detector config saved with it, the
+    learned map's config block when the map is trained, the optimiser and schedule, the steps
+    done and one evaluation record per evaluation."""
+
+    model: torch.nn.Module
+    config: DetectorConfig
+    mask_head: object | None
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler
+    step: int = 0
+    history: list[dict] = field(default_factory=list)
 
 
-class PairStream(IterableDataset):
-    """Endless stream of (real, fake) pairs; ``video_share`` of them from video frames."""
+@dataclass
+class Meter:
+    """This session's wall clock, images and losses (a resumed run counts from its restart)."""
 
-    def __init__(self, crops: CropSet, size: int, margin: float, seed: int, video_share: float, strong_degrade: bool | str = False,
-                 mix: BlendMix = BlendMix(), weights: np.ndarray | None = None):
-        self.crops, self.size, self.margin, self.seed, self.video_share = crops, size, margin, seed, video_share
-        self.strong_degrade, self.mix, self.weights = strong_degrade, mix, weights
+    images_before: int
+    t0: float = field(default_factory=time.time)
+    seen: int = 0
+    waited: float = 0.0
+    losses: list[float] = field(default_factory=list)
 
-    def __iter__(self):
-        wi = get_worker_info()
-        rng = np.random.default_rng([self.seed, wi.id if wi else 0])
-        vid = np.flatnonzero(self.crops.is_video)
-        pho = np.flatnonzero(~self.crops.is_video)
-        while True:
-            pool = vid if (len(pho) == 0 or (len(vid) and rng.random() < self.video_share)) else pho
-            p = None if self.weights is None else self.weights[pool] / self.weights[pool].sum()
-            i = int(rng.choice(pool, p=p))
-            yield make_pair(self.crops, i, rng, self.size, self.margin, train=True, strong_degrade=self.strong_degrade, mix=self.mix)
+    def elapsed(self) -> float:
+        return time.time() - self.t0
+
+    def out_of_time(self, minutes: float) -> bool:
+        return bool(minutes) and self.elapsed() > minutes * 60
+
+
+@dataclass
+class HeldOut:
+    """What every evaluation scores: the fixed whole-face pairs, the other kinds' pairs and the
+    dev-eval crops (read at the first evaluation where the file exists: it may still be being
+    written when training starts)."""
+
+    pairs: tuple
+    kinds: dict[str, tuple]
+    dev_crops: Path | None = None
+    dev: DevCrops | None = None
+
+    def measure(self, run: Run, c: TrainConfig) -> dict:
+        mean, std = run.config.mean, run.config.std
+        m = evaluate(run.model, *self.pairs, mean, std, run.mask_head, bf16=c.bf16, mask_target=c.mask_target)
+        for k, v in self.kinds.items():
+            m[f"sbi_auc_{k}"] = evaluate(run.model, *v, mean, std, None, bf16=c.bf16)["sbi_auc"]
+        if self.dev is None and self.dev_crops and self.dev_crops.is_file():
+            self.dev = DevCrops.load(self.dev_crops)
+        if self.dev is not None:
+            m.update(self.dev.evaluate(run.model, run.config, c.bf16))
+        return m
 
 
 @torch.inference_mode()
@@ -138,23 +146,6 @@ def real_scores(model: torch.nn.Module, crops: CropSet, size: int, margin: float
             x, _ = to_batch(torch.from_numpy(imgs), torch.from_numpy(imgs[:0]), mean, std)
             out.append(torch.sigmoid(model(x).float().view(-1)).numpy())
     return np.concatenate(out)
-
-
-def to_batch(reals: torch.Tensor, fakes: torch.Tensor, mean, std) -> tuple[torch.Tensor, torch.Tensor]:
-    y = torch.cat([torch.zeros(len(reals)), torch.ones(len(fakes))])
-    return normalise(torch.cat([reals, fakes]), mean, std), y
-
-
-def validation_set(crops: CropSet, n: int, size: int, margin: float, seed: int = 1234, kind: str = "face",
-                   cross_frame: bool = False):
-    """Fixed held-out pairs of one blend kind (``cross_frame``: sources from other frames of the
-    clip, video crops only); the default (whole face, seed 1234) is the v1/v2 validation set."""
-    rng = np.random.default_rng(seed)
-    pool = np.flatnonzero(crops.is_video) if cross_frame else np.arange(len(crops.names))
-    idx = rng.choice(pool, min(n, len(pool)), replace=False)
-    mix = BlendMix(((kind, 1.0),), 1.0 if cross_frame else 0.0)
-    pairs = [make_pair(crops, int(i), rng, size, margin, train=False, mix=mix, kind=kind) for i in idx]
-    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]), crops.is_video[idx], np.stack([p[2] for p in pairs])
 
 
 def mask_targets(masks: torch.Tensor, n_real: int, size: tuple[int, int], target: str = "blend") -> torch.Tensor:
@@ -224,207 +215,295 @@ def set_train_mode(model: torch.nn.Module, head_only: bool) -> None:
         model.train()
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_model(c: TrainConfig) -> tuple[torch.nn.Module, DetectorConfig]:
+    """The starting network and its config: a weights folder (``--init``), or the timm
+    architecture from its ImageNet state dict (``--pretrained``)."""
+    if not c.init:
+        model = create_model(c.arch, require_pretrained(c.pretrained, c.arch))
+        cfg = model.pretrained_cfg
+        return model, DetectorConfig(architecture=c.arch, input_size=c.size, mean=tuple(cfg["mean"]), std=tuple(cfg["std"]),
+                                     crop_margin=c.margin, target_layer=default_target_layer(c.arch, model), model_id=c.model_id)
+    start = load_detector(c.init)
+    if c.head_only:  # the classifier is kept as it is: so are its calibration and history
+        return start.model, replace(start.config, model_id=c.model_id,
+                                    extra={**start.config.extra, "mask_head_init": str(c.init)})
+    # the backbone will change: a temporal head (trained on its embeddings) and the calibration no longer apply
+    return start.model, replace(start.config, model_id=c.model_id, threshold=0.5, uncertain_band=(0.4, 0.6),
+                                photo_threshold=None, photo_uncertain_band=None, temporal=None, extra={"init": str(c.init)})
+
+
+def attach_mask_head(model: torch.nn.Module, config: DetectorConfig, c: TrainConfig):
+    """With ``--mask-weight``: the learned map's head (a new one, or the weights' own) and its
+    training settings recorded in the config. Returns (config, the head's block or None)."""
+    if c.mask_weight <= 0:
+        if c.head_only:
+            raise LabError("--head-only needs --init (the detector to keep) and --mask-weight > 0")
+        return config, None
+    had_head = bool(config.mask_head)
+    if c.new_mask_head or not config.mask_head:
+        old = config.mask_head
+        layer, deep = (old.layer, old.deep_layer) if old and not c.mask_deep_layer else ("blocks.4", c.mask_deep_layer)
+        config = replace(config, mask_head=add_mask_head(model, layer, deep_layer=deep))
+    extra = {k: v for k, v in config.extra.items() if not (c.head_only and k == "faithfulness")}  # a new map: measure it again
+    config = replace(config, extra={**extra, "mask_head_target": c.mask_target, "mask_head_dice": c.mask_dice,
+                                    "mask_head_real_weight": c.mask_real_weight,
+                                    "mask_head_start": "new" if c.new_mask_head or not had_head else "the --init head"})
+    if c.head_only and not c.init:
+        raise LabError("--head-only needs --init (the detector to keep) and --mask-weight > 0")
+    return config, config.mask_head
+
+
+def make_optimiser(model: torch.nn.Module, c: TrainConfig):
+    """AdamW (weight decay 1e-4) on what trains, warm-up over a tenth of the steps (at most
+    200), then cosine to 0 at ``--steps``."""
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=c.lr, weight_decay=1e-4)
+    warm = max(1, min(200, c.steps // 10))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / c.steps))))
+    return opt, sched
+
+
+def build_run(c: TrainConfig) -> Run:
+    """Model → learned-map head → what trains → optimiser, then the run folder's checkpoint if any."""
+    model, config = build_model(c)
+    config, mask_head = attach_mask_head(model, config, c)
+    model = model.to(memory_format=torch.channels_last)
+    set_train_mode(model, c.head_only)
+    if c.head_only:
+        model.requires_grad_(False)
+        model.mask_head.requires_grad_(True)
+    run = Run(model, config, mask_head, *make_optimiser(model, c))
+    resume(run, c.run_dir)
+    return run
+
+
+def save_checkpoint(run: Run, run_dir: Path) -> None:
+    """``run_dir/last.pt``: model, optimiser and schedule states, the step and the history
+    (written to ``tmp.pt`` first, then renamed: a stopped run never leaves half a checkpoint)."""
+    torch.save({"model": run.model.state_dict(), "opt": run.opt.state_dict(), "sched": run.sched.state_dict(),
+                "step": run.step, "history": json.dumps(run.history)}, run_dir / "tmp.pt")
+    (run_dir / "tmp.pt").replace(run_dir / "last.pt")
+
+
+def resume(run: Run, run_dir: Path) -> None:
+    """Pick up ``run_dir/last.pt`` (``save_checkpoint``) where there is one."""
+    ckpt = run_dir / "last.pt"
+    if not ckpt.is_file():
+        return
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    run.model.load_state_dict(state["model"])
+    run.opt.load_state_dict(state["opt"])
+    run.sched.load_state_dict(state["sched"])
+    run.step, run.history = int(state["step"]), json.loads(state["history"])
+    print(f"[train] resumed at step {run.step}", flush=True)
+
+
+def export(run: Run, folder: Path, head_only: bool) -> Path:
+    """The weights folder (``save_detector``) with the steps and history in its config (under
+    ``mask_head_*`` keys for a head-only run: the classifier's own record stays)."""
+    steps_key, history_key = ("mask_head_steps", "mask_head_history") if head_only else ("steps", "history")
+    return save_detector(run.model, folder, replace(run.config, extra={**run.config.extra, steps_key: run.step,
+                                                                        history_key: run.history}))
+
+
+def held_out(val_set: CropSet, config: DetectorConfig, c: TrainConfig) -> HeldOut:
+    """The fixed validation pairs: whole-face blends (seed 1234) and half as many of each other
+    ``--val-kinds`` kind (seed 4321; ``cross`` = cross-frame whole face)."""
+    size, margin = config.input_size, config.crop_margin
+    kinds = {k: validation_set(val_set, c.val_pairs // 2, size, margin, seed=4321, kind="face" if k == "cross" else k,
+                               cross_frame=k == "cross")
+             for k in filter(None, c.val_kinds.split(",")) if k != "face"}
+    return HeldOut(validation_set(val_set, c.val_pairs, size, margin), kinds, c.dev_crops)
+
+
+def hard_real_weights(run: Run, train_set: CropSet, c: TrainConfig) -> np.ndarray | None:
+    """``--hard-reals``: each crop's draw weight 1 + w × P(fake) by the starting model (scored
+    once, cached in the run folder); None = uniform."""
+    if c.hard_reals <= 0:
+        return None
+    cached = c.run_dir / "real_scores.npy"
+    if not cached.is_file():
+        tq = time.time()
+        np.save(cached, real_scores(run.model, train_set, run.config.input_size, run.config.crop_margin, run.config.mean,
+                                    run.config.std, c.bf16))
+        print(f"[train] scored {len(train_set.names)} real training crops with the starting model in {time.time() - tq:.0f} s", flush=True)
+    rs = np.load(cached)
+    print(f"[train] hard reals: {(rs >= 0.5).mean():.1%} of real crops score >= 0.5; drawn with weight 1 + {c.hard_reals} x P(fake)", flush=True)
+    set_train_mode(run.model, c.head_only)
+    return 1.0 + c.hard_reals * rs
+
+
+def pair_loader(train_set: CropSet, run: Run, c: TrainConfig, mix: BlendMix, weights: np.ndarray | None) -> DataLoader:
+    """Batches of ``--batch`` (real, fake, mask) pairs; the stream's seed moves on with the step
+    so that a resumed run does not replay the pairs it already saw."""
+    stream = PairStream(train_set, run.config.input_size, run.config.crop_margin, c.seed + run.step, c.video_share,
+                        c.degrade if c.degrade != "standard" else False, mix, weights)
+    return DataLoader(stream, batch_size=c.batch, num_workers=c.workers, persistent_workers=c.workers > 0)
+
+
+def pair_loss(run: Run, x: torch.Tensor, y: torch.Tensor, masks: torch.Tensor, n_real: int, c: TrainConfig) -> torch.Tensor:
+    """BCE of the fake score; with the learned map also ``--mask-weight`` × its BCE against
+    ``mask_targets`` (the reals' maps weighted ``--mask-real-weight``) + ``--mask-dice`` × soft Dice."""
+    lossf = torch.nn.BCEWithLogitsLoss()
+    if not run.mask_head:
+        return lossf(run.model(x).float().view(-1), y)
+    logits, mlog = forward_with_mask(run.model, run.mask_head, x)
+    tgt = mask_targets(masks, n_real, mlog.shape[-2:], c.mask_target)
+    w = torch.ones(len(tgt), 1, 1, 1)
+    w[:n_real] = c.mask_real_weight  # the reals' all-zero maps
+    loss = lossf(logits.float(), y) + c.mask_weight * torch.nn.functional.binary_cross_entropy_with_logits(
+        mlog.float(), tgt, weight=w.expand_as(tgt))
+    if c.mask_dice:
+        loss = loss + c.mask_dice * soft_dice_loss(mlog[n_real:], tgt[n_real:])
+    return loss
+
+
+def train_step(run: Run, reals: torch.Tensor, fakes: torch.Tensor, masks: torch.Tensor, c: TrainConfig) -> float:
+    """One optimiser step on a batch of pairs; returns its loss."""
+    x, y = to_batch(reals, fakes, run.config.mean, run.config.std)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.bf16):
+        loss = pair_loss(run, x, y, masks, len(reals), c)
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    run.opt.step()
+    run.sched.step()
+    run.step += 1
+    return loss.item()
+
+
+def record_evaluation(run: Run, held: HeldOut, meter: Meter, c: TrainConfig) -> None:
+    """Score the held-out pairs (and dev crops), append the record to the history, print it,
+    write the checkpoint and the run folder's ``export`` weights."""
+    m = held.measure(run, c)
+    set_train_mode(run.model, c.head_only)
+    m.update(step=run.step, minutes=round(meter.elapsed() / 60, 2), loss=float(np.mean(meter.losses[-c.eval_every:])),
+             images_per_s=round(meter.seen / meter.elapsed(), 2), images_seen=int(meter.images_before + meter.seen))
+    run.history.append(m)
+    print("[val] " + json.dumps(m), flush=True)
+    save_checkpoint(run, c.run_dir)
+    export(run, c.run_dir / "export", c.head_only)
+
+
+def fit(run: Run, loader: DataLoader, held: HeldOut, c: TrainConfig) -> None:
+    """Steps until ``--steps`` or ``--minutes``; progress every 25 steps; an evaluation and a
+    checkpoint every ``--eval-every`` steps and at the end."""
+    meter = Meter(images_before=run.step * 2 * c.batch)
+    t_wait = time.time()
+    for reals, fakes, masks in loader:
+        meter.waited += time.time() - t_wait
+        meter.losses.append(train_step(run, reals, fakes, masks, c))
+        meter.seen += len(reals) + len(fakes)
+        out_of_time = meter.out_of_time(c.minutes)
+        if run.step % 25 == 0:
+            el = meter.elapsed()
+            print(f"[train] step {run.step}/{c.steps} loss {np.mean(meter.losses[-25:]):.4f} lr {run.sched.get_last_lr()[0]:.2e} "
+                  f"{meter.seen / el:.1f} img/s (waiting for data {meter.waited / el:.0%}) elapsed {el / 60:.1f} min", flush=True)
+        if run.step % c.eval_every == 0 or run.step >= c.steps or out_of_time:
+            record_evaluation(run, held, meter, c)
+        if run.step >= c.steps or out_of_time:
+            break
+        t_wait = time.time()
+
+
+def train(c: TrainConfig) -> Path | None:
+    """The recipe: data → model and optimiser (resumed) → held-out pairs → loop → weights at
+    ``c.out`` (returned). ``eval_only``: score the starting model, print, return None."""
+    require_cache(c.cache)
+    if not c.init:
+        require_pretrained(c.pretrained, c.arch)  # before anything is written
+    torch.manual_seed(c.seed)
+    torch.set_num_threads(c.threads)
+    c.run_dir.mkdir(parents=True, exist_ok=True)
+    train_set, val_set = CropSet.load(c.cache, "train"), CropSet.load(c.cache, "val")
+    print(f"[train] {len(train_set.names)} train crops ({train_set.is_video.sum()} video frames), "
+          f"{len(val_set.names)} validation crops", flush=True)
+    run = build_run(c)
+    mix = BlendMix.parse(c.blend_kinds, c.cross_frame)
+    print(f"[train] blends {dict(mix.kinds)}, cross-frame {mix.cross_frame:.2f}, precision {c.precision}", flush=True)
+    held = held_out(val_set, run.config, c)
+    if c.eval_only:
+        held.dev = DevCrops.load(c.dev_crops) if c.dev_crops else None
+        print("[val] " + json.dumps(held.measure(run, c)), flush=True)
+        return None
+    loader = pair_loader(train_set, run, c, mix, hard_real_weights(run, train_set, c))
+    fit(run, loader, held, c)
+    out = export(run, c.out, c.head_only)
+    (c.run_dir / "history.json").write_text(json.dumps(run.history, indent=2))
+    print(f"[train] saved {c.out} after {run.step} steps", flush=True)
+    return out
+
+
+def parser() -> argparse.ArgumentParser:
+    """The options of ``python -m dfdemo_lab train``; their defaults are ``TrainConfig``'s."""
     ap = argparse.ArgumentParser(prog="python -m dfdemo_lab train", description=__doc__)
-    ap.add_argument("--cache", type=Path, default=Path("cache/faces"), help="crop cache from python -m dfdemo_lab cache")
-    ap.add_argument("--run-dir", type=Path, default=Path("runs/sbi"), help="checkpoints and log (resumes from here)")
-    ap.add_argument("--out", type=Path, default=Path("weights/detector"), help="where the final weights are saved")
-    ap.add_argument("--arch", default="tf_efficientnet_lite0")
-    ap.add_argument("--pretrained", type=Path, default=Path("../shared/pretrained/timm_tf_efficientnet_lite0_imagenet.pth"))
-    ap.add_argument("--size", type=int, default=224)
-    ap.add_argument("--margin", type=float, default=0.3, help="crop margin around the face box (same as inference)")
-    ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--batch", type=int, default=16, help="pairs per step (2x images)")
-    ap.add_argument("--lr", type=float, default=3e-4)
-    ap.add_argument("--video-share", type=float, default=0.6, help="share of pairs drawn from video frames")
-    ap.add_argument("--minutes", type=float, default=0, help="stop (and save) after this many minutes; 0 = no limit")
-    ap.add_argument("--eval-every", type=int, default=250)
-    ap.add_argument("--val-pairs", type=int, default=400)
-    ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--degrade", choices=("standard", "strong", "varied"), default="standard",
+    ap.add_argument("--cache", type=Path, help="crop cache from python -m dfdemo_lab cache")
+    ap.add_argument("--run-dir", type=Path, help="checkpoints and log (resumes from here)")
+    ap.add_argument("--out", type=Path, help="where the final weights are saved")
+    ap.add_argument("--arch")
+    ap.add_argument("--pretrained", type=Path,
+                    help="the ImageNet state dict (timm) the network starts from when there is no --init, e.g. "
+                         "../shared/pretrained/timm_tf_efficientnet_lite0_imagenet.pth (no default: it lives outside the repository)")
+    ap.add_argument("--size", type=int)
+    ap.add_argument("--margin", type=float, help="crop margin around the face box (same as inference)")
+    ap.add_argument("--steps", type=int)
+    ap.add_argument("--batch", type=int, help="pairs per step (2x images)")
+    ap.add_argument("--lr", type=float)
+    ap.add_argument("--video-share", type=float, help="share of pairs drawn from video frames")
+    ap.add_argument("--minutes", type=float, help="stop (and save) after this many minutes; 0 = no limit")
+    ap.add_argument("--eval-every", type=int)
+    ap.add_argument("--val-pairs", type=int)
+    ap.add_argument("--workers", type=int)
+    ap.add_argument("--threads", type=int)
+    ap.add_argument("--seed", type=int)
+    ap.add_argument("--degrade", choices=("standard", "strong", "varied"),
                     help="video degradations of both classes; strong adds heavy whole-face blur half of the time, "
                          "varied adds upscaling, beauty smoothing, over-sharpening or studio contrast half of the time")
-    ap.add_argument("--init", default=None, help="start from this weights folder instead of ImageNet (fine-tuning)")
-    ap.add_argument("--mask-weight", type=float, default=0.0,
+    ap.add_argument("--init", help="start from this weights folder instead of ImageNet (fine-tuning)")
+    ap.add_argument("--mask-weight", type=float,
                     help="> 0 adds the learned manipulation map head, trained on the SBI blend masks with this loss weight")
-    ap.add_argument("--mask-deep-layer", default=None,
+    ap.add_argument("--mask-deep-layer",
                     help="the mask head also reads this (stride-32) layer, e.g. bn2: the features the fake score is made of")
     ap.add_argument("--head-only", action="store_true",
                     help="with --init and --mask-weight: train the mask head alone on the frozen detector "
                          "(the classifier, hence its scores and threshold, stay exactly as they were)")
-    ap.add_argument("--mask-target", choices=MASK_TARGETS, default="blend",
+    ap.add_argument("--mask-target", choices=MASK_TARGETS,
                     help="what the learned map is trained to draw on the fakes (reals: all zero): blend = the blend mask "
                          "times the blend ratio (v1-v3), region = the replaced region whatever the ratio, boundary = "
                          "Face X-ray's 4*N*(1-N) of the normalised mask at the map's grid")
-    ap.add_argument("--mask-dice", type=float, default=0.0,
+    ap.add_argument("--mask-dice", type=float,
                     help="weight of a soft-Dice loss on the fakes' maps, added to the mask BCE (0 = BCE only)")
-    ap.add_argument("--mask-real-weight", type=float, default=1.0,
+    ap.add_argument("--mask-real-weight", type=float,
                     help="weight of the real faces' (all-zero) maps in the mask BCE; > 1 asks for quieter maps on real faces")
     ap.add_argument("--new-mask-head", action="store_true",
                     help="with --init: replace the weights' learned-map head by a freshly initialised one (same layers)")
-    ap.add_argument("--precision", choices=("bf16", "fp32"), default="bf16",
+    ap.add_argument("--precision", choices=("bf16", "fp32"),
                     help="bf16: torch.autocast to bfloat16 on the CPU (AVX-512 BF16 / AMX); fp32: plain float32")
-    ap.add_argument("--blend-kinds", default="face:1",
+    ap.add_argument("--blend-kinds",
                     help="self-blend regions and their weights, e.g. face:0.5,lower:0.2,eyes:0.15,inner:0.15 "
                          f"(kinds: {', '.join(BLEND_KINDS)})")
-    ap.add_argument("--cross-frame", type=float, default=0.0,
+    ap.add_argument("--cross-frame", type=float,
                     help="share of video pairs blended from another, landmark-aligned frame of the same clip")
-    ap.add_argument("--val-kinds", default="face",
+    ap.add_argument("--val-kinds",
                     help="held-out SBI pairs are also scored per kind (comma list; 'cross' = cross-frame whole face)")
-    ap.add_argument("--hard-reals", type=float, default=0.0,
+    ap.add_argument("--hard-reals", type=float,
                     help="oversample real crops the starting model scores high: a crop is drawn with weight 1 + this x P(fake) "
                          "(scores cached in --run-dir); 0 = uniform")
-    ap.add_argument("--model-id", default="", help="the name reports show for these weights (default: the folder they are loaded from)")
+    ap.add_argument("--model-id", help="the name reports show for these weights (default: the folder they are loaded from)")
     ap.add_argument("--eval-only", action="store_true",
                     help="score the starting model (--init) on the held-out SBI pairs (and --dev-crops), print, and stop")
-    ap.add_argument("--dev-crops", type=Path, default=None,
+    ap.add_argument("--dev-crops", type=Path,
                     help="face crops of the dev-eval (python -m dfdemo_lab eval --save-crops): its AUC is printed at every "
                          "evaluation (measurement only: never trained on, never used to pick the weights)")
-    a = ap.parse_args(argv)
-    require_cache(a.cache)
+    ap.set_defaults(**{f.name: f.default for f in fields(TrainConfig)})
+    return ap
 
-    torch.manual_seed(a.seed)
-    torch.set_num_threads(a.threads)
-    a.run_dir.mkdir(parents=True, exist_ok=True)
-    train_set, val_set = CropSet.load(a.cache, "train"), CropSet.load(a.cache, "val")
-    print(f"[train] {len(train_set.names)} train crops ({train_set.is_video.sum()} video frames), "
-          f"{len(val_set.names)} validation crops", flush=True)
-    if a.init:
-        start = load_detector(a.init)
-        if a.head_only:  # the classifier is kept as it is: so are its calibration and history
-            model, config = start.model, replace(start.config, model_id=a.model_id, extra={**start.config.extra, "mask_head_init": str(a.init)})
-        else:
-            # the backbone will change: a temporal head (trained on its embeddings) and the calibration no longer apply
-            model, config = start.model, replace(start.config, model_id=a.model_id, threshold=0.5, uncertain_band=(0.4, 0.6),
-                                                 photo_threshold=None, photo_uncertain_band=None, temporal=None,
-                                                 extra={"init": str(a.init)})
-        a.arch, a.size, a.margin = config.architecture, config.input_size, config.crop_margin
-    else:
-        model = create_model(a.arch, a.pretrained if a.pretrained and a.pretrained.is_file() else None)
-        cfg = model.pretrained_cfg
-        config = DetectorConfig(architecture=a.arch, input_size=a.size, mean=tuple(cfg["mean"]), std=tuple(cfg["std"]),
-                                crop_margin=a.margin, target_layer=default_target_layer(a.arch, model), model_id=a.model_id)
-    had_head = bool(config.mask_head)
-    if a.mask_weight > 0 and (a.new_mask_head or not config.mask_head):
-        old = config.mask_head
-        layer, deep = (old.layer, old.deep_layer) if old and not a.mask_deep_layer else ("blocks.4", a.mask_deep_layer)
-        config = replace(config, mask_head=add_mask_head(model, layer, deep_layer=deep))
-    if a.mask_weight > 0:
-        extra = {k: v for k, v in config.extra.items() if not (a.head_only and k == "faithfulness")}  # a new map: measure it again
-        config = replace(config, extra={**extra, "mask_head_target": a.mask_target, "mask_head_dice": a.mask_dice,
-                                        "mask_head_real_weight": a.mask_real_weight,
-                                        "mask_head_start": "new" if a.new_mask_head or not had_head else "the --init head"})
-    mask_head = config.mask_head if a.mask_weight > 0 else None
-    if a.head_only and not (a.init and mask_head):
-        raise LabError("--head-only needs --init (the detector to keep) and --mask-weight > 0")
-    model = model.to(memory_format=torch.channels_last)
-    set_train_mode(model, a.head_only)
-    if a.head_only:
-        model.requires_grad_(False)
-        model.mask_head.requires_grad_(True)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=a.lr, weight_decay=1e-4)
-    warm = max(1, min(200, a.steps // 10))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / a.steps))))
-    step, history, ckpt = 0, [], a.run_dir / "last.pt"
-    steps_key, history_key = ("mask_head_steps", "mask_head_history") if a.head_only else ("steps", "history")
-    if ckpt.is_file():
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        step, history = int(state["step"]), json.loads(state["history"])
-        print(f"[train] resumed at step {step}", flush=True)
-    state_seen = step * 2 * a.batch
 
-    bf16 = a.precision == "bf16"
-    mix = BlendMix.parse(a.blend_kinds, a.cross_frame)
-    print(f"[train] blends {dict(mix.kinds)}, cross-frame {mix.cross_frame:.2f}, precision {a.precision}", flush=True)
-    val = validation_set(val_set, a.val_pairs, a.size, a.margin)
-    extra_val = {k: validation_set(val_set, a.val_pairs // 2, a.size, a.margin, seed=4321, kind="face" if k == "cross" else k,
-                                   cross_frame=k == "cross")
-                 for k in filter(None, a.val_kinds.split(",")) if k != "face"}
-    dev = None  # loaded at the first evaluation where the file exists (it may still be being written)
-    if a.eval_only:
-        m = evaluate(model, *val, config.mean, config.std, mask_head, bf16=bf16, mask_target=a.mask_target)
-        m.update({f"sbi_auc_{k}": evaluate(model, *v, config.mean, config.std, None, bf16=bf16)["sbi_auc"] for k, v in extra_val.items()})
-        if a.dev_crops:
-            m.update(DevCrops.load(a.dev_crops).evaluate(model, config, bf16))
-        print("[val] " + json.dumps(m), flush=True)
-        return
-    weights = None
-    if a.hard_reals > 0:
-        cached = a.run_dir / "real_scores.npy"
-        if not cached.is_file():
-            tq = time.time()
-            np.save(cached, real_scores(model, train_set, a.size, a.margin, config.mean, config.std, bf16))
-            print(f"[train] scored {len(train_set.names)} real training crops with the starting model in {time.time() - tq:.0f} s", flush=True)
-        rs = np.load(cached)
-        weights = 1.0 + a.hard_reals * rs
-        print(f"[train] hard reals: {(rs >= 0.5).mean():.1%} of real crops score >= 0.5; drawn with weight 1 + {a.hard_reals} x P(fake)", flush=True)
-        set_train_mode(model, a.head_only)
-    loader = DataLoader(PairStream(train_set, a.size, a.margin, a.seed + step, a.video_share,
-                                   a.degrade if a.degrade != "standard" else False, mix, weights),
-                        batch_size=a.batch, num_workers=a.workers, persistent_workers=a.workers > 0)
-    lossf = torch.nn.BCEWithLogitsLoss()
-    t0, seen, run_loss, waited = time.time(), 0, [], 0.0
-    t_wait = time.time()
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    return TrainConfig(**vars(parser().parse_args(argv)))
 
-    def save_checkpoint():
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                    "step": step, "history": json.dumps(history)}, a.run_dir / "tmp.pt")
-        (a.run_dir / "tmp.pt").replace(ckpt)
 
-    for reals, fakes, masks in loader:
-        waited += time.time() - t_wait
-        x, y = to_batch(reals, fakes, config.mean, config.std)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            if mask_head:
-                logits, mlog = forward_with_mask(model, mask_head, x)
-                tgt = mask_targets(masks, len(reals), mlog.shape[-2:], a.mask_target)
-                w = torch.ones(len(tgt), 1, 1, 1)
-                w[:len(reals)] = a.mask_real_weight  # the reals' all-zero maps
-                loss = lossf(logits.float(), y) + a.mask_weight * torch.nn.functional.binary_cross_entropy_with_logits(
-                    mlog.float(), tgt, weight=w.expand_as(tgt))
-                if a.mask_dice:
-                    loss = loss + a.mask_dice * soft_dice_loss(mlog[len(reals):], tgt[len(reals):])
-            else:
-                loss = lossf(model(x).float().view(-1), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        step += 1
-        seen += len(y)
-        run_loss.append(loss.item())
-        out_of_time = a.minutes and (time.time() - t0) > a.minutes * 60
-        if step % 25 == 0:
-            el = time.time() - t0
-            print(f"[train] step {step}/{a.steps} loss {np.mean(run_loss[-25:]):.4f} lr {sched.get_last_lr()[0]:.2e} "
-                  f"{seen / el:.1f} img/s (waiting for data {waited / el:.0%}) elapsed {el / 60:.1f} min", flush=True)
-        if step % a.eval_every == 0 or step >= a.steps or out_of_time:
-            m = evaluate(model, *val, config.mean, config.std, mask_head, bf16=bf16, mask_target=a.mask_target)
-            for k, v in extra_val.items():
-                m[f"sbi_auc_{k}"] = evaluate(model, *v, config.mean, config.std, None, bf16=bf16)["sbi_auc"]
-            if dev is None and a.dev_crops and a.dev_crops.is_file():
-                dev = DevCrops.load(a.dev_crops)
-            if dev is not None:
-                m.update(dev.evaluate(model, config, bf16))
-            set_train_mode(model, a.head_only)
-            m.update(step=step, minutes=round((time.time() - t0) / 60, 2), loss=float(np.mean(run_loss[-a.eval_every:])),
-                     images_per_s=round(seen / (time.time() - t0), 2), images_seen=int(state_seen + seen))
-            history.append(m)
-            print("[val] " + json.dumps(m), flush=True)
-            save_checkpoint()
-            save_detector(model, a.run_dir / "export", replace(config, extra={**config.extra, steps_key: step, history_key: history}))
-        if step >= a.steps or out_of_time:
-            break
-        t_wait = time.time()
-    save_detector(model, a.out, replace(config, extra={**config.extra, steps_key: step, history_key: history}))
-    (a.run_dir / "history.json").write_text(json.dumps(history, indent=2))
-    print(f"[train] saved {a.out} after {step} steps", flush=True)
+def main(argv: list[str] | None = None) -> None:
+    train(parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ from .cache import CACHE_MARGIN
 from .errors import LabError, require_cache
 from .metrics import roc_auc
 from .sbi import blend_mask, reframe, resample, video_degrade
-from .train import CropSet
+from .data import CropSet
 
 # what the head reads: every stage's mean activation over the face, and the early stages'
 # spread (a texture statistic); one forward pass, the blending score's own

@@ -1,5 +1,5 @@
 """The house: the product library ``dfdemo`` never imports the lab ``dfdemo_lab``, the UI
-(``app.py`` and its helper ``webapp.py``) nor gradio, and no module of either package imports
+(``app.py`` and its package ``webapp/``) nor gradio, and no module of either package imports
 itself back through a chain (no import cycles).
 
 The import graph is read from the files on disk with ``ast`` (every ``import`` and ``from ...
@@ -102,3 +102,31 @@ def test_the_stages_do_not_import_each_other():
     g = graph(modules())
     stages = {"dfdemo.media", "dfdemo.faces", "dfdemo.detector", "dfdemo.explain"}
     assert {s: sorted(g[s] & stages) for s in stages if g[s] & stages} == {}
+
+
+def private_reaches(path: Path) -> list[str]:
+    """``obj._name`` where ``obj`` is not the class's own ``self``/``cls``: a reach into another
+    object's private state (Gradio's, say), which no release promises to keep."""
+    out = []
+    for n in ast.walk(ast.parse(path.read_text())):
+        if isinstance(n, ast.Attribute) and n.attr.startswith("_") and not n.attr.startswith("__"):
+            if not (isinstance(n.value, ast.Name) and n.value.id in ("self", "cls")):
+                out.append(f"{path.name}:{n.lineno} {ast.unparse(n)}")
+    return out
+
+
+def test_the_ui_uses_gradio_by_its_public_api_only():
+    """No private attribute of another object and no patching of Gradio's functions in the UI
+    (issue 26: the next Gradio release must not break uploads silently)."""
+    ui = [ROOT / "app.py", *sorted((ROOT / "webapp").glob("*.py"))]
+    assert len(ui) > 2
+    assert [r for p in ui for r in private_reaches(p)] == []
+    patches = [f"{p.name}: {line.strip()}" for p in ui for line in p.read_text().splitlines()
+               if "setattr(gr" in line or "monkeypatch" in line or "setattr(gradio" in line]
+    assert patches == []
+
+
+def test_a_reach_into_private_state_is_found(tmp_path):
+    code = tmp_path / "ui.py"
+    code.write_text("class A:\n    def f(self, demo):\n        self._mine = 1\n        return demo._queue.active_jobs\n")
+    assert private_reaches(code) == ["ui.py:4 demo._queue"]

@@ -2,7 +2,6 @@
 the split of the new real clips by source, the dev-eval crops and the photo threshold."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -94,7 +93,7 @@ def test_cross_frame_blend_takes_the_other_frame_inside_the_mask(face):
 
 
 def test_blend_mix_parses_and_draws_in_proportion():
-    from dfdemo_lab.train import BlendMix
+    from dfdemo_lab.data import BlendMix
 
     mix = BlendMix.parse("face:2,mouth:1,eyes:1", 0.3)
     assert dict(mix.kinds) == {"face": 0.5, "mouth": 0.25, "eyes": 0.25} and mix.cross_frame == 0.3
