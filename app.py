@@ -14,7 +14,7 @@ import gradio as gr  # noqa: E402
 from dfdemo.analyzer import MAX_FACES
 from dfdemo.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from dfdemo.page import FACE_COLUMNS, HEATMAP_COLUMNS, HEATMAP_LABELS, HEATMAP_WIDTHS, colour_bar, message_card
-from webapp import WebApp, weights_source  # noqa: F401 (API of the app)
+from webapp import WebApp, weights_info, weights_source  # noqa: F401 (API of the app)
 from dfdemo.words import how_it_works
 
 INTRO = """# dfdemo: is this face a deepfake?
@@ -46,7 +46,7 @@ def settings_panel(web: WebApp, bundled) -> list:
                             info="per frame, the clearest first (a group photo: raise it)"),
                   gr.Checkbox(value=True, label="Use the threshold calibrated with the weights"),
                   gr.Slider(0.05, 0.95, value=0.5, step=0.01, label="Threshold", info="used when the box above is unticked"),
-                  gr.Textbox(value="bundled", label="Weights", info="'bundled', or a Hugging Face Hub repo id (owner/name[@revision])"),
+                  gr.Textbox(value="bundled", label="Weights", info=weights_info(web.settings.visitor_weights)),
                   gr.Checkbox(value=bool(bundled and bundled.temporal and bundled.temporal.default_on), elem_id="temporal",
                               label="Temporal check: also read short runs of consecutive frames",
                               info="for weights with a temporal head; checks whether the face flickers or drifts from frame "

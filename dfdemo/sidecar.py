@@ -106,10 +106,17 @@ def update_settings(folder: Path, records: dict | None = None, **changes) -> Pat
         update_config(folder, records, **changes)
         return folder / CONFIG_FILE
     settings = dict(read_sidecar(folder).settings)
-    settings.update({k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()})
+    settings.update({k: _plain(v) for k, v in changes.items()})
     if records:
         settings["extra"] = {**settings.get("extra", {}), **records}
     return write_sidecar(folder, settings)
+
+
+def _plain(value):
+    """A setting as JSON holds it: a typed block (``SynthesisConfig``…) as its dict, a tuple as a list."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    return list(value) if isinstance(value, tuple) else value
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from dfdemo.analyzer import Analyzer, Settings, aggregate
-from dfdemo.config import band_for, load_config, threshold_for, update_config  # the band's one rule lives with the config
+from dfdemo.config import band_for, threshold_for  # the band's one rule lives with the config
+from dfdemo.sidecar import update_settings
 from dfdemo.weights import resolve_weights
 from dfdemo.errors import DfdemoError
 
@@ -59,7 +60,11 @@ def clip_source(path: Path) -> str:
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m dfdemo_lab calibrate", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--weights", required=True, help="weights folder to calibrate (config.json is rewritten)")
+    ap.add_argument("--weights", required=True, help="weights to calibrate: a folder (config.json is rewritten) or a Hub id; "
+                                                     "a timm / transformers classifier or a Hub repo gets its sidecar "
+                                                     "dfdemo.json instead (dfdemo.sidecar)")
+    ap.add_argument("--fake-label", metavar="LABEL", help="a classifier's class(es) that mean fake, when its labels do "
+                                                         "not say (default: read from them); kept in its sidecar")
     ap.add_argument("--shared", type=Path, default=Path("../shared"), help="the shared data folder (default: ../shared)")
     ap.add_argument("--frames", type=int, default=32, help="frames sampled per clip (default: 32, as the app)")
     ap.add_argument("--target-fpr", type=float, default=0.05, help="largest share of held-out real media called fake (default: 0.05)")
@@ -102,14 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     if not clips:
         raise DfdemoError(f"no held-out real clips under {a.shared / 'data' / 'real-videos'} (is --shared right?)")
     photos = held_out_photos(a.shared)[: a.photos] if a.photos else []
-    with Analyzer.load(a.weights) as analyzer:
+    with Analyzer.load(a.weights, fake_label=a.fake_label) as analyzer:
         h = score_held_out(analyzer, clips, photos, a)
+        cfg, foreign = analyzer.detector.config, analyzer.detector.origin.family != "dfdemo"
     folder = resolve_weights(a.weights)
     frame_key = "frame-only" if h.temporal else "dfdemo"
     t, calib = calibration(h.scores[frame_key], a.target_fpr, a.floor, h.sources, h.sbi_clips)
     changes, records = {"threshold": round(t, 4), "uncertain_band": tuple(calib["band"])}, {"calibration": calib}
     say(frame_key, t, calib)
-    synth_cfg = load_config(folder).synthesis
+    synth_cfg = cfg.synthesis
     learned_here = synth_cfg is not None and "out_of_fold" in synth_cfg.extra  # heads of learn-kinds: cut out of fold there
     tp = photo_cut(h, a, learned_here, changes, records)
     if learned_here:
@@ -118,8 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     elif "synthesis" in h.scores:
         changes["synthesis"] = synthesis_cuts(h, a, synth_cfg, h.scores[frame_key], t, tp)
     if h.temporal:
-        changes["temporal"] = temporal_cuts(h, a, load_config(folder).temporal)
-    update_config(folder, records, **changes)
+        changes["temporal"] = temporal_cuts(h, a, cfg.temporal)
+    if foreign and a.fake_label:
+        changes["fake_label"] = a.fake_label
+    print(f"[calibrate] recorded in {update_settings(folder, records, **changes)}", flush=True)
     return 0
 
 

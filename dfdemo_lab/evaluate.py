@@ -273,10 +273,12 @@ def print_table(summary: dict, models: list[str]) -> None:
             print(f"{head}  {m:<20}{f(s['video_auc']):>7} {ci:>13} {f(s['frame_auc']):>7} {f(s['accuracy']):>6} {f(s['fpr']):>6} {f(s['tpr']):>6}")
 
 
-def record_accuracy(weights, summary: dict, model: str) -> dict:
-    """Write the evaluation's headline row into the weights' config (``extra.accuracy``); for
-    the synthesis check, its row on the generated faces (``extra.accuracy.synthesis``)."""
-    from dfdemo.config import load_config, update_config
+def record_accuracy(weights, summary: dict, model: str, before: dict | None = None, fake_label: str | None = None) -> dict:
+    """Write the evaluation's headline row into the weights' settings (``extra.accuracy``; ``before``:
+    the accuracy recorded so far, default: read from the weights); for the synthesis check, its row on the generated faces
+    (``extra.accuracy.synthesis``). dfdemo's own folder: its config.json; a timm / transformers
+    classifier or a Hub repo: its sidecar (``dfdemo.sidecar.update_settings``), with ``fake_label``."""
+    from dfdemo.sidecar import update_settings
     from dfdemo.weights import resolve_weights
 
     if model == "synthesis":
@@ -289,14 +291,24 @@ def record_accuracy(weights, summary: dict, model: str) -> dict:
            "auc_ci95": [round(v, 3) for v in s["video_auc_ci95"]], "tpr": round(s["tpr"], 3), "fpr": round(s["fpr"], 3),
            "unit": "photo" if model == "synthesis" else "file", "data": data}
     folder = resolve_weights(weights)
-    before = load_config(folder).accuracy
+    before = recorded_accuracy(folder) if before is None else before
     if model == "synthesis":
         acc = {**before, "synthesis": acc}
     else:  # the other checks' rows and the per-kind rows (photo) are kept
         acc = {**acc, **{k: v for k, v in before.items() if isinstance(v, dict)}}
-    update_config(folder, {"accuracy": acc})
-    print(f"[eval] recorded in {folder / 'config.json'}: {acc}")
+    path = update_settings(folder, {"accuracy": acc}, **({"fake_label": fake_label} if fake_label else {}))
+    print(f"[eval] recorded in {path}: {acc}")
     return acc
+
+
+def recorded_accuracy(folder) -> dict:
+    """The accuracy recorded for the weights in ``folder``: their sidecar's, else dfdemo's config.json's."""
+    from dfdemo.config import load_config
+    from dfdemo.sidecar import read_sidecar
+    from dfdemo.weights import detect_layout
+
+    own = (read_sidecar(folder).settings.get("extra") or {}).get("accuracy")
+    return dict(own or (load_config(folder).accuracy if detect_layout(folder).family == "dfdemo" else {}))
 
 
 def eval_from_crops(a) -> int:
@@ -306,7 +318,7 @@ def eval_from_crops(a) -> int:
     from dfdemo.detector import load_detector
 
     dev = DevCrops.load(a.from_crops)
-    det = load_detector(a.weights)
+    det = load_detector(a.weights, a.fake_label)
     if a.index.is_file():
         index = read_index(a.index)
         if len(index) != len(dev.labels):
@@ -351,7 +363,7 @@ def eval_from_crops(a) -> int:
     if a.record_accuracy:
         if both.synthesis is None:
             raise DfdemoError("--record-accuracy with --from-crops records the synthesis check's row: these weights have none")
-        record_accuracy(a.weights, summary, "synthesis")
+        record_accuracy(a.weights, summary, "synthesis", det.config.accuracy)
     if a.json:
         a.json.write_text(json.dumps({"model": det.config.model_id, "from_crops": str(a.from_crops), "summary": summary},
                                      indent=2, sort_keys=True) + "\n")
@@ -363,7 +375,10 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("index", type=Path, help="CSV with path,label,method,kind")
     ap.add_argument("--reference", type=Path, action="append", default=[], help="TorchScript reference model (repeatable)")
     ap.add_argument("--frames", type=int, default=16)
-    ap.add_argument("--weights", default=None)
+    ap.add_argument("--weights", default=None, help="weights folder or Hub id: dfdemo's, or a timm / transformers "
+                                                    "image classifier (default: $DFDEMO_WEIGHTS, then weights/detector)")
+    ap.add_argument("--fake-label", metavar="LABEL", help="a classifier's class(es) that mean fake, when its labels do "
+                                                         "not say (default: read from them)")
     ap.add_argument("--json", type=Path, default=None, help="write numbers and per-file scores here")
     ap.add_argument("--temporal", action="store_true",
                     help="also read windows of consecutive frames: frame-only, temporal-only and combined side by side")
@@ -376,7 +391,8 @@ def parser() -> argparse.ArgumentParser:
                          "instead of minutes; weights with the same crop margin and input size)")
     ap.add_argument("--record-accuracy", action="store_true",
                     help="store dfdemo's row (no-synthesis if present, else overall: fakes, reals, AUC, TPR/FPR at the "
-                         "calibrated threshold) in the weights' config.json as extra.accuracy, the line the app's card shows")
+                         "calibrated threshold) in the weights' config.json as extra.accuracy, the line the app's card shows "
+                         "(a timm / transformers classifier or a Hub repo: in its sidecar dfdemo.json)")
     ap.add_argument("--flip", action="store_true", help="with --from-crops: average each crop's score with its mirror's")
     ap.add_argument("--bf16", action="store_true", help="with --from-crops: score in bfloat16")
     ap.add_argument("--by-method", action="store_true",
@@ -392,8 +408,9 @@ def main(argv: list[str] | None = None) -> int:
         raise DfdemoError(f"{a.index}: index CSV not found")
     rows = read_index(a.index)
     refs = [Reference(p) for p in a.reference]
-    with Analyzer.load(a.weights) as analyzer:
+    with Analyzer.load(a.weights, fake_label=a.fake_label) as analyzer:
         cfg = analyzer.detector.config
+        foreign = analyzer.detector.origin.family != "dfdemo"
         tcfg = analyzer.detector.temporal_config
         if a.temporal and tcfg is None:
             raise DfdemoError("--temporal: these weights have no temporal head (python -m dfdemo_lab train-temporal)")
@@ -415,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
           + f", dfdemo {cfg.threshold:.3f} (clips)" + (f" / {cfg.photo_threshold:.3f} (photos)" if cfg.photo_threshold is not None else ""))
     print_table(summary, run.models)
     if a.record_accuracy:
-        record_accuracy(a.weights, summary, "dfdemo" if not a.temporal else "combined")
+        record_accuracy(a.weights, summary, "dfdemo" if not a.temporal else "combined", cfg.accuracy,
+                        a.fake_label if foreign else None)
     if a.json:
         a.json.write_text(json.dumps({"model": cfg.model_id, "frames": a.frames, "thresholds": json_safe(thresholds),
                                       "summary": summary, "files": run.per_file}, indent=2, sort_keys=True) + "\n")

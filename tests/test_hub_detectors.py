@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import ASTRONAUT_FACE, ROOT, astronaut
+from conftest import ASTRONAUT_FACE, DEV_EVAL, ROOT, astronaut, needs_shared
 
 import hubkit
 from dfdemo.detector import load_detector
@@ -300,3 +300,78 @@ def test_scan_cli_on_a_transformers_folder(tmp_path, hub_models, clip):
     r = json.loads(run.stdout)[0]
     assert r["threshold"] == 0.52 and r["accuracy"]["tpr"] == 0.5 and r["detector"]["measured"] is True
     assert not any("not measured" in n or "not calibrated" in n for n in r["notes"])
+
+
+APP_PROBE = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    from dfdemo.analyzer import Settings
+    from webapp import WebApp, weights_info
+    web = WebApp()
+    source = web.weights_source(sys.argv[2])  # what the Settings' weights box takes
+    analysis = web.analyse(Path(sys.argv[1]), Settings(frames=6, heatmaps=2), source, lambda *a, **k: None, None)
+    Path(sys.argv[3]).mkdir()
+    view = web.page_view(analysis, Path(sys.argv[3]), None)
+    print(json.dumps({"card": view.card, "learned": view.learned_maps, "rows": view.heatmap_rows,
+                      "maps": [str(p) for p, _ in view.heatmaps], "detector": analysis.report.detector,
+                      "info": weights_info(web.settings.visitor_weights)}))
+    web.models.close()
+""")
+
+
+def test_the_app_analyses_a_clip_with_a_hub_detector(tmp_path, hub_models, tiny_weights, clip):
+    """The app's Settings → Weights with a Hub id of a timm classifier (from the filled cache,
+    offline): the pool loads it, the page shows its Grad-CAM overlays and no blend-map column,
+    and the weights box lists the Hub detectors measured here."""
+    cache, home = tmp_path / "hub", tmp_path / "home"
+    snap = hubkit.fill_hub_cache(cache, "someone/deepfake-timm", hub_models["timm-convnext"])
+    env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf-home"),
+           "DFDEMO_HOME": str(home), "DFDEMO_WEIGHTS": str(tiny_weights), "PYTHONPATH": str(ROOT)}
+    with pytest.MonkeyPatch.context() as mp:  # the sidecar of the Hub repo, as eval --record-accuracy writes it
+        mp.setenv("DFDEMO_HOME", str(home))
+        update_settings(snap, {"accuracy": {"fakes": 5, "reals": 6, "tpr": 0.4, "fpr": 0.2, "unit": "file"}})
+    run = subprocess.run([sys.executable, "-c", APP_PROBE, str(clip), "someone/deepfake-timm", str(tmp_path / "page")],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["detector"]["family"] == "timm" and out["detector"]["measured"] is True
+    assert out["maps"] and all(Path(p).is_file() for p in out["maps"]) and not out["learned"]
+    assert all(len(row) == 4 for row in out["rows"])
+    assert "Deepfake classifier" in out["card"] and "caught 40%" in out["card"].replace(" %", "%")
+    assert out["info"].endswith("measured here: someone/deepfake-timm")
+
+
+@needs_shared()
+def test_lab_eval_records_a_hub_detectors_accuracy_and_the_card_shows_it(tmp_path, hub_models, photo):
+    """``dfdemo_lab eval --weights owner/name --record-accuracy`` on dev-eval files (two real, two
+    fake) with a transformers ViT from the Hub cache: the row goes into its sidecar under
+    $DFDEMO_HOME (the cache is not written), and the card of the next analysis shows it."""
+    from test_deveval import dev_eval_rows, pick
+
+    from dfdemo import Analyzer
+    from dfdemo.analyzer import Settings
+    from dfdemo.page import verdict_card
+
+    rows = pick(dev_eval_rows(), 4)
+    index = tmp_path / "index.csv"
+    index.write_text("path,label,method,kind\n" + "".join(
+        f"{DEV_EVAL.parent / r['path']},{r['label']},{r['method'].replace(',', ' ')},{r['kind']}\n" for r in rows))
+    cache, home = tmp_path / "hub", tmp_path / "home"
+    snap = hubkit.fill_hub_cache(cache, "someone/deepfake-vit", hub_models["vit"])
+    env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf-home"),
+           "DFDEMO_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-m", "dfdemo_lab", "eval", str(index), "--frames", "4", "--weights",
+                          "someone/deepfake-vit", "--record-accuracy"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    sidecar = home / "detectors" / "someone--deepfake-vit" / "dfdemo.json"
+    assert f"recorded in {sidecar}" in run.stdout and not list(cache.rglob("dfdemo.json"))
+    acc = json.loads(sidecar.read_text())["dfdemo"]["extra"]["accuracy"]
+    labels = [r["label"] for r in rows]
+    assert (acc["fakes"], acc["reals"]) == (labels.count("fake"), labels.count("real")) and 0 <= acc["auc"] <= 1
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DFDEMO_HOME", str(home))
+        with Analyzer.load(snap) as analyzer:
+            report = analyzer.analyze(photo, Settings(heatmaps=1)).report
+    card = verdict_card(report)
+    assert report.accuracy == acc and report.detector["measured"] is True and NOT_MEASURED not in report.notes
+    assert f"on {acc['fakes']} held-out deepfake files" in card and "not measured here" not in card

@@ -37,8 +37,8 @@ the tab is closed.
 """
 from .pool import AnalyzerPool
 from .sessions import Sessions
-from .settings import WebSettings, visitor_weights, weights_source
+from .settings import WebSettings, visitor_weights, weights_info, weights_source
 from .web import Cancelled, PageView, WebApp, not_a_file, plain_error
 
 __all__ = ["AnalyzerPool", "Cancelled", "PageView", "Sessions", "WebApp", "WebSettings", "not_a_file", "plain_error",
-           "visitor_weights", "weights_source"]
+           "visitor_weights", "weights_info", "weights_source"]

@@ -70,3 +70,16 @@ def weights_source(text: str | None, allowed: tuple[str, ...] = ("bundled", "any
         raise gr.Error(f"This server lets visitors use {choice} (DFDEMO_VISITOR_WEIGHTS), not {text!r}.",
                        print_exception=False)
     return text
+
+
+def weights_info(allowed: tuple[str, ...] = ("bundled", "any")) -> str:
+    """The Settings → Weights box's help: what it takes, and the Hub detectors measured here (those
+    with a recorded accuracy in their sidecar, ``dfdemo.sidecar.measured_detectors``) that
+    visitors may name."""
+    from dfdemo.sidecar import measured_detectors
+
+    text = ("'bundled', or a Hugging Face Hub repo id (owner/name[@revision]): dfdemo weights or any timm / "
+            "transformers image classifier (safetensors)")
+    names = [m.repo for m in measured_detectors() if "any" in allowed or m.repo in allowed]
+    return text + (f"; measured here: {', '.join(names)}" if names else "")
+
