@@ -71,6 +71,16 @@ SYNTHESIS_FINDINGS = {
     "uncertain": "The generator-traces check found some signs that a face was drawn by a generator, too few to "
                  "decide either way.",
 }
+CLASSIFIER_FINDINGS = {  # a Hub classifier: what it was trained to find is its authors' to say, not "a pasted face"
+    "fake": "This detector found strong signs that a face is a deepfake. A detector can be wrong: treat it as a clue, "
+            "not as proof.",
+    "uncertain": "This detector found some signs that a face is a deepfake, too few to decide either way.",
+    "real": "This detector found no sign of a deepfake. That is not proof that the face is real: it misses the fakes "
+            "it was not trained on (see how well it works).",
+}
+CAVEAT_CLASSIFIER = ("**Keep in mind:** a detector can be wrong. This one was trained elsewhere, on fakes dfdemo does "
+                     "not know; it can miss other kinds and flag real footage that was heavily compressed or retouched: "
+                     "one clue among others, not proof.")
 NEITHER_FOUND = ("Neither check found signs of a pasted face or of a generator's traces. That is not proof that the "
                  "face is real: both checks miss many fakes (see how well they work).")
 
@@ -78,6 +88,8 @@ NEITHER_FOUND = ("Neither check found signs of a pasted face or of a generator's
 def finding_sentence(report: Report) -> str:
     """What the file-level verdict means, worded so that "nothing found" never reads as "authentic"."""
     decided = checks_of(report)[0]
+    if report.detector and report.verdict in CLASSIFIER_FINDINGS:
+        return CLASSIFIER_FINDINGS[report.verdict]
     if decided.name == "synthesis" and report.verdict in SYNTHESIS_FINDINGS:
         return SYNTHESIS_FINDINGS[report.verdict]
     if report.verdict == "real" and any(c.name == "synthesis" and c.verdict != "not_checked" for c in report.checks):
@@ -86,6 +98,8 @@ def finding_sentence(report: Report) -> str:
 
 
 def caveat(report: Report) -> str:
+    if report.detector:
+        return CAVEAT_CLASSIFIER
     return CAVEAT_TWO_CHECKS if any(c.name == "synthesis" and c.verdict != "not_checked" for c in report.checks) else CAVEAT
 
 
@@ -284,13 +298,14 @@ def _verdict_sentence(face: FaceReport, report: Report) -> str:
     t, (low, high) = cut.threshold, cut.band
     ps, ts, lows, highs = _numbers(p, t, low, high)
     over = f" over {len(face.frames)} frames" if report.kind == "video" and len(face.frames) > 1 else ""
+    who, what = ("The deepfake classifier", "of a deepfake") if report.detector else ("The face-swap blending check", "of a pasted face")
     if verdict == "fake":
-        return (f"The face-swap blending check found **strong signs** on this face: its score is "
+        return (f"{who} found **strong signs** on this face: its score is "
                 f"{ps}{over}, above the decision threshold of {ts}.")
     if verdict == "real":
-        return (f"The face-swap blending check found **no sign** of a pasted face here: its score is "
+        return (f"{who} found **no sign** {what} here: its score is "
                 f"{ps}{over}, below the decision threshold of {ts}.")
-    return (f"The face-swap blending check found **some signs** on this face, too few to decide: its score of "
+    return (f"{who} found **some signs** on this face, too few to decide: its score of "
             f"{ps}{over} lies in the in-between range {lows}–{highs} around the threshold of {ts}.")
 
 
@@ -385,6 +400,9 @@ def _regions_sentence(face: FaceReport, report: Report) -> str | None:
     if verdict == "real":
         return (f"Its heatmaps explain its most suspicious frames (scores up to {top_p:.2f}), not the face as a whole, "
                 f"which stays below the threshold: in those frames {where}.")
+    if off > OFF_FACE and report.detector:
+        return (f"Most of what pushed the score towards fake ({percent(off)}) lies off the face (hair, outline, "
+                "background): heat away from the face is no sign of a fake, so look at the heatmaps before trusting this score.")
     if off > OFF_FACE:
         return (f"Most of what pushed the score towards fake ({percent(off)}) lies off the face (hair, outline, "
                 f"background): the blending edge of a swap can sit on the outline, but heat away from the face is "

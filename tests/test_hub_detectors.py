@@ -279,7 +279,8 @@ def test_a_photo_and_a_clip_are_analysed_with_grad_cam(hub_models, name, photo, 
             card = verdict_card(r)
             assert NOT_MEASURED_LINE in card and "no learned blend map" in card and "face swaps" not in card
             assert len(heatmap_columns(r)) == 4 and all(len(row) == 4 for row in heatmap_rows(r))
-            assert "not measured here" in plain_words(r)
+            words = plain_words(r)
+            assert "not measured here" in words and "pasted" not in words + card and "trained elsewhere" in words
 
 
 def test_scan_cli_on_a_transformers_folder(tmp_path, hub_models, clip):
