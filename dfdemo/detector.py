@@ -5,6 +5,9 @@ The parts: ``dfdemo.weights`` resolves a source (folder, Hub id, ``$DFDEMO_WEIGH
 weights) into a weights folder and reads it (safetensors only; pickled checkpoints are refused);
 ``dfdemo.model`` builds the timm network with its heads (``dfdemo.heads``) and runs its one
 forward pass (``forward_all``); this module turns uint8 face crops into that pass's outputs.
+A timm or transformers image classifier loads too (``dfdemo.foreign``: its fake classes read as
+one fake logit, its own input contract, its Grad-CAM layer and token reshape; no heads); dfdemo's
+settings for it come from its sidecar (``dfdemo.sidecar``), and ``Detector.origin`` says what it is.
 The settings of the weights (crop margin, threshold, uncertain band, Grad-CAM layer, the heads)
 are ``config.json`` → ``dfdemo``, typed in ``dfdemo.config``. Loading sets no process-wide state
 (threads, env): that is the entry point's job (``dfdemo.runtime``).

@@ -18,8 +18,12 @@ bobbing over a grey background.
   (``/proc/self/clear_refs``) so it is the analysis's own peak. Where that cannot be reset,
   ``ru_maxrss`` (the whole life of the process) is given. Beside it, the tracemalloc peak of
   one analysis: Python and numpy allocations only (torch, FFmpeg and MediaPipe native buffers
-  are not traced). ``--long`` compares a 10-second and a 10-minute clip at the same sampling,
-  each in a fresh process (after a warm-up call there, so that imports are not counted).
+  are not traced). **per face**: the classifier's weights in memory and the rise of the peak RSS
+  over one scoring pass of 1 and of 4 faces and over Grad-CAM of one face, beside the time a face
+  takes to score (the classifier's rates) and to explain (explain stage / heatmaps): what a
+  heavier detector (``--weights`` a Hub ViT, say) costs. ``--long`` compares a 10-second and a
+  10-minute clip at the same sampling, each in a fresh process (after a warm-up call there, so
+  that imports are not counted).
 """
 from __future__ import annotations
 
@@ -351,6 +355,14 @@ def print_result(r: dict) -> None:
     c = r["classifier"]
     p(f"classifier: {c['batch1_faces_per_s']:.1f} faces/s at batch 1, {c['batched_faces_per_s']:.1f} faces/s at batch {c['batch_size']} "
       f"(the analysis), {c['one_pass_faces_per_s']:.1f} faces/s with all {c['crops']} in one pass")
+    pf = r.get("per_face") or {}
+    if "pass_batch_mb" in pf:
+        explain_ms = 1000 * r["stages_s"].get("explain", 0.0) / max(1, r["heatmaps"])
+        p(f"per face: scoring {1000 / c['batched_faces_per_s']:.0f} ms at batch {c['batch_size']} ({1000 / c['batch1_faces_per_s']:.0f} ms "
+          f"alone), Grad-CAM {explain_ms:.0f} ms a heatmap; detector {pf['load_rss_mb']:.0f} MiB loaded, of which weights "
+          f"{pf['weights_mb']:.0f} MiB ({pf['parameters_m']:.1f} M parameters); peak RSS rise of a pass over 1 face "
+          f"{pf['pass_1_mb']:.0f} MiB, over {pf['batch_size']} faces {pf['pass_batch_mb']:.0f} MiB, Grad-CAM of 1 face "
+          f"{pf['gradcam_1_mb']:.0f} MiB (fresh process, freed memory returned)")
     mem = r["memory"]
     what = "during one analysis" if mem["peak_rss_is_per_analysis"] else "of the whole process so far (ru_maxrss)"
     p(f"memory: peak RSS {mem['peak_rss_mb']:.0f} MiB {what} (models and libraries {mem['rss_before_mb']:.0f} MiB "
@@ -404,6 +416,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--windows", type=int, default=None, help="windows for --temporal (default: the weights')")
     ap.add_argument("--json", metavar="OUT", help="write the numbers as JSON to OUT ('-' = stdout)")
     ap.add_argument("--memory-child", metavar="VIDEO", help=argparse.SUPPRESS)
+    ap.add_argument("--per-face-child", action="store_true", help=argparse.SUPPRESS)
     return ap
 
 
@@ -414,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--repeats and --frames must be at least 1, --heatmaps at least 0")
     if a.memory_child:
         return _memory_child(a.memory_child, a.weights, a.frames, a.heatmaps)
+    if a.per_face_child:
+        return _per_face_child(a.weights)
 
     from dfdemo.analyzer import Analyzer, Settings
 
@@ -437,6 +452,54 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def per_face_memory(weights: str) -> dict:
+    """The classifier's memory, in a fresh process (``--per-face-child``) with glibc's mmap
+    threshold fixed at 64 KiB, so that a freed activation goes back to the system and each
+    peak below is the operation's own (in the benchmark's process the allocator keeps what the
+    analyses freed, and a pass shows no rise at all): the RSS the loaded detector adds, its weights
+    (the scoring copy counted where it has its own), and the rise of the peak RSS (VmHWM reset
+    before each, after one warm-up run) over one scoring pass of 1 and of ``BATCH_SIZE`` faces
+    and over Grad-CAM of one face (``explain.cam_maps``, as the analysis)."""
+    cmd = [sys.executable, "-m", "dfdemo_lab", "bench", "--per-face-child", "--weights", weights]
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536",
+           "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"per-face memory probe failed: {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _per_face_child(weights: str) -> int:
+    from dfdemo.detector import BATCH_SIZE, load_detector
+    from dfdemo.explain import cam_maps
+
+    start = _rss_mb()
+    det = load_detector(weights)
+    tensors = {id(t): t for net in (det.model, det.scorer) for t in (*net.parameters(), *net.buffers())}
+    out = {"load_rss_mb": _rss_mb() - start, "weights_mb": sum(t.numel() * t.element_size() for t in tensors.values()) / 2**20,
+           "parameters_m": sum(p.numel() for p in det.model.parameters()) / 1e6, "batch_size": BATCH_SIZE}
+    s = det.config.input_size
+    x = np.random.default_rng(0).integers(0, 256, (BATCH_SIZE, s, s, 3), dtype=np.uint8)  # memory does not depend on content
+    for key, run in (("pass_1_mb", lambda: det.predict(x[:1], batch_size=1)),
+                     ("pass_batch_mb", lambda: det.predict(x, batch_size=BATCH_SIZE)),
+                     ("gradcam_1_mb", lambda: cam_maps(det, "blending", x[:1]))):
+        run()  # lazy kernels and caches are not a face's
+        _reset_peak_rss()
+        before = _peak_rss_mb()
+        run()
+        out[key] = _peak_rss_mb() - before
+    print(json.dumps(out))
+    return 0
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def measure(analyzer, path: Path, settings, weights: str, how: str, a, tmp: Path) -> dict:
     """Every timing of one analyzer: the stages against the floor, memory, the classifier's
     batch rates, the peer detector, and (``--temporal``, ``--hd``) the temporal check and a
@@ -453,6 +516,7 @@ def measure(analyzer, path: Path, settings, weights: str, how: str, a, tmp: Path
         **run,
         "memory": analysis_memory(analyzer, path, settings),  # before the batch-32 pass below
         "classifier": classifier_rates(analyzer.detector, crops, a.repeats),
+        "per_face": per_face_memory(weights) if _reset_peak_rss() else {},
     }
     result["peer"] = None if a.no_peer else peer_mtcnn(analyzer.faces, path, a.frames, a.repeats)
     if a.temporal:
