@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from dfdemo.detector import load_detector
 from dfdemo_lab import bench
 from dfdemo_lab.cli import main as cli_main
 
@@ -34,8 +35,14 @@ def test_write_clip_makes_a_video_with_a_face(tiny_clip, analyzer):
 
 def test_bench_prints_and_writes_consistent_numbers(tmp_path, capsys, tiny_clip, tiny_weights):
     printed, r = _run(tmp_path, capsys, tiny_clip, tiny_weights, "--no-peer")
-    for text in ("ratio_to_floor", "floor", "faces/s at batch 1", "peak RSS", "targets:"):
+    for text in ("ratio_to_floor", "floor", "faces/s at batch 1", "peak RSS", "targets:", "per face: scoring"):
         assert text in printed
+    pf = r["per_face"]  # the classifier's memory, from a fresh process: its weights, and activations that are not zero
+    det = load_detector(tiny_weights)  # dfdemo's weights: the scorer is a folded copy, so counted twice
+    held = {id(t): t for net in (det.model, det.scorer) for t in (*net.parameters(), *net.buffers())}
+    assert pf["weights_mb"] == pytest.approx(sum(t.numel() * t.element_size() for t in held.values()) / 2**20)
+    assert pf["weights_mb"] > 1.9 * sum(p.numel() * 4 for p in det.model.parameters()) / 2**20
+    assert pf["pass_batch_mb"] > pf["pass_1_mb"] > 0 and pf["gradcam_1_mb"] > 0
     assert set(r["stages_s"]) == {"probe", "decode", "detect", "crop", "classify", "report", "explain"}
     assert all(v >= 0 for v in r["stages_s"].values())
     assert r["floor_s"] == pytest.approx(r["decode_s"] + r["detect_s"])
