@@ -489,18 +489,10 @@ def _count(summary: Summary, writer: PartWriter, row: dict, report_json: str = "
         summary.duplicates += 1
 
 
-def _scan(items: list[dict], twins: dict, writer: PartWriter, summary: Summary, weights: str, settings: dict,
-          common: dict, workers: int | None, address: str | None, tries: int, progress: bool) -> None:
-    """The Ray part: start or join a cluster, stream the rows back, write them as they come."""
-    try:
-        import ray
-        from tqdm import tqdm
-    except ImportError as e:
-        raise DfdemoError(f"the corpus command needs Ray ({e.name} is missing): pip install '.[corpus]'") from None
+def _start_ray(ray, address: str | None, workers: int | None) -> None:
+    """Join the cluster at ``address``, or start one on this machine with ``workers`` CPUs."""
     import logging
 
-    t = time.perf_counter()
-    address = address or os.environ.get("RAY_ADDRESS")
     try:
         if address:
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True)
@@ -509,25 +501,43 @@ def _scan(items: list[dict], twins: dict, writer: PartWriter, summary: Summary, 
                      object_store_memory=256 * 2**20)
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise DfdemoError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {e}") from None
+
+
+def _dataset(ray, items: list[dict], workers: int | None, worker_kwargs: dict):
+    """The files as a Ray dataset mapped by a pool of ``CorpusWorker`` actors, one file a call."""
+    import logging
+
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False  # one bar, ours, with the files left and an ETA
+    ctx.print_on_execution_start = False
+    ctx.wait_for_min_actors_s = WORKERS_START_S  # every worker up before the first file: all of them share the work
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    ledger = ray.remote(num_cpus=0)(Ledger).remote()
+    blocks = len(items) if len(items) <= 16 * n else math.ceil(len(items) / 4)  # a crash retries one block
+    columns = ("path", "sha256", "size_bytes", "mtime_ns", "kind", "ext", "report")
+    ds = ray.data.from_items([{k: it[k] for k in columns} for it in items], override_num_blocks=blocks)
+    # Ray Data's defaults restart a dead worker and retry its call (max_restarts=-1,
+    # max_task_retries=-1); the ledger ends the retries of a file that keeps killing it
+    return ds.map_batches(CorpusWorker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=n), num_cpus=1,
+                          batch_format="numpy", fn_constructor_kwargs={**worker_kwargs, "ledger": ledger,
+                                                                       "crash_on": os.environ.get(CRASH_ON_ENV) or None})
+
+
+def _scan(items: list[dict], twins: dict, writer: PartWriter, summary: Summary, weights: str, settings: dict,
+          common: dict, workers: int | None, address: str | None, tries: int, progress: bool) -> None:
+    """The Ray part: start or join a cluster, stream the rows back, write them as they come."""
+    try:
+        import ray
+        from tqdm import tqdm
+    except ImportError as e:
+        raise DfdemoError(f"the corpus command needs Ray ({e.name} is missing): pip install '.[corpus]'") from None
+    t = time.perf_counter()
+    _start_ray(ray, address or os.environ.get("RAY_ADDRESS"), workers)
     try:
         summary.startup_s = time.perf_counter() - t
-        ctx = ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = False  # one bar, ours, with the files left and an ETA
-        ctx.print_on_execution_start = False
-        ctx.wait_for_min_actors_s = WORKERS_START_S  # every worker up before the first file: all of them share the work
-        logging.getLogger("ray.data").setLevel(logging.WARNING)
-        n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        ledger = ray.remote(num_cpus=0)(Ledger).remote()
-        blocks = len(items) if len(items) <= 16 * n else math.ceil(len(items) / 4)  # a crash retries one block
-        columns = ("path", "sha256", "size_bytes", "mtime_ns", "kind", "ext", "report")
-        ds = ray.data.from_items([{k: it[k] for k in columns} for it in items], override_num_blocks=blocks)
-        ds = ds.map_batches(CorpusWorker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=n), num_cpus=1,
-                            batch_format="numpy",
-                            fn_constructor_kwargs={"weights": weights, "settings": settings, "model": common["model"],
-                                                   "config_key": common["config_key"], "ledger": ledger, "tries": tries,
-                                                   "crash_on": os.environ.get(CRASH_ON_ENV) or None})
-        # Ray Data's defaults restart a dead worker and retry its call (max_restarts=-1,
-        # max_task_retries=-1); the ledger ends the retries of a file that keeps killing it
+        ds = _dataset(ray, items, workers, {"weights": weights, "settings": settings, "model": common["model"],
+                                            "config_key": common["config_key"], "tries": tries})
         stop_after = int(os.environ[STOP_AFTER_ENV]) if os.environ.get(STOP_AFTER_ENV) else None
         t = time.perf_counter()
         # the batches are closed before Ray is shut down, whatever ends the loop: Ray Data's executor

@@ -22,7 +22,7 @@ import numpy as np
 from dfdemo.faces import Detection, FaceDetector, square_crop
 from dfdemo.media import sample_frames, probe
 
-from .errors import LabError, require_shared
+from .errors import LabError, add_shared_option, require_shared
 
 CACHE_MARGIN = 0.6
 CACHE_SIZE = 256
@@ -165,7 +165,7 @@ def _save(path: Path, rows: dict[str, list]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m dfdemo_lab cache", description=__doc__)
-    ap.add_argument("--shared", default="../shared", type=Path)
+    add_shared_option(ap)
     ap.add_argument("--out", default="cache/faces", type=Path)
     ap.add_argument("--fps", type=float, default=5.0, help="frames per second sampled from each real clip")
     ap.add_argument("--max-frames", type=int, default=120, help="at most this many frames per clip")

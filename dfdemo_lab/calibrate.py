@@ -34,6 +34,7 @@ from dfdemo.errors import DfdemoError
 
 from .cache import split_of
 from .evaluate import own_scores
+from .errors import add_shared_option, require_shared
 
 CV_FOLDS = 10
 
@@ -65,7 +66,7 @@ def parser() -> argparse.ArgumentParser:
                                                      "dfdemo.json instead (dfdemo.sidecar)")
     ap.add_argument("--fake-label", metavar="LABEL", help="a classifier's class(es) that mean fake, when its labels do "
                                                          "not say (default: read from them); kept in its sidecar")
-    ap.add_argument("--shared", type=Path, default=Path("../shared"), help="the shared data folder (default: ../shared)")
+    add_shared_option(ap)
     ap.add_argument("--frames", type=int, default=32, help="frames sampled per clip (default: 32, as the app)")
     ap.add_argument("--target-fpr", type=float, default=0.05, help="largest share of held-out real media called fake (default: 0.05)")
     ap.add_argument("--floor", type=float, default=0.5, help="never set a threshold below this (default: 0.5)")
@@ -103,7 +104,7 @@ class HeldOut:
 
 def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
-    clips = held_out_clips(a.shared)
+    clips = held_out_clips(require_shared(a.shared))
     if not clips:
         raise DfdemoError(f"no held-out real clips under {a.shared / 'data' / 'real-videos'} (is --shared right?)")
     photos = held_out_photos(a.shared)[: a.photos] if a.photos else []

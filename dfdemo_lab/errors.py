@@ -3,6 +3,8 @@ that makes it. A tool's helpers raise ``LabError``; ``dfdemo_lab.cli`` turns it 
 stderr and exit status 2, never a traceback."""
 from __future__ import annotations
 
+import argparse
+import os
 from pathlib import Path
 
 from dfdemo.errors import DfdemoError
@@ -20,12 +22,24 @@ def require_cache(cache: str | Path) -> Path:
     return index
 
 
-def require_shared(shared: str | Path, *parts: str) -> Path:
+ENV_SHARED = "DFDEMO_SHARED"
+
+
+def add_shared_option(ap: argparse.ArgumentParser) -> None:
+    """``--shared DIR``: the project's data folder (``../shared`` beside the checkout). No default
+    path outside the repository: the option, else ``$DFDEMO_SHARED``; ``require_shared`` says so."""
+    ap.add_argument("--shared", type=Path, default=os.environ.get(ENV_SHARED) or None,
+                    help=f"the shared data folder, e.g. ../shared (default: ${ENV_SHARED})")
+
+
+def require_shared(shared: str | Path | None, *parts: str) -> Path:
     """``shared/parts...`` (the project's data beside the checkout), or LabError."""
+    if shared is None:
+        raise LabError(f"no shared data folder: pass --shared DIR (e.g. --shared ../shared) or set {ENV_SHARED}")
     path = Path(shared).joinpath(*parts)
     if not path.exists():
-        raise LabError(f"{path} not found: the lab reads its data from ../shared beside the checkout "
-                       "(or pass --shared DIR)")
+        raise LabError(f"{path} not found: the lab reads its data from the shared folder beside the checkout "
+                       "(pass --shared DIR)")
     return path
 
 

@@ -27,6 +27,8 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
+import sys
 import time
 from collections import defaultdict
 from dataclasses import replace
@@ -39,7 +41,7 @@ from scipy.stats import spearmanr
 
 from dfdemo.detector import Detector, load_detector
 from dfdemo.explain import CAM_METHODS, REGIONS, gradcam, region_shares, top_region
-from .errors import require_cache
+from .errors import ENV_SHARED, LabError, require_cache
 from .metrics import binary, boundary_band, mask_iou  # noqa: F401 (mask_iou: part of these measures)
 
 REGION_KINDS = ("mouth", "eyes")  # the blends of one small region: the issue's "region blends"
@@ -451,6 +453,19 @@ def record(weights: str | None, s: dict, dev: dict | None, det: Detector) -> Pat
     return folder / CONFIG_FILE
 
 
+def dev_index(a: argparse.Namespace) -> Path | None:
+    """The dev-eval's index.csv to measure on: ``--index``, else the one under $DFDEMO_SHARED;
+    None (the SBI part only, said on stderr) with ``--no-dev`` or neither."""
+    shared = os.environ.get(ENV_SHARED)
+    index = a.index or (Path(shared) / "data" / "dev-eval" / "index.csv" if shared else None)
+    if a.no_dev or index is None:
+        print("[explain-eval] no dev-eval part (--no-dev, or no --index and no $DFDEMO_SHARED)", file=sys.stderr)
+        return None
+    if not index.is_file():
+        raise LabError(f"--index {index}: no such file (the dev-eval's index.csv)")
+    return index
+
+
 def main(argv: list[str] | None = None) -> int:
     from .sbi import BLEND_KINDS
 
@@ -466,7 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kinds", default=",".join(BLEND_KINDS), help="blend kinds to measure (comma-separated)")
     ap.add_argument("--deletion-n", type=int, default=128,
                     help="how many SBI fakes (and dev-eval fake crops) get the (slow) deletion test")
-    ap.add_argument("--index", type=Path, default=Path("../shared/data/dev-eval/index.csv"))
+    ap.add_argument("--index", type=Path, default=None,
+                    help=f"the dev-eval's index.csv (default: ${ENV_SHARED}/data/dev-eval/index.csv when set; none: SBI part only)")
     ap.add_argument("--dev-limit", type=int, default=None, help="at most this many dev-eval files per slice and label")
     ap.add_argument("--dev-faces", type=Path, default=None,
                     help="cache of the dev-eval face crops (.npz): found once, reused by the next runs")
@@ -478,6 +494,7 @@ def main(argv: list[str] | None = None) -> int:
                          "(the app explains with that setting and its How it works tab shows the numbers)")
     a = ap.parse_args(argv)
     require_cache(a.cache)  # before the weights load: one line, not a traceback
+    index = dev_index(a)
     kinds = tuple(k.strip() for k in a.kinds.split(",") if k.strip())
     if unknown := set(kinds) - set(BLEND_KINDS):
         ap.error(f"unknown blend kind(s) {sorted(unknown)}; use {', '.join(BLEND_KINDS)}")
@@ -485,8 +502,8 @@ def main(argv: list[str] | None = None) -> int:
     out = {"model": det.config.model_id, "cam_setting": cam_setting(det),
            "sbi": sbi_eval(det, a.cache, a.n, a.deletion_n, kinds=kinds)}
     print_sbi(out["sbi"], out["cam_setting"], out["model"])
-    if a.index.is_file() and not a.no_dev:
-        rows = dev_rows(a.index, a.dev_limit)
+    if index is not None:
+        rows = dev_rows(index, a.dev_limit)
         faces = load_dev_faces(rows, a.frames, det.config.crop_margin, det.config.input_size, a.dev_faces)
         out["dev_eval"] = deveval_eval(det, rows, faces, deletion_n=a.deletion_n)
         print_dev(out["dev_eval"])

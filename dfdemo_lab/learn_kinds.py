@@ -44,7 +44,7 @@ from dfdemo.weights import resolve_weights, save_detector
 
 from .cache import split_of
 from .calibrate import added_cut
-from .errors import LabError
+from .errors import LabError, add_shared_option
 from .kinds_features import LAYERS, MOUTH_SIZE, SPREAD, VARIANTS, cache_path, load
 from .metrics import bootstrap_auc, roc_auc
 from .realfakes import Item, collect
@@ -439,7 +439,7 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m dfdemo_lab learn-kinds", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("step", choices=("extract", "fit"))
-    ap.add_argument("--shared", type=Path, default=Path("../shared"), help="the shared data folder (default: ../shared)")
+    add_shared_option(ap)
     ap.add_argument("--out", type=Path, default=Path("runs/kinds"), help="feature cache and records (default: runs/kinds)")
     ap.add_argument("--weights", default=None, help="the detector whose frozen activations are read (default: bundled)")
     ap.add_argument("--frames", type=int, default=8, help="frames sampled per clip for the features (default: 8)")

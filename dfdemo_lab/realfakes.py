@@ -135,9 +135,9 @@ def real_clip_items(shared: Path) -> list[Item]:
     return out
 
 
-def collect(shared: str | Path, lfw_people: int = 600) -> list[Item]:
+def collect(shared: str | Path | None, lfw_people: int = 600) -> list[Item]:
     """Every labelled file the supervised checks learn from and are measured on, with folds."""
-    shared = Path(shared)
+    shared = require_shared(shared)
     items = dev_eval_items(shared) + train_media_items(shared) + ffhq_items(shared) + real_clip_items(shared)
     items += lfw_items(shared, lfw_people) if lfw_people else []
     return assign_folds(items)

@@ -39,7 +39,7 @@ from dfdemo.detector import load_detector
 from dfdemo.faces import FaceDetector, follow
 from dfdemo.media import probe, read_windows, window_starts
 from dfdemo.temporal import TemporalConfig, TemporalHead, save_temporal
-from .errors import LabError
+from .errors import LabError, add_shared_option, require_shared
 from .cache import CACHE_MARGIN, Landmarker, cache_crop, split_of
 from .metrics import roc_auc
 from .sbi import (BLEND_RATIOS, affine, blend_mask, color_transform, elastic, quality_transform, reframe,
@@ -276,7 +276,7 @@ def evaluate_head(head: TemporalHead, val: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m dfdemo_lab train-temporal", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shared", type=Path, default=Path("../shared"))
+    add_shared_option(ap)
     ap.add_argument("--windows-cache", type=Path, default=Path("cache/windows"))
     ap.add_argument("--weights", default=None, help="frame detector to build on (default: the bundled one)")
     ap.add_argument("--run-dir", type=Path, default=Path("runs/temporal"))
@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     t0 = time.time()
     a.run_dir.mkdir(parents=True, exist_ok=True)
-    build_windows(a.shared, a.windows_cache, a.per_clip, a.window)
+    build_windows(require_shared(a.shared), a.windows_cache, a.per_clip, a.window)
     idx = np.load(a.windows_cache / "index.npz")
     windows = {"folder": a.windows_cache / "crops", **{k: idx[k] for k in idx.files}}
     print(f"[windows] {int((windows['split'] == 'train').sum())} train / {int((windows['split'] == 'val').sum())} "

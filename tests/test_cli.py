@@ -138,6 +138,21 @@ def test_a_lab_tool_without_its_crop_cache_says_so_in_one_line(tool, tmp_path):
                                                f"first with python -m dfdemo_lab cache --out {tmp_path / 'faces'}"]
 
 
+@pytest.mark.parametrize("tool", ["calibrate --weights weights/detector", "learn-kinds fit", "cache --out cache/never"])
+def test_a_lab_tool_has_no_data_folder_outside_the_repository_by_default(tool, tmp_path):
+    """The data folder is named (--shared DIR or $DFDEMO_SHARED), never assumed: without it one
+    line says how, exit 2, nothing written; with it the tool goes on to its next check."""
+    env = {k: v for k, v in os.environ.items() if k != "DFDEMO_SHARED"}
+    run = subprocess.run([sys.executable, "-m", "dfdemo_lab", *tool.split()], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines() == ["error: no shared data folder: pass --shared DIR (e.g. --shared ../shared) "
+                                               "or set DFDEMO_SHARED"]
+    assert not (ROOT / "cache" / "never").exists()
+    missing = subprocess.run([sys.executable, "-m", "dfdemo_lab", *tool.split()], cwd=ROOT,
+                             env={**env, "DFDEMO_SHARED": str(tmp_path / "nowhere")}, capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2 and str(tmp_path / "nowhere") in missing.stderr and "Traceback" not in missing.stderr
+
 
 def test_the_analysis_names_its_images_and_writes_nothing(analyzer, photo, tmp_path, monkeypatch):
     """The report names each heatmap image (never a path); ``Analysis.images`` holds them under
