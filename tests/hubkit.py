@@ -5,8 +5,8 @@ huggingface_hub cache laid out by hand, for offline tests of dfdemo's Hub detect
   ``timm.models._hub.save_for_hf(..., safe_serialization=True)`` (config.json with architecture,
   pretrained_cfg, label_names; model.safetensors);
 - transformers: a small ``ViTForImageClassification`` and ``ConvNextForImageClassification`` with
-  ``id2label`` Real/Fake, saved with ``save_pretrained`` beside their image processor's
-  ``save_pretrained`` (preprocessor_config.json).
+  ``id2label`` Real/Fake (and a DeiT and a Swin: ``token_folder``), saved with ``save_pretrained``
+  beside their image processor's ``save_pretrained`` (preprocessor_config.json).
 Nothing is downloaded. Random weights: the scores mean nothing, the code paths are the real ones.
 """
 from __future__ import annotations
@@ -56,6 +56,24 @@ def convnext_folder(folder: Path, id2label: dict | None = None, image: int = 64,
                          label2id={v: k for k, v in labels.items()})
     ConvNextForImageClassification(cfg).eval().save_pretrained(folder)
     ConvNextImageProcessor(size={"shortest_edge": image}).save_pretrained(folder)
+    return folder
+
+
+def token_folder(folder: Path, family: str, image: int = 64, seed: int = 0) -> Path:
+    """A small transformers DeiT (class + distillation tokens) or Swin (no class token) classifier
+    with labels real/fake and a ``ViTImageProcessor``: the token models' other layouts."""
+    from transformers import DeiTConfig, DeiTForImageClassification, SwinConfig, SwinForImageClassification, ViTImageProcessor
+
+    labels = {0: "real", 1: "fake"}
+    names = dict(id2label=labels, label2id={v: k for k, v in labels.items()}, image_size=image)
+    torch.manual_seed(seed)
+    if family == "deit":
+        model = DeiTForImageClassification(DeiTConfig(patch_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                                      intermediate_size=64, **names))
+    else:
+        model = SwinForImageClassification(SwinConfig(patch_size=4, embed_dim=16, depths=[1, 1], num_heads=[2, 2], window_size=4, **names))
+    model.eval().save_pretrained(folder)
+    ViTImageProcessor(size={"height": image, "width": image}).save_pretrained(folder)
     return folder
 
 

@@ -103,6 +103,19 @@ def test_cam_layers_by_family(hub_models):
     assert load_detector(hub_models["timm-convnext"]).cam_layer_names == ["stages.3"]
 
 
+@pytest.mark.parametrize("family,layer,prefix,side", [("deit", "deit.layers.1.layernorm_before", 2, 4),
+                                                       ("swin", "swin.encoder.layers.1.blocks.0.layernorm_before", 0, 8)])
+def test_token_models_map_their_tokens_to_a_grid(tmp_path, family, layer, prefix, side):
+    """DeiT (class and distillation tokens) and Swin (no class token): the last block's first
+    norm, its prefix tokens dropped, the rest on a grid; maps of the crop's size with heat."""
+    from dfdemo.explain import cam_maps
+
+    det = load_detector(hubkit.token_folder(tmp_path / family, family))
+    assert det.cam_layer_names == [layer] and (det.cam_reshape.prefix, det.cam_reshape.side) == (prefix, side)
+    maps, _ = cam_maps(det, "blending", face_crops(64))
+    assert maps.shape == (2, 64, 64) and np.ptp(maps[0]) > 0
+
+
 def test_label_words():
     assert [side(x) for x in ("Fake", "DEEPFAKE", "AI-generated", "spoof", "Real", "bona fide", "bonafide", "not fake", "cat")] \
         == ["fake", "fake", "fake", "fake", "real", "real", "real", "", ""]
