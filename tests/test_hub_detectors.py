@@ -296,9 +296,9 @@ def test_a_photo_and_a_clip_are_analysed_with_grad_cam(hub_models, name, photo, 
             assert "not measured here" in words and "pasted" not in words + card and "trained elsewhere" in words
 
 
-def test_scan_cli_on_a_transformers_folder(tmp_path, hub_models, clip):
-    """``python -m dfdemo scan --weights <transformers folder>`` analyses a clip and writes its
-    Grad-CAM overlays; a detector measured here (its sidecar) shows its accuracy instead."""
+def test_scan_cli_on_a_transformers_and_a_timm_folder(tmp_path, hub_models, clip):
+    """``python -m dfdemo scan --weights <transformers folder>`` (and a timm folder) analyses a clip
+    and writes its Grad-CAM overlays; a detector measured here (its sidecar) shows its accuracy instead."""
     folder = tmp_path / "vit"
     hubkit.vit_folder(folder)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -308,6 +308,10 @@ def test_scan_cli_on_a_transformers_folder(tmp_path, hub_models, clip):
     assert "detector: transformers ViTForImageClassification, fake = 'Fake'" in run.stdout
     assert "note: accuracy of this detector not measured here" in run.stdout
     assert len(list((tmp_path / "maps").glob("*.png"))) >= 1
+    timm_cmd = [*cmd[:5], "--weights", str(hub_models["timm-efficientnet"]), "--frames", "6", "--heatmaps", str(tmp_path / "timm")]
+    timm_run = subprocess.run(timm_cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert timm_run.returncode == 0, timm_run.stderr
+    assert "detector: timm test_efficientnet, fake = 'fake'" in timm_run.stdout and list((tmp_path / "timm").glob("*.png"))
     update_settings(folder, {"accuracy": {"fakes": 20, "reals": 30, "tpr": 0.5, "fpr": 0.1, "unit": "clip"}}, threshold=0.52,
                     uncertain_band=(0.5, 0.55))
     run = subprocess.run([*cmd[:-2], "--json", "-"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
