@@ -176,6 +176,8 @@ def test_sidecar_holds_what_was_measured(tmp_path, hub_models):
     assert det.config.threshold == 0.61 and det.config.uncertain_band == (0.55, 0.7) and det.config.accuracy == acc
     assert det.notes == ()
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "dfdemo.json", "model.safetensors"]
+    update_settings(folder, target_layer="stages.2")  # a setting names Grad-CAM's layer
+    assert load_detector(folder).cam_layer_names == ["stages.2"] and load_detector(folder).config.threshold == 0.61
 
 
 HUB_PROBE = textwrap.dedent("""
