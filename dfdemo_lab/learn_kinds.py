@@ -140,6 +140,52 @@ def fit_head(check: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, weight_dec
     return head.eval()
 
 
+def mouth_crop_set(rows: list[FileRows]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, y, weight) of the lip-sync check's crop-level mouth term: every mouth crop of each
+    training clip's main face track; each clip weighs one in all, each class half of the total."""
+    xs, ys, ws = [], [], []
+    for r in rows:
+        if not in_training("animation", r):
+            continue
+        main = max(tracks_of(r), key=lambda m: m.sum())
+        if main.sum() < MIN_TRACK_CROPS:
+            continue
+        xs.append(r.mouth[main])
+        ys.append(np.full(int(main.sum()), r.item.label))
+        ws.append(np.full(int(main.sum()), 1.0 / main.sum()))
+    x, y, w = np.concatenate(xs).astype(np.float32), np.concatenate(ys), np.concatenate(ws)
+    for c in (0, 1):
+        w[y == c] /= w[y == c].sum()
+    return x, y, w
+
+
+@torch.no_grad()
+def with_mouth_crops(head: TrackHead, mouth: SynthesisHead) -> TrackHead:
+    """One TrackHead whose logit is the mean of the track head's and of ``mouth``'s logits
+    averaged over the track's mouth crops. ``mouth`` is linear, so its track mean reads only the
+    mean of the mouth activations: its weights fold into that part of the track head's (the face
+    part, which Grad-CAM explains, keeps its weights, halved like the rest)."""
+    dims = mouth.mean.numel()
+    part = slice(dims, 2 * dims)  # TrackHead.summary: [mean face, mean mouth, std face, std mouth]
+    w_mouth = mouth.linear.weight[0] / mouth.std
+    folded = TrackHead(head.mean.numel() // 2)
+    folded.load_state_dict(head.state_dict())
+    folded.linear.weight[0, part] += head.std[part] * w_mouth
+    folded.linear.bias += mouth.linear.bias + ((head.mean[part] - mouth.mean) * w_mouth).sum()
+    folded.linear.weight /= 2
+    folded.linear.bias /= 2
+    return folded.eval()
+
+
+def fit_check(check: str, rows: list[FileRows], weight_decay: float, mouth_decay: float | None = None):
+    """A check's head fitted on ``rows``; the lip-sync check with ``mouth_decay`` also learns a
+    crop-level mouth term (``--mouth-crop-weight-decay``) folded into its track head."""
+    head = fit_head(check, *training_set(rows, check), weight_decay)
+    if check == "animation" and mouth_decay is not None:
+        head = with_mouth_crops(head, fit_head("synthesis", *mouth_crop_set(rows), mouth_decay))
+    return head
+
+
 @torch.inference_mode()
 def file_score(check: str, head, r: FileRows) -> float:
     """A file's score as the product makes it: each face track's score, the file = its most
@@ -153,12 +199,12 @@ def file_score(check: str, head, r: FileRows) -> float:
     return max(aggregate(p[m]) for m in tracks_of(r))
 
 
-def out_of_fold(rows: list[FileRows], check: str, weight_decay: float) -> np.ndarray:
+def out_of_fold(rows: list[FileRows], check: str, weight_decay: float, mouth_decay: float | None = None) -> np.ndarray:
     """Each file's score by the head fitted without its fold (without its source)."""
     folds = np.array([r.item.fold for r in rows])
     out = np.full(len(rows), np.nan)
     for f in np.unique(folds):
-        head = fit_head(check, *training_set([r for r, k in zip(rows, folds) if k != f], check), weight_decay)
+        head = fit_check(check, [r for r, k in zip(rows, folds) if k != f], weight_decay, mouth_decay)
         for i in np.flatnonzero(folds == f):
             if check != "animation" or rows[i].item.kind == "video":
                 out[i] = file_score(check, head, rows[i])
@@ -351,8 +397,8 @@ def accuracy_rows(numbers: dict) -> dict:
     }
 
 
-def fit_final(rows: list[FileRows], decay: dict[str, float]) -> dict:
-    return {check: fit_head(check, *training_set(rows, check), decay[check]) for check in FAMILY}
+def fit_final(rows: list[FileRows], decay: dict[str, float], mouth_decay: float | None = None) -> dict:
+    return {check: fit_check(check, rows, decay[check], mouth_decay) for check in FAMILY}
 
 
 def save_weights(src: str | None, dst: Path, heads: dict, cuts: dict, records: dict, photo: tuple[float, dict],
@@ -447,6 +493,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--weight-decay", type=float, default=0.01, help="L2 penalty of the generator-traces head (default: 0.01)")
     ap.add_argument("--animation-weight-decay", type=float, default=1.0,
                     help="L2 penalty of the lip-sync/animation head (one row per clip, few rows: more; default: 1.0)")
+    ap.add_argument("--mouth-crop-weight-decay", type=float, default=None,
+                    help="also learn the lip-sync check from each mouth crop (a crop-level term folded into the track "
+                         "head, their logits averaged) with this L2 penalty (default: off)")
     ap.add_argument("--animation-fpr", type=float, default=0.03,
                     help="false alarms on real clips the lip-sync/animation check may add to blending's (default: 0.03)")
     ap.add_argument("--synthesis-fpr", type=float, default=0.01,
@@ -457,6 +506,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--min-face-px", type=float, default=64.0,
                     help="the generator-traces check abstains on faces smaller than this (default: 64)")
     ap.add_argument("--save", type=Path, default=None, help="write the weights with both heads and their cuts here")
+    ap.add_argument("--model-id", default=None,
+                    help="the saved weights' model id (default: the source's name + '(v3 + learned checks, DATE)'); "
+                         "new weights need a new id: reports and the corpus's resumable rows are keyed by it")
     ap.add_argument("--json", type=Path, default=None, help="write the out-of-fold numbers here")
     return ap
 
@@ -492,7 +544,7 @@ def out_of_fold_table(rows: list, a) -> Table:
     """Every file's out-of-fold score of each check (folds by source); the generator-traces
     check abstains (NaN) on faces under ``--min-face-px``, as the product does."""
     decay = decays(a)
-    scores = {check: out_of_fold(rows, check, decay[check]) for check in FAMILY}
+    scores = {check: out_of_fold(rows, check, decay[check], a.mouth_crop_weight_decay) for check in FAMILY}
     small = np.array([np.median(r.face_px) < a.min_face_px for r in rows])  # as the product's abstention
     scores["synthesis"][small] = np.nan  # the check abstains on faces under the size it is judged from
     return Table(rows, scores)
@@ -517,10 +569,11 @@ def save_fitted(a, argv: list[str] | None, rows: list, numbers: dict, cuts: dict
     """``--save``: both heads fitted on every row, with their cuts, out-of-fold records and
     accuracy rows, into a copy of the weights."""
     decay = decays(a)
-    heads = fit_final(rows, decay)
+    heads = fit_final(rows, decay, a.mouth_crop_weight_decay)
     args = sys.argv[1:] if argv is None else argv  # the step ("fit") is among them
     training = {"command": "python -m dfdemo_lab learn-kinds " + " ".join(args),
-                "weight_decay": decay, "frames_per_clip": a.frames, "lfw_people": a.lfw,
+                "weight_decay": decay, "mouth_crop_weight_decay": a.mouth_crop_weight_decay,
+                "frames_per_clip": a.frames, "lfw_people": a.lfw,
                 "folds": numbers["folds"]}
     records = {check: {"out_of_fold": {"auc": numbers["auc"][check], "at_the_cuts": numbers["at_the_cuts"]},
                        "training": {**training, "learned_from": f"real {FAMILY[check]} outputs against real media"}}
@@ -530,7 +583,7 @@ def save_fitted(a, argv: list[str] | None, rows: list, numbers: dict, cuts: dict
     for check in FAMILY:
         records[check]["accuracy"] = acc[check]
     save_weights(a.weights, a.save, heads, cuts, records, photo, acc["photo"],
-                 model_id=f"{cfg.model_id.split(' (')[0]} (v3 + learned checks, {time.strftime('%Y-%m-%d')})")
+                 model_id=a.model_id or f"{cfg.model_id.split(' (')[0]} (v3 + learned checks, {time.strftime('%Y-%m-%d')})")
 
 
 def extract(a, items: list[Item]) -> int:

@@ -131,3 +131,26 @@ def test_file_size_and_quality_alone_do_not_tell_lip_sync_from_real_clips():
 
     clips = [it for it in collect(SHARED, lfw_people=0) if it.kind == "video" and it.family in ("animation", "real")]
     assert 0.35 < shortcut_auc(clips) < 0.65
+
+
+def test_the_mouth_crop_term_folds_into_the_track_head_as_the_mean_of_both_logits():
+    """learn-kinds --mouth-crop-weight-decay: the crop-level mouth head's mean logit over a track
+    is added to the track head's inside one TrackHead (what the product loads), weights folded."""
+    from dfdemo.heads import SynthesisHead, TrackHead
+    from dfdemo_lab.learn_kinds import with_mouth_crops
+
+    g = torch.Generator().manual_seed(0)
+    dims = 24
+    track, mouth = TrackHead(2 * dims), SynthesisHead(dims)  # a crop: face then mouth features
+    for h in (track, mouth):
+        for t in (h.mean, h.std, h.linear.weight, h.linear.bias):
+            t.data.copy_(torch.rand(t.shape, generator=g) + (0.5 if t is h.std else -0.5))
+    folded = with_mouth_crops(track, mouth)
+    with torch.no_grad():
+        for n in (2, 7):
+            face, mouths = torch.randn(n, dims, generator=g), torch.randn(n, dims, generator=g)
+            s = TrackHead.summary(torch.cat([face, mouths], 1))[None]
+            want = (track(s) + mouth(mouths).mean()) / 2
+            assert torch.allclose(folded(s), want, atol=1e-5)
+            assert not torch.allclose(folded(s), track(s), atol=1e-3)  # the mouth term moved the score
+    assert torch.equal(folded.linear.weight[0, :dims], track.linear.weight[0, :dims] / 2)  # face part: halved only
