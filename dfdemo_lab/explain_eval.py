@@ -137,7 +137,7 @@ def with_cam(det: Detector, layer: str | None = None, cam: str | None = None) ->
         raise ValueError(f"unknown CAM method {cam!r}; use one of {', '.join(CAM_METHODS)}")
     cfg = replace(det.config, target_layer=det.config.target_layer if layer is None else layer,
                   cam=det.config.cam if cam is None else cam)
-    out = Detector(det.model, cfg, scorer=det.scorer, temporal=det.temporal)
+    out = Detector(det.model, cfg, scorer=det.scorer, temporal=det.temporal, origin=det.origin)
     _ = out.cam_layers  # a layer the model lacks fails now
     return out
 
@@ -441,16 +441,16 @@ def print_dev(dev: dict) -> None:
 
 def record(weights: str | None, s: dict, dev: dict | None, det: Detector) -> Path:
     """Store the numbers (old keys kept, new ones added) and the Grad-CAM setting they were
-    measured with in the weights' config.json: the app's How it works shows them, and the
-    product then explains with that setting."""
-    from dfdemo.config import CONFIG_FILE, update_config
+    measured with in the weights' config.json (a Hub classifier or a Hub repo: its sidecar,
+    ``dfdemo.sidecar.update_settings``): the app's How it works shows them, and the product then
+    explains with that setting."""
+    from dfdemo.sidecar import update_settings
     from dfdemo.weights import resolve_weights
 
     folder = resolve_weights(weights)
     nums = {**s, **(dev or {}).get("summary", {})}
     faithfulness = {k: round(float(v), 4) for k, v in nums.items() if np.isfinite(v)} | {"cam_setting": cam_setting(det)}
-    update_config(folder, {"faithfulness": faithfulness}, target_layer=",".join(det.cam_layer_names), cam=det.config.cam)
-    return folder / CONFIG_FILE
+    return update_settings(folder, {"faithfulness": faithfulness}, target_layer=",".join(det.cam_layer_names), cam=det.config.cam)
 
 
 def dev_index(a: argparse.Namespace) -> Path | None:
