@@ -13,9 +13,8 @@ import gradio as gr  # noqa: E402
 
 from dfdemo.analyzer import MAX_FACES
 from dfdemo.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-from dfdemo.page import FACE_COLUMNS, HEATMAP_COLUMNS, HEATMAP_LABELS, HEATMAP_WIDTHS, colour_bar, message_card
+from dfdemo.page import FACE_COLUMNS, colour_bar, heatmap_layout, message_card
 from webapp import WebApp, weights_info, weights_source  # noqa: F401 (API of the app)
-from dfdemo.words import how_it_works
 
 INTRO = """# dfdemo: is this face a deepfake?
 Upload a short video or a photo. dfdemo finds each face, scores it with a detector trained to spot the traces
@@ -35,36 +34,35 @@ def cleared() -> tuple:
             gr.Dataframe(**hidden), gr.Dataframe(**hidden), gr.Gallery(**hidden), gr.DownloadButton(visible=False))
 
 
-def settings_panel(web: WebApp, bundled) -> list:
+def settings_panel(web: WebApp, temporal_on: bool) -> list:
     """The Settings accordion: the page's inputs besides the file, in ``analyze_ui``'s order."""
     d = web.settings.defaults
     with gr.Accordion("Settings", open=False):
-        inputs = [gr.Slider(1, 64, value=d.frames, step=1, elem_id="frames", label="Frames to sample from a video"),
-                  gr.Slider(0, 12, value=d.heatmaps, step=1, elem_id="heatmaps-k", label="Heatmaps to compute",
-                            info="first the face that decides the file, then one per face"),
-                  gr.Slider(1, MAX_FACES, value=d.max_faces, step=1, elem_id="max-faces", label="Faces to analyse",
-                            info="per frame, the clearest first (a group photo: raise it)"),
-                  gr.Checkbox(value=True, label="Use the threshold calibrated with the weights"),
-                  gr.Slider(0.05, 0.95, value=0.5, step=0.01, label="Threshold", info="used when the box above is unticked"),
-                  gr.Textbox(value="bundled", label="Weights", info=weights_info(web.settings.visitor_weights)),
-                  gr.Checkbox(value=bool(bundled and bundled.temporal and bundled.temporal.default_on), elem_id="temporal",
-                              label="Temporal check: also read short runs of consecutive frames",
-                              info="for weights with a temporal head; checks whether the face flickers or drifts from frame "
-                                   "to frame (slower)")]
-    return inputs
+        return [gr.Slider(1, 64, value=d.frames, step=1, elem_id="frames", label="Frames to sample from a video"),
+                gr.Slider(0, 12, value=d.heatmaps, step=1, elem_id="heatmaps-k", label="Heatmaps to compute",
+                          info="first the face that decides the file, then one per face"),
+                gr.Slider(1, MAX_FACES, value=d.max_faces, step=1, elem_id="max-faces", label="Faces to analyse",
+                          info="per frame, the clearest first (a group photo: raise it)"),
+                gr.Checkbox(value=True, label="Use the threshold calibrated with the weights"),
+                gr.Slider(0.05, 0.95, value=0.5, step=0.01, label="Threshold", info="used when the box above is unticked"),
+                gr.Textbox(value="bundled", label="Weights", info=weights_info(web.settings.visitor_weights)),
+                gr.Checkbox(value=temporal_on, elem_id="temporal", label="Temporal check: also read short runs of consecutive frames",
+                            info="for weights with a temporal head; checks whether the face flickers or drifts from frame to frame "
+                                 "(slower)")]
 
 
 def result_panel() -> list:
     """The result column, in the order ``cleared`` and the analysis fill it."""
     verdict_out = gr.HTML(PLACEHOLDER, elem_id="verdict")
     gr.Markdown("### In plain words")
+    label, columns, widths = heatmap_layout(True)  # each analysis sets its own (``PageView.heatmap_layout``)
     return [verdict_out, gr.Markdown(elem_id="words"),
             gr.Plot(label="Timeline", show_label=False, elem_id="timeline", visible=False),
             gr.HTML(colour_bar(), visible=False, elem_id="colour-bar-box"),
-            gr.Gallery(label=HEATMAP_LABELS[True], elem_id="heatmaps",
-                       columns=2, height="auto", object_fit="contain", allow_preview=True, visible=False),
-            gr.Dataframe(headers=HEATMAP_COLUMNS, label="Heatmap details", visible=False, interactive=False, wrap=True,
-                         elem_id="heatmap-details", column_widths=HEATMAP_WIDTHS[5]),
+            gr.Gallery(label=label, elem_id="heatmaps", columns=2, height="auto", object_fit="contain", allow_preview=True,
+                       visible=False),
+            gr.Dataframe(headers=columns, label="Heatmap details", visible=False, interactive=False, wrap=True,
+                         elem_id="heatmap-details", column_widths=widths),
             gr.Dataframe(headers=FACE_COLUMNS, label="Faces", visible=False, interactive=False, wrap=True, elem_id="faces",
                          max_height=100000, column_widths=["12%", "11%", "9%", "15%", "11%", "42%"]),
             gr.Gallery(label="Face crops", visible=False, columns=4, height="auto", object_fit="contain", elem_id="face-crops"),
@@ -79,10 +77,10 @@ def build_demo(web: WebApp) -> gr.Blocks:
         """The session's selected file analysed (after an upload, an example or Analyse): everything the page shows."""
         settings = web.page_settings(frames, heatmaps, faces, calibrated, threshold, temporal)  # checked: one line if wrong
         v = web.run_for_page(settings, weights, request, progress)
+        label, columns, widths = v.heatmap_layout
         return (v.card, v.words, gr.Plot(value=v.timeline, visible=v.timeline is not None), gr.HTML(visible=bool(v.heatmaps)),
-                gr.Gallery(value=v.heatmaps, visible=bool(v.heatmaps), label=HEATMAP_LABELS[v.learned_maps]),
-                gr.Dataframe(value=v.heatmap_rows, visible=bool(v.heatmaps), headers=HEATMAP_COLUMNS[:5 if v.learned_maps else 4],
-                             column_widths=HEATMAP_WIDTHS[5 if v.learned_maps else 4]),
+                gr.Gallery(value=v.heatmaps, visible=bool(v.heatmaps), label=label),
+                gr.Dataframe(value=v.heatmap_rows, visible=bool(v.heatmaps), headers=columns, column_widths=widths),
                 gr.Dataframe(value=v.face_rows, visible=v.several_faces), gr.Gallery(value=v.crops, visible=v.several_faces),
                 gr.DownloadButton(value=str(v.json_path), visible=True))
 
@@ -97,7 +95,7 @@ def build_demo(web: WebApp) -> gr.Blocks:
     def request_cancel(request: gr.Request):
         return CANCELLED if web.request_cancel(request) else gr.skip()  # nothing running: keep the verdict
 
-    bundled = web.bundled_config()  # the Settings default and the How it works numbers; no analytics: the app runs offline
+    temporal_on, how_it_works = web.page_defaults()  # from the default weights; no analytics below: the app runs offline
     with gr.Blocks(title="dfdemo: explainable deepfake detection", delete_cache=(1800, 3600), analytics_enabled=False) as demo:
         gr.Markdown(INTRO)
         with gr.Tabs():
@@ -110,11 +108,11 @@ def build_demo(web: WebApp) -> gr.Blocks:
                                 "Cancel", variant="stop", elem_id="cancel")
                         examples = gr.Dataset(components=[file_in], samples=[[p] for p in web.examples()], type="index",
                                               label="Examples (made offline from a photo)")
-                        ui_inputs = settings_panel(web, bundled)
+                        ui_inputs = settings_panel(web, temporal_on)
                     with gr.Column(scale=3):
                         ui_outputs = result_panel()
             with gr.Tab("How it works"):
-                gr.Markdown(how_it_works(bundled.faithfulness if bundled else None, bundled.extra if bundled else None))
+                gr.Markdown(how_it_works)
 
         gr.api(web.analyze_api, api_name="analyze", concurrency_id="analysis")  # the API: one file in, the JSON report out
 

@@ -147,9 +147,16 @@ def learned_maps(report: Report) -> bool:
     return any(h.learned_map_mean is not None for h in report.heatmaps)
 
 
+def heatmap_layout(with_learned_maps: bool) -> tuple[str, list[str], list[str]]:
+    """The heatmap gallery's label, the table's columns and their widths: without learned maps,
+    no column or caption for them (no empty panel)."""
+    n = 5 if with_learned_maps else 4
+    return HEATMAP_LABELS[with_learned_maps], HEATMAP_COLUMNS[:n], HEATMAP_WIDTHS[n]
+
+
 def heatmap_columns(report: Report) -> list[str]:
-    """The heatmap table's columns: without learned maps, no column for them (no empty panel)."""
-    return HEATMAP_COLUMNS if learned_maps(report) else HEATMAP_COLUMNS[:4]
+    """The heatmap table's columns of this report (``heatmap_layout``)."""
+    return heatmap_layout(learned_maps(report))[1]
 
 
 def heatmap_rows(report: Report) -> list[list]:

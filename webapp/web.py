@@ -21,9 +21,10 @@ from dfdemo.config import DetectorConfig, load_config
 from dfdemo.detector import resolve_weights
 from dfdemo.errors import DfdemoError
 from dfdemo.examples import build_examples
-from dfdemo.page import face_gallery, faces_rows, heatmap_items, heatmap_rows, learned_maps, timeline_figure, verdict_card
+from dfdemo.page import (face_gallery, faces_rows, heatmap_items, heatmap_layout, heatmap_rows, learned_maps, timeline_figure,
+                         verdict_card)
 from dfdemo.report import Report
-from dfdemo.words import UPLOAD_KEPT_NOTE, crop_caption, plain_words
+from dfdemo.words import UPLOAD_KEPT_NOTE, crop_caption, how_it_works, plain_words
 
 from .pool import AnalyzerPool
 from .sessions import NotAnUpload, Owned, Sessions, UploadGone
@@ -115,6 +116,11 @@ class PageView:
     json_path: Path
     learned_maps: bool = True  # the heatmaps have learned blend maps beside them (weights with a mask head)
 
+    @property
+    def heatmap_layout(self) -> tuple[str, list[str], list[str]]:
+        """The heatmap gallery's label, the table's columns and widths (``page.heatmap_layout``)."""
+        return heatmap_layout(self.learned_maps)
+
 
 class WebApp:
     """The app's state and actions: the analyzer pool, the sessions and their files, the cancel
@@ -136,6 +142,14 @@ class WebApp:
             return load_config(resolve_weights(None))
         except DfdemoError:
             return None
+
+    def page_defaults(self) -> tuple[bool, str]:
+        """What the page shows before any analysis, from the default weights' config.json: whether
+        the temporal check is ticked (weights whose temporal head is on by default) and the How it
+        works text with the numbers measured for them."""
+        cfg = self.bundled_config()
+        temporal = bool(cfg and cfg.temporal and cfg.temporal.default_on)
+        return temporal, how_it_works(cfg.faithfulness if cfg else None, cfg.extra if cfg else None)
 
     def examples(self) -> list[str]:
         """The example files, built on first use (the app still works without them)."""
