@@ -95,22 +95,36 @@ def in_training(check: str, r: FileRows) -> bool:
     return r.item.label == 0 or r.item.family == FAMILY[check]
 
 
-def training_set(rows: list[FileRows], check: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(x, y, weight): per crop (synthesis) or per main face track (animation); each file
-    weighs one in all, each class half of the total."""
-    keep = [r for r in rows if in_training(check, r)]
+def main_track(r: FileRows) -> np.ndarray | None:
+    """A file's main face track (the one seen most), or None when it is seen in fewer than
+    ``MIN_TRACK_CROPS`` frames (the lip-sync check abstains on it)."""
+    main = max(tracks_of(r), key=lambda m: m.sum())
+    return None if main.sum() < MIN_TRACK_CROPS else main
+
+
+def main_track_summary(r: FileRows) -> np.ndarray | None:
+    main = main_track(r)
+    return None if main is None else summary(r, main)[None]
+
+
+def main_track_mouths(r: FileRows) -> np.ndarray | None:
+    main = main_track(r)
+    return None if main is None else r.mouth[main]
+
+
+def training_set(rows: list[FileRows], check: str, per_file=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, y, weight): each training file's rows of features (``per_file``; by default its crops
+    for synthesis, its main face track's summary for animation; None leaves the file out); each
+    file weighs one in all, each class half of the total."""
+    per_file = per_file or (main_track_summary if check == "animation" else (lambda r: r.face))
     xs, ys, ws = [], [], []
-    for r in keep:
-        if check == "animation":
-            main = max(tracks_of(r), key=lambda m: m.sum())
-            if main.sum() < MIN_TRACK_CROPS:
-                continue
-            xs.append(summary(r, main)[None])
-            ws.append(np.ones(1))
-        else:
-            xs.append(r.face)
-            ws.append(np.full(len(r.face), 1.0 / len(r.face)))
-        ys.append(np.full(len(xs[-1]), r.item.label))
+    for r in rows:
+        x = per_file(r) if in_training(check, r) else None
+        if x is None:
+            continue
+        xs.append(x)
+        ys.append(np.full(len(x), r.item.label))
+        ws.append(np.full(len(x), 1.0 / len(x)))
     if len({int(y[0]) for y in ys}) < 2:
         raise LabError(f"{check}: needs fakes of its family and reals to learn from")
     x, y, w = np.concatenate(xs).astype(np.float32), np.concatenate(ys), np.concatenate(ws)
@@ -140,25 +154,6 @@ def fit_head(check: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, weight_dec
     return head.eval()
 
 
-def mouth_crop_set(rows: list[FileRows]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(x, y, weight) of the lip-sync check's crop-level mouth term: every mouth crop of each
-    training clip's main face track; each clip weighs one in all, each class half of the total."""
-    xs, ys, ws = [], [], []
-    for r in rows:
-        if not in_training("animation", r):
-            continue
-        main = max(tracks_of(r), key=lambda m: m.sum())
-        if main.sum() < MIN_TRACK_CROPS:
-            continue
-        xs.append(r.mouth[main])
-        ys.append(np.full(int(main.sum()), r.item.label))
-        ws.append(np.full(int(main.sum()), 1.0 / main.sum()))
-    x, y, w = np.concatenate(xs).astype(np.float32), np.concatenate(ys), np.concatenate(ws)
-    for c in (0, 1):
-        w[y == c] /= w[y == c].sum()
-    return x, y, w
-
-
 @torch.no_grad()
 def with_mouth_crops(head: TrackHead, mouth: SynthesisHead) -> TrackHead:
     """One TrackHead whose logit is the mean of the track head's and of ``mouth``'s logits
@@ -182,7 +177,8 @@ def fit_check(check: str, rows: list[FileRows], weight_decay: float, mouth_decay
     crop-level mouth term (``--mouth-crop-weight-decay``) folded into its track head."""
     head = fit_head(check, *training_set(rows, check), weight_decay)
     if check == "animation" and mouth_decay is not None:
-        head = with_mouth_crops(head, fit_head("synthesis", *mouth_crop_set(rows), mouth_decay))
+        mouths = training_set(rows, check, main_track_mouths)  # every mouth crop, a crop-level head (SynthesisHead)
+        head = with_mouth_crops(head, fit_head("synthesis", *mouths, mouth_decay))
     return head
 
 
