@@ -284,19 +284,18 @@ def mean_shares(report: Report, track_id: int) -> dict[str, float] | None:
     return {k: sum(m.get(k, 0.0) for m in maps) / len(maps) for k in keys}
 
 
-def _numbers(p: float, t: float, low: float, high: float) -> tuple[str, str, str, str]:
-    """Score, threshold and the "some signs" range as shown: cuts as stored, the score never rounded
-    onto the other side of one (``score_text``)."""
-    return score_text(p, [t, low, high]), cut_text(t), cut_text(low), cut_text(high)
+def _numbers(check: Check, report: Report) -> tuple[str, str, str, str]:
+    """A check's score, threshold and "some signs" range as shown (its cut, ``Report.cut_of``): cuts
+    as stored, the score never rounded onto the other side of one (``score_text``)."""
+    cut = report.cut_of(check)
+    (low, high), t = cut.band, cut.threshold
+    return score_text(check.fake_probability, [t, low, high]), cut_text(t), cut_text(low), cut_text(high)
 
 
 def _verdict_sentence(face: FaceReport, report: Report) -> str:
     """The blending check's finding on this face."""
     check = face.blending()
-    p, verdict = check.fake_probability, check.verdict
-    cut = report.cut_of(check)
-    t, (low, high) = cut.threshold, cut.band
-    ps, ts, lows, highs = _numbers(p, t, low, high)
+    verdict, (ps, ts, lows, highs) = check.verdict, _numbers(check, report)
     over = f" over {len(face.frames)} frames" if report.kind == "video" and len(face.frames) > 1 else ""
     who, what = ("The deepfake classifier", "of a deepfake") if report.detector else ("The face-swap blending check", "of a pasted face")
     if verdict == "fake":
@@ -314,9 +313,7 @@ def _synthesis_sentence(face: FaceReport, report: Report) -> str | None:
     check = next((c for c in face.checks if c.name == "synthesis"), None)
     if check is None or check.verdict == "not_checked":  # the report's note says why
         return None
-    p, cut = check.fake_probability, report.cut_of(check)
-    t, (low, high) = cut.threshold, cut.band
-    ps, ts, lows, highs = _numbers(p, t, low, high)
+    ps, ts, lows, highs = _numbers(check, report)
     if check.verdict == "fake":
         return (f"The generator-traces check found **strong signs** that this face was drawn by a generator: its "
                 f"score is {ps}, above its threshold of {ts}.")
