@@ -308,10 +308,13 @@ class Detector:
     def _read_heads(self, out: Outputs, names: list[str]) -> tuple[np.ndarray, dict[str, torch.Tensor]]:
         """One batch's blending P(fake), and per learned head ``names`` its P(fake) (a crop-level
         head) or the face's pooled activations (a track-level head)."""
-        heads = {}
+        heads, pooled_by = {}, {}  # heads reading the same layers share one pooling (the spread is not free)
         for n in names:
             c = self.config.learned()[n]
-            pooled = pool([out.taps[layer] for layer in c.layers], c.layers, c.spread)
+            key = (tuple(c.layers), tuple(c.spread))
+            if key not in pooled_by:
+                pooled_by[key] = pool([out.taps[layer] for layer in c.layers], c.layers, c.spread)
+            pooled = pooled_by[key]
             heads[n] = pooled if c.unit == "track" else torch.sigmoid(getattr(self.scorer, f"{n}_head")(pooled).float())
         return torch.sigmoid(out.logits.float()).numpy(), heads
 
