@@ -12,6 +12,8 @@ bobbing over a grey background.
   ``ratio_to_floor = total / floor``.
 * **peer** = MTCNN from facenet-pytorch (a benchmark extra, run only where it is installed)
   on the same sampled frames as our detector.
+* **learned checks** (weights that have them): a photo's and a clip's scoring per face against
+  the blending check alone, on the benchmark's own face crops (``checks_cost``); target ≤ 1.3x.
 * **memory**: the peak resident set size (RSS) of the process during one analysis, models
   and libraries included: Linux's ``VmHWM``, the high-water mark that
   ``resource.getrusage().ru_maxrss`` also reports, but reset just before the analysis
@@ -50,6 +52,8 @@ TARGETS = {  # name: (limit, "<=" or ">=")
     "mtcnn_over_ours": (5.0, ">="),
     "long_over_short_peak_rss": (1.2, "<="),
     "temporal_over_frame_only": (1.3, "<="),
+    "photo_checks_over_blending": (1.3, "<="),
+    "video_checks_over_blending": (1.3, "<="),
 }
 
 
@@ -202,6 +206,43 @@ def classifier_rates(detector, crops: list[np.ndarray], repeats: int) -> dict:
     return {"crops": len(x), "batch_size": BATCH_SIZE, **{k: len(x) / _median(v) for k, v in times.items()}}
 
 
+def checks_cost(detector, crops: list[np.ndarray], repeats: int) -> dict | None:
+    """The learned checks' cost per face against the blending check alone (``predict``): a
+    photo's scoring (the heads that judge photos, from the same pass) and a clip's (every head
+    that judges clips, the mouth pass at the head's ``mouth_px`` included). The three are timed
+    in turn in each repeat and each ratio is the median of the repeats' own ratios, so that a
+    load that comes and goes hits both sides alike. The mouth crops are the lower middle of the
+    face crops resized to ``mouth_px`` (a pass costs the same whatever the pixels). None for
+    weights without learned checks."""
+    import cv2
+
+    cfgs = detector.config.learned()
+    names = {kind: [n for n in detector.learned_heads if cfgs[n].judges(kind)] for kind in ("image", "video")}
+    if not crops or not detector.learned_heads:
+        return None
+    x = np.stack(crops)
+    mouth_px = max((cfgs[n].mouth_px for n in names["video"]), default=0)
+    s = x.shape[1]
+    mouths = np.stack([cv2.resize(c[s // 2:, s // 4:3 * s // 4], (mouth_px, mouth_px), interpolation=cv2.INTER_AREA)
+                       for c in x]) if mouth_px else None
+    runs = {"blending": lambda: detector.predict(x),
+            "photo": lambda: detector.scores(x, heads=names["image"]),
+            "video": lambda: detector.scores(x, mouths, heads=names["video"])}
+    for run in runs.values():
+        run()  # warm-up
+    times = {k: [] for k in runs}
+    for _ in range(repeats):
+        for k, run in runs.items():
+            t = time.perf_counter()
+            run()
+            times[k].append(time.perf_counter() - t)
+    base = np.array(times["blending"])
+    return {"faces": len(x), "mouth_px": mouth_px, "photo_heads": names["image"], "video_heads": names["video"],
+            "blending_ms_per_face": 1000 * _median(base) / len(x),
+            "photo_over_blending": _median(np.array(times["photo"]) / base),
+            "video_over_blending": _median(np.array(times["video"]) / base)}
+
+
 def peer_mtcnn(faces, path, frames: int, repeats: int) -> dict | None:
     """MTCNN (facenet-pytorch, default settings) against our detector on the same frames.
 
@@ -314,6 +355,8 @@ def check_targets(result: dict) -> dict:
         "mtcnn_over_ours": (result.get("peer") or {}).get("mtcnn_over_ours"),
         "long_over_short_peak_rss": (result.get("memory_flatness") or {}).get("long_over_short_peak_rss"),
         "temporal_over_frame_only": (result.get("temporal") or {}).get("temporal_over_frame_only"),
+        "photo_checks_over_blending": (result.get("checks") or {}).get("photo_over_blending"),
+        "video_checks_over_blending": (result.get("checks") or {}).get("video_over_blending"),
     }
     out = {}
     for name, value in values.items():
@@ -355,6 +398,12 @@ def print_result(r: dict) -> None:
     c = r["classifier"]
     p(f"classifier: {c['batch1_faces_per_s']:.1f} faces/s at batch 1, {c['batched_faces_per_s']:.1f} faces/s at batch {c['batch_size']} "
       f"(the analysis), {c['one_pass_faces_per_s']:.1f} faces/s with all {c['crops']} in one pass")
+    k = r.get("checks")
+    if k:
+        p(f"learned checks per face, against blending alone ({k['blending_ms_per_face']:.1f} ms, {k['faces']} faces a call, "
+          f"median of the runs' ratios): photo {k['photo_over_blending']:.2f}x ({', '.join(k['photo_heads']) or 'none'}), "
+          f"clip {k['video_over_blending']:.2f}x ({', '.join(k['video_heads']) or 'none'}"
+          + (f"; mouth pass at {k['mouth_px']} px)" if k["mouth_px"] else ")"))
     pf = r.get("per_face") or {}
     if "pass_batch_mb" in pf:
         explain_ms = 1000 * r["stages_s"].get("explain", 0.0) / max(1, r["heatmaps"])
@@ -516,6 +565,7 @@ def measure(analyzer, path: Path, settings, weights: str, how: str, a, tmp: Path
         **run,
         "memory": analysis_memory(analyzer, path, settings),  # before the batch-32 pass below
         "classifier": classifier_rates(analyzer.detector, crops, a.repeats),
+        "checks": checks_cost(analyzer.detector, crops, a.repeats),
         "per_face": per_face_memory(weights) if _reset_peak_rss() else {},
     }
     result["peer"] = None if a.no_peer else peer_mtcnn(analyzer.faces, path, a.frames, a.repeats)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from pathlib import Path
 
+import cv2
 import pytest
+
+from conftest import astronaut
 
 from dfdemo.detector import load_detector
 from dfdemo_lab import bench
@@ -174,3 +178,18 @@ def test_bench_times_the_temporal_check(tmp_path, capsys, tiny_clip, tiny_weight
     assert t["temporal_over_frame_only"] == pytest.approx(t["total_s"] / r["total_s"])
     assert r["targets"]["temporal_over_frame_only"]["met"] == (t["temporal_over_frame_only"] <= 1.3)
     assert "temporal" not in r["stages_s"]  # the frame-only run has no temporal stage
+
+
+def test_learned_checks_cost_is_measured_against_blending_alone(tiny_weights):
+    """The bundled weights' learned checks: which heads each kind of media runs, at the mouth
+    size the lip-sync head reads; ratios are measured (positive), never held to a limit here."""
+    detector = load_detector(Path(__file__).resolve().parents[1] / "weights" / "detector")
+    face = cv2.resize(astronaut()[20:260, 140:380], (detector.config.input_size,) * 2, interpolation=cv2.INTER_AREA)
+    cost = bench.checks_cost(detector, [face] * 3, repeats=1)
+    cfgs = detector.config.learned()
+    assert cost["faces"] == 3 and cost["mouth_px"] == cfgs["animation"].mouth_px > 0
+    assert cost["photo_heads"] == ["synthesis"] and set(cost["video_heads"]) == {"synthesis", "animation"}
+    assert cost["blending_ms_per_face"] > 0 and cost["photo_over_blending"] > 0 and cost["video_over_blending"] > 0
+    assert bench.checks_cost(detector, [], repeats=1) is None
+    assert set(bench.check_targets({"checks": cost})) == {"photo_checks_over_blending", "video_checks_over_blending"}
+    assert bench.checks_cost(load_detector(tiny_weights), [face], repeats=1) is None  # no learned checks
