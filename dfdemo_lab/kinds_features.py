@@ -5,7 +5,7 @@ tracks → ``square_crop`` at the detector's framing), and each face crop throug
 one scoring pass: the blending P(fake) and the pooled activations every learned head reads
 (``dfdemo.heads.pool`` over the synthesis layers). Beside the face, the mouth at its own
 resolution: ``dfdemo.faces.mouth_crop``, cut from the frame and scored by the same frozen
-backbone at ``MOUTH_SIZE`` px, pooled the same way; and a few
+backbone at ``MOUTH_SIZE`` px (``--mouth-px``), pooled the same way; and a few
 sharpness numbers (mouth against eyes), since lip-sync tools redraw the mouth at low
 resolution. Photos are also read as ``down`` (the whole picture shrunk so that the face is
 40-160 px) and ``up`` (shrunk, then enlarged back) variants, fakes and reals alike, so that
@@ -88,8 +88,10 @@ def sharpness(crop: np.ndarray, keypoints: np.ndarray, face_px: float) -> np.nda
 class Extractor:
     """The detector's pooled activations and blending score of crops, and the faces of a file."""
 
-    def __init__(self, detector: Detector, faces: FaceDetector, frames: int = 8, max_faces: int = 4):
+    def __init__(self, detector: Detector, faces: FaceDetector, frames: int = 8, max_faces: int = 4,
+                 mouth_px: int = MOUTH_SIZE):
         self.det, self.faces, self.frames, self.max_faces = detector, faces, frames, max_faces
+        self.mouth_px = mouth_px
 
     @torch.inference_mode()
     def pooled(self, crops: np.ndarray, bs: int = 16) -> tuple[np.ndarray, np.ndarray]:
@@ -131,7 +133,7 @@ class Extractor:
             for slot, d in zip(t.frame_slots, t.detections):
                 rows.append((t.track_id, slot, next(j for j, e in enumerate(per_frame[slot]) if e is d)))
         face = np.stack([crops[(s, j)] for _, s, j in rows])
-        mouth = np.stack([mouth_crop(frames[s].rgb, per_frame[s][j].box, per_frame[s][j].keypoints, MOUTH_SIZE) for _, s, j in rows])
+        mouth = np.stack([mouth_crop(frames[s].rgb, per_frame[s][j].box, per_frame[s][j].keypoints, self.mouth_px) for _, s, j in rows])
         sharp = np.stack([sharpness(crops[(s, j)], kps[(s, j)], per_frame[s][j].size) for _, s, j in rows])
         ff, blend = self.pooled(face)
         mf = self.det.pooled_activations(mouth, LAYERS, SPREAD).numpy()

@@ -398,7 +398,7 @@ def fit_final(rows: list[FileRows], decay: dict[str, float], mouth_decay: float 
 
 
 def save_weights(src: str | None, dst: Path, heads: dict, cuts: dict, records: dict, photo: tuple[float, dict],
-                 photo_accuracy: dict, model_id: str) -> None:
+                 photo_accuracy: dict, model_id: str, mouth_px: int = MOUTH_SIZE) -> None:
     det = load_detector(src)
     cfg = det.config
     dims = {"synthesis": heads["synthesis"].mean.numel(), "animation": heads["animation"].mean.numel() // 2}
@@ -414,7 +414,7 @@ def save_weights(src: str | None, dst: Path, heads: dict, cuts: dict, records: d
             extra={"calibration": clip[1], "photo_calibration": image[1], **records[check]},
             media=("video",) if check == "animation" else ("video", "image"),
             min_face_px=records[check].get("min_face_px", 0.0),
-            unit="track" if check == "animation" else "crop", mouth_px=MOUTH_SIZE if check == "animation" else 0)
+            unit="track" if check == "animation" else "crop", mouth_px=mouth_px if check == "animation" else 0)
     dst = Path(dst)
     if dst.exists():
         shutil.rmtree(dst)
@@ -485,6 +485,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", type=Path, default=Path("runs/kinds"), help="feature cache and records (default: runs/kinds)")
     ap.add_argument("--weights", default=None, help="the detector whose frozen activations are read (default: bundled)")
     ap.add_argument("--frames", type=int, default=8, help="frames sampled per clip for the features (default: 8)")
+    ap.add_argument("--mouth-px", type=int, default=MOUTH_SIZE,
+                    help=f"the mouth crop's side for the lip-sync check (extract: cut at it; fit: recorded in the weights; "
+                         f"the same for both steps of one --out; default: {MOUTH_SIZE})")
     ap.add_argument("--lfw", type=int, default=600, help="LFW people among the real photos (default: 600)")
     ap.add_argument("--weight-decay", type=float, default=0.01, help="L2 penalty of the generator-traces head (default: 0.01)")
     ap.add_argument("--animation-weight-decay", type=float, default=1.0,
@@ -569,7 +572,7 @@ def save_fitted(a, argv: list[str] | None, rows: list, numbers: dict, cuts: dict
     args = sys.argv[1:] if argv is None else argv  # the step ("fit") is among them
     training = {"command": "python -m dfdemo_lab learn-kinds " + " ".join(args),
                 "weight_decay": decay, "mouth_crop_weight_decay": a.mouth_crop_weight_decay,
-                "frames_per_clip": a.frames, "lfw_people": a.lfw,
+                "frames_per_clip": a.frames, "mouth_px": a.mouth_px, "lfw_people": a.lfw,
                 "folds": numbers["folds"]}
     records = {check: {"out_of_fold": {"auc": numbers["auc"][check], "at_the_cuts": numbers["at_the_cuts"]},
                        "training": {**training, "learned_from": f"real {FAMILY[check]} outputs against real media"}}
@@ -579,7 +582,8 @@ def save_fitted(a, argv: list[str] | None, rows: list, numbers: dict, cuts: dict
     for check in FAMILY:
         records[check]["accuracy"] = acc[check]
     save_weights(a.weights, a.save, heads, cuts, records, photo, acc["photo"],
-                 model_id=a.model_id or f"{cfg.model_id.split(' (')[0]} (v3 + learned checks, {time.strftime('%Y-%m-%d')})")
+                 model_id=a.model_id or f"{cfg.model_id.split(' (')[0]} (v3 + learned checks, {time.strftime('%Y-%m-%d')})",
+                 mouth_px=a.mouth_px)
 
 
 def extract(a, items: list[Item]) -> int:
@@ -590,7 +594,7 @@ def extract(a, items: list[Item]) -> int:
     det = load_detector(a.weights)
     items = sorted(items, key=lambda i: (i.origin == "lfw", i.kind == "image"))
     with FaceDetector(max_faces=4) as fd:
-        print(extract_all(items, Extractor(det, fd, frames=a.frames), a.out))
+        print(extract_all(items, Extractor(det, fd, frames=a.frames, mouth_px=a.mouth_px), a.out))
     return 0
 
 
