@@ -176,7 +176,7 @@ def assign_folds(items: list[Item], k: int = FOLDS) -> list[Item]:
     fold_of: dict[str, int] = {}
     for g in sorted(members, key=lambda g: (-len(members[g]), g)):
         keys = [(items[i].label, items[i].family) for i in members[g]]
-        main = max(set(keys), key=keys.count)
+        main = max(sorted(set(keys)), key=keys.count)  # a tie goes to the first in order, not to the set's (hash-seeded) order
         f = min(range(k), key=lambda f: (counts[f].get(main, 0), sum(counts[f].values()), f))
         fold_of[g] = f
         for key in keys:
