@@ -236,11 +236,10 @@ def checks_cost(detector, crops: list[np.ndarray], repeats: int) -> dict | None:
             t = time.perf_counter()
             run()
             times[k].append(time.perf_counter() - t)
-    base = np.array(times["blending"])
+    base = times["blending"]
     return {"faces": len(x), "mouth_px": mouth_px, "photo_heads": names["image"], "video_heads": names["video"],
             "blending_ms_per_face": 1000 * _median(base) / len(x),
-            "photo_over_blending": _median(np.array(times["photo"]) / base),
-            "video_over_blending": _median(np.array(times["video"]) / base)}
+            **{f"{k}_over_blending": _median([t / b for t, b in zip(times[k], base)]) for k in ("photo", "video")}}
 
 
 def peer_mtcnn(faces, path, frames: int, repeats: int) -> dict | None:

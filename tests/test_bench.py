@@ -185,7 +185,7 @@ def test_learned_checks_cost_is_measured_against_blending_alone(tiny_weights):
     size the lip-sync head reads; ratios are measured (positive), never held to a limit here."""
     detector = load_detector(Path(__file__).resolve().parents[1] / "weights" / "detector")
     face = cv2.resize(astronaut()[20:260, 140:380], (detector.config.input_size,) * 2, interpolation=cv2.INTER_AREA)
-    cost = bench.checks_cost(detector, [face] * 3, repeats=1)
+    cost = bench.checks_cost(detector, [face] * 3, repeats=2)
     cfgs = detector.config.learned()
     assert cost["faces"] == 3 and cost["mouth_px"] == cfgs["animation"].mouth_px > 0
     assert cost["photo_heads"] == ["synthesis"] and set(cost["video_heads"]) == {"synthesis", "animation"}
