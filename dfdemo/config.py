@@ -224,6 +224,13 @@ class SynthesisConfig:
     min_face_px: float = 0.0
     unit: str = "crop"  # "crop": a logit per face crop; "track": one per face track (``synthesis.TrackHead``)
     mouth_px: int = 0  # > 0: the head also reads the mouth at this size (``faces.mouth_crop``), a second pass
+    mouth_layers: tuple[str, ...] = ()  # the layers that pass reads (empty: ``layers``); it stops after the last
+
+    @property
+    def mouth_taps(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(layers, spread layers) of the mouth pass."""
+        layers = tuple(self.mouth_layers) or tuple(self.layers)
+        return layers, tuple(n for n in self.spread if n in layers)
 
     def judges(self, kind: str) -> bool:
         return kind in self.media
@@ -244,7 +251,8 @@ class SynthesisConfig:
             d.pop("media")
         else:
             d["media"] = list(self.media)
-        for key, default in (("min_face_px", 0.0), ("unit", "crop"), ("mouth_px", 0)):
+        d["mouth_layers"] = list(self.mouth_layers)
+        for key, default in (("min_face_px", 0.0), ("unit", "crop"), ("mouth_px", 0), ("mouth_layers", [])):
             if d[key] == default:
                 d.pop(key)
         return d
@@ -257,6 +265,7 @@ class SynthesisConfig:
             return cls(layers=tuple(d["layers"]), spread=tuple(d.get("spread", ())), dims=int(d["dims"]),
                        **Calibration.read(d).fields(), media=tuple(d.get("media", ("video", "image"))), min_face_px=float(d.get("min_face_px", 0.0)),
                        unit=str(d.get("unit", "crop")), mouth_px=int(d.get("mouth_px", 0)),
+                       mouth_layers=tuple(d.get("mouth_layers", ())),
                        extra=dict(d.get("extra", {})))
         except (KeyError, TypeError, ValueError) as e:
             raise WeightsError(f"config.json: bad synthesis head settings: {e}") from e

@@ -27,7 +27,7 @@ import torch
 from .config import DetectorConfig, load_config  # noqa: F401 (DetectorConfig, load_config: part of the API)
 from .errors import WeightsError
 from .heads import HeadLogit, pool
-from .model import Outputs, build_model, default_target_layer, fold_batchnorm, forward_all, tap_features, tap_indices, twin
+from .model import Outputs, activations, build_model, default_target_layer, fold_batchnorm, forward_all, tap_features, tap_indices, twin
 from .temporal import TemporalHead, load_temporal
 from .weights import Layout, detect_layout, load_weights, resolve_weights, save_detector, source_label  # noqa: F401 (resolve_weights, save_detector: part of the API)
 
@@ -325,15 +325,17 @@ class Detector:
             return face.numpy()
         if mouths is None or len(mouths) != n:
             raise ValueError(f"the {name} head reads the mouth too: pass one mouth crop per face crop")
-        return torch.cat([face, self.pooled_activations(mouths, c.layers, c.spread)], 1).numpy()
+        return torch.cat([face, self.pooled_activations(mouths, *c.mouth_taps)], 1).numpy()
 
     def pooled_activations(self, crops: np.ndarray, layers: tuple[str, ...], spread: tuple[str, ...],
                            batch_size: int = MOUTH_BATCH) -> torch.Tensor:
-        """The scoring pass's pooled activations (``heads.pool``) of uint8 RGB crops of any
-        square size (N, m, m, 3): the mouth pass, and the lab's features of it."""
+        """The pooled activations (``heads.pool``) of ``layers`` for uint8 RGB crops of any square
+        size (N, m, m, 3), from a pass that stops after the last of them (``model.activations``):
+        the mouth pass, and the lab's features of it."""
         layers = tuple(layers)
-        return torch.cat(self._passes(crops, batch_size, prep=self._normalise, layers=layers,
-                                      each=lambda o: pool([o.taps[layer] for layer in layers], layers, spread)))
+        with torch.inference_mode():
+            return torch.cat([pool(activations(self.scorer, self._normalise(crops[i:i + batch_size]), layers), layers, spread)
+                              for i in range(0, len(crops), batch_size)])
 
     def track_probability(self, name: str, features: np.ndarray) -> float:
         """A track-level head's P(fake) of one face track from its crops' features (T, dims)

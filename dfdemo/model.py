@@ -191,6 +191,19 @@ def tap(model: torch.nn.Module, x: torch.Tensor, layers: tuple[str, ...]) -> tup
     return final, [final if where[n] == FINAL else got[where[n]] for n in layers]
 
 
+def activations(model: torch.nn.Module, x: torch.Tensor, layers: tuple[str, ...]) -> list[torch.Tensor]:
+    """The activations of ``layers`` only, from a pass that stops after the last of them (no
+    later blocks, no logits: the mouth pass reads early blocks); the same tensors as ``tap``'s.
+    A layer at the final features needs the whole pass (``tap``)."""
+    where = tap_indices(model, layers)
+    if not layers or FINAL in where.values():
+        return tap(model, x, layers)[1]
+    indices = sorted(set(where.values()))
+    inter = model.forward_intermediates(x, indices=indices, stop_early=True, intermediates_only=True, **_every_block(model))
+    got = dict(zip(indices, inter))
+    return [got[where[n]] for n in layers]
+
+
 def tap_features(model: torch.nn.Module):
     """``tap`` bound to ``model``, giving only the activations: what ``heads.HeadLogit`` calls."""
     return lambda x, layers: tap(model, x, layers)[1]

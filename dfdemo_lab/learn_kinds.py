@@ -40,6 +40,7 @@ from dfdemo.analyzer import aggregate  # a track's score as the product makes it
 from dfdemo.config import SynthesisConfig, band_for, load_config, threshold_for
 from dfdemo.detector import load_detector
 from dfdemo.heads import SynthesisHead, TrackHead
+from dfdemo.model import forward_all
 from dfdemo.weights import resolve_weights, save_detector
 
 from .cache import split_of
@@ -67,16 +68,40 @@ class FileRows:
     face_px: np.ndarray  # (N,) the face box's larger side in the frame
 
 
-def load_rows(items: list[Item], out: Path) -> list[FileRows]:
+def load_rows(items: list[Item], out: Path, mouth_columns: np.ndarray | None = None) -> list[FileRows]:
+    """The cached features of every (item, variant); of the mouth's, ``mouth_columns`` only
+    (``pooled_columns``; default: all)."""
     rows = []
     for it in items:
         for v in (VARIANTS if it.kind == "image" else ("orig",)):
             p = cache_path(out, it, v)
             f = load(p) if p.is_file() else None
             if f is not None:
-                rows.append(FileRows(it, v, f.face.astype(np.float32), f.mouth.astype(np.float32), f.track, f.blend,
+                mouth = f.mouth if mouth_columns is None else f.mouth[:, mouth_columns]
+                rows.append(FileRows(it, v, f.face.astype(np.float32), mouth.astype(np.float32), f.track, f.blend,
                                      np.exp(f.sharp[:, 3])))
     return rows
+
+
+def pooled_columns(channels: dict[str, int], layers: tuple[str, ...]) -> np.ndarray:
+    """Where ``layers``' numbers sit among the cached features (``heads.pool`` over ``LAYERS``,
+    ``SPREAD``: per layer its mean, then its spread for a ``SPREAD`` layer); ``channels``: each
+    layer's channel count."""
+    at, cols = 0, []
+    for name in LAYERS:
+        width = channels[name] * (2 if name in SPREAD else 1)
+        if name in layers:
+            cols.extend(range(at, at + width))
+        at += width
+    return np.array(cols)
+
+
+def layer_channels(weights: str | None) -> dict[str, int]:
+    """Each of ``LAYERS``' channel count in the detector's scoring pass (one probe)."""
+    det = load_detector(weights)
+    with torch.inference_mode():
+        out = forward_all(det.scorer, torch.zeros(1, 3, 64, 64), LAYERS)
+    return {n: int(out.taps[n].shape[1]) for n in LAYERS}
 
 
 def tracks_of(r: FileRows, min_crops: int = 1) -> list[np.ndarray]:
@@ -161,7 +186,8 @@ def with_mouth_crops(head: TrackHead, mouth: SynthesisHead) -> TrackHead:
     mean of the mouth activations: its weights fold into that part of the track head's (the face
     part, which Grad-CAM explains, keeps its weights, halved like the rest)."""
     dims = mouth.mean.numel()
-    part = slice(dims, 2 * dims)  # TrackHead.summary: [mean face, mean mouth, std face, std mouth]
+    face = head.mean.numel() // 2 - dims
+    part = slice(face, face + dims)  # TrackHead.summary: [mean face, mean mouth, std face, std mouth]
     w_mouth = mouth.linear.weight[0] / mouth.std
     folded = TrackHead(head.mean.numel() // 2)
     folded.load_state_dict(head.state_dict())
@@ -398,7 +424,7 @@ def fit_final(rows: list[FileRows], decay: dict[str, float], mouth_decay: float 
 
 
 def save_weights(src: str | None, dst: Path, heads: dict, cuts: dict, records: dict, photo: tuple[float, dict],
-                 photo_accuracy: dict, model_id: str, mouth_px: int = MOUTH_SIZE) -> None:
+                 photo_accuracy: dict, model_id: str, mouth_px: int = MOUTH_SIZE, mouth_layers: tuple[str, ...] = ()) -> None:
     det = load_detector(src)
     cfg = det.config
     dims = {"synthesis": heads["synthesis"].mean.numel(), "animation": heads["animation"].mean.numel() // 2}
@@ -414,7 +440,8 @@ def save_weights(src: str | None, dst: Path, heads: dict, cuts: dict, records: d
             extra={"calibration": clip[1], "photo_calibration": image[1], **records[check]},
             media=("video",) if check == "animation" else ("video", "image"),
             min_face_px=records[check].get("min_face_px", 0.0),
-            unit="track" if check == "animation" else "crop", mouth_px=mouth_px if check == "animation" else 0)
+            unit="track" if check == "animation" else "crop", mouth_px=mouth_px if check == "animation" else 0,
+            mouth_layers=tuple(mouth_layers) if check == "animation" and tuple(mouth_layers) != LAYERS else ())
     dst = Path(dst)
     if dst.exists():
         shutil.rmtree(dst)
@@ -488,6 +515,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--mouth-px", type=int, default=MOUTH_SIZE,
                     help=f"the mouth crop's side for the lip-sync check (extract: cut at it; fit: recorded in the weights; "
                          f"the same for both steps of one --out; default: {MOUTH_SIZE})")
+    ap.add_argument("--mouth-layers", type=lambda v: tuple(n for n in v.split(",") if n), default=LAYERS,
+                    help="the layers the lip-sync check reads of the mouth, comma-separated (fit; the mouth pass stops "
+                         f"after the last; default: all cached, {','.join(LAYERS)})")
     ap.add_argument("--lfw", type=int, default=600, help="LFW people among the real photos (default: 600)")
     ap.add_argument("--weight-decay", type=float, default=0.01, help="L2 penalty of the generator-traces head (default: 0.01)")
     ap.add_argument("--animation-weight-decay", type=float, default=1.0,
@@ -518,7 +548,12 @@ def main(argv: list[str] | None = None) -> int:
     if a.step == "extract":
         return extract(a, items)
     t0 = time.time()
-    rows = load_rows(items, a.out)
+    unknown = set(a.mouth_layers) - set(LAYERS)
+    if unknown or not a.mouth_layers:
+        raise LabError(f"--mouth-layers: choose among {','.join(LAYERS)} (got {','.join(a.mouth_layers) or 'none'})")
+    a.mouth_layers = tuple(n for n in LAYERS if n in a.mouth_layers)  # the cache's order, which the pass pools in
+    mouth = None if a.mouth_layers == LAYERS else pooled_columns(layer_channels(a.weights), a.mouth_layers)
+    rows = load_rows(items, a.out, mouth)
     if not rows:
         raise LabError(f"no features under {a.out}: run python -m dfdemo_lab learn-kinds extract --out {a.out} first")
     cfg = load_config(resolve_weights(a.weights))
@@ -572,7 +607,7 @@ def save_fitted(a, argv: list[str] | None, rows: list, numbers: dict, cuts: dict
     args = sys.argv[1:] if argv is None else argv  # the step ("fit") is among them
     training = {"command": "python -m dfdemo_lab learn-kinds " + " ".join(args),
                 "weight_decay": decay, "mouth_crop_weight_decay": a.mouth_crop_weight_decay,
-                "frames_per_clip": a.frames, "mouth_px": a.mouth_px, "lfw_people": a.lfw,
+                "frames_per_clip": a.frames, "mouth_px": a.mouth_px, "mouth_layers": list(a.mouth_layers), "lfw_people": a.lfw,
                 "folds": numbers["folds"]}
     records = {check: {"out_of_fold": {"auc": numbers["auc"][check], "at_the_cuts": numbers["at_the_cuts"]},
                        "training": {**training, "learned_from": f"real {FAMILY[check]} outputs against real media"}}
@@ -583,7 +618,7 @@ def save_fitted(a, argv: list[str] | None, rows: list, numbers: dict, cuts: dict
         records[check]["accuracy"] = acc[check]
     save_weights(a.weights, a.save, heads, cuts, records, photo, acc["photo"],
                  model_id=a.model_id or f"{cfg.model_id.split(' (')[0]} (v3 + learned checks, {time.strftime('%Y-%m-%d')})",
-                 mouth_px=a.mouth_px)
+                 mouth_px=a.mouth_px, mouth_layers=a.mouth_layers)
 
 
 def extract(a, items: list[Item]) -> int:

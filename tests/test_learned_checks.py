@@ -70,7 +70,9 @@ def test_the_track_score_is_the_heads_function_of_the_face_and_the_mouth():
         by_hand = float(torch.sigmoid(head(head.summary(torch.from_numpy(feats))[None]))[0])
     assert det.track_probability("animation", feats) == pytest.approx(by_hand, abs=1e-6)
     other = det.scores(faces, np.zeros_like(mouths)).features["animation"]
-    assert not np.allclose(feats[:, det.config.animation.dims // 2:], other[:, det.config.animation.dims // 2:])  # the mouth is read
+    mouth_dims = det.pooled_activations(mouths[:1], *det.config.animation.mouth_taps).shape[1]  # the mouth's, last
+    assert np.array_equal(feats[:, :-mouth_dims], other[:, :-mouth_dims])  # the face part is the face's
+    assert not np.allclose(feats[:, -mouth_dims:], other[:, -mouth_dims:])  # the mouth is read
     with pytest.raises(ValueError, match="mouth"):
         det.scores(faces)  # a track head that reads the mouth needs the mouth crops
 
@@ -133,24 +135,48 @@ def test_file_size_and_quality_alone_do_not_tell_lip_sync_from_real_clips():
     assert 0.35 < shortcut_auc(clips) < 0.65
 
 
-def test_the_mouth_crop_term_folds_into_the_track_head_as_the_mean_of_both_logits():
+@pytest.mark.parametrize("mouth_dims", [24, 10])
+def test_the_mouth_crop_term_folds_into_the_track_head_as_the_mean_of_both_logits(mouth_dims):
     """learn-kinds --mouth-crop-weight-decay: the crop-level mouth head's mean logit over a track
-    is added to the track head's inside one TrackHead (what the product loads), weights folded."""
+    is added to the track head's inside one TrackHead (what the product loads), weights folded;
+    the mouth may be read from fewer layers than the face (--mouth-layers)."""
     from dfdemo.heads import SynthesisHead, TrackHead
     from dfdemo_lab.learn_kinds import with_mouth_crops
 
     g = torch.Generator().manual_seed(0)
     dims = 24
-    track, mouth = TrackHead(2 * dims), SynthesisHead(dims)  # a crop: face then mouth features
+    track, mouth = TrackHead(dims + mouth_dims), SynthesisHead(mouth_dims)  # a crop: face then mouth features
     for h in (track, mouth):
         for t in (h.mean, h.std, h.linear.weight, h.linear.bias):
             t.data.copy_(torch.rand(t.shape, generator=g) + (0.5 if t is h.std else -0.5))
     folded = with_mouth_crops(track, mouth)
     with torch.no_grad():
         for n in (2, 7):
-            face, mouths = torch.randn(n, dims, generator=g), torch.randn(n, dims, generator=g)
+            face, mouths = torch.randn(n, dims, generator=g), torch.randn(n, mouth_dims, generator=g)
             s = TrackHead.summary(torch.cat([face, mouths], 1))[None]
             want = (track(s) + mouth(mouths).mean()) / 2
             assert torch.allclose(folded(s), want, atol=1e-5)
             assert not torch.allclose(folded(s), track(s), atol=1e-3)  # the mouth term moved the score
     assert torch.equal(folded.linear.weight[0, :dims], track.linear.weight[0, :dims] / 2)  # face part: halved only
+
+
+def test_the_mouth_pass_stops_after_its_last_layer_and_reads_what_the_whole_pass_reads():
+    """A lip-sync head whose mouth reads early blocks only (``mouth_layers``): the pass stops
+    after them, and gives the very numbers the full scoring pass's activations pool to; the
+    lab's feature cache is sliced to the same numbers (``pooled_columns``)."""
+    from dfdemo.heads import pool
+    from dfdemo.model import forward_all
+    from dfdemo_lab.kinds_features import LAYERS, SPREAD
+    from dfdemo_lab.learn_kinds import layer_channels, pooled_columns
+
+    det = load_detector(BUNDLED)
+    mouths = np.stack([cv2.resize(astronaut()[170:250, 170:250], (112, 112))] * 2)
+    early = ("blocks.1", "blocks.3", "blocks.4")
+    spread = tuple(n for n in SPREAD if n in early)
+    with torch.inference_mode():
+        out = forward_all(det.scorer, det._normalise(mouths), LAYERS)
+        everything = pool([out.taps[n] for n in LAYERS], LAYERS, SPREAD)
+        want = pool([out.taps[n] for n in early], early, spread)
+    got = det.pooled_activations(mouths, early, spread)
+    assert torch.allclose(got, want, atol=1e-5)
+    assert torch.allclose(everything[:, pooled_columns(layer_channels(str(BUNDLED)), early)], want, atol=1e-5)
