@@ -504,6 +504,14 @@ def shortcuts(items: list[Item]) -> dict:
                 [it for it in items if it.kind == "image" and it.family in ("generated", "real")]), 3)}
 
 
+def mouth_layers(value: str) -> tuple[str, ...]:
+    """``--mouth-layers``: cached layers, comma-separated, in the cache's order (the pass pools in it)."""
+    names = {n for n in value.split(",") if n}
+    if not names or names - set(LAYERS):
+        raise argparse.ArgumentTypeError(f"choose among {','.join(LAYERS)} (got {value!r})")
+    return tuple(n for n in LAYERS if n in names)
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m dfdemo_lab learn-kinds", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -515,7 +523,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--mouth-px", type=int, default=MOUTH_SIZE,
                     help=f"the mouth crop's side for the lip-sync check (extract: cut at it; fit: recorded in the weights; "
                          f"the same for both steps of one --out; default: {MOUTH_SIZE})")
-    ap.add_argument("--mouth-layers", type=lambda v: tuple(n for n in v.split(",") if n), default=LAYERS,
+    ap.add_argument("--mouth-layers", type=mouth_layers, default=LAYERS,
                     help="the layers the lip-sync check reads of the mouth, comma-separated (fit; the mouth pass stops "
                          f"after the last; default: all cached, {','.join(LAYERS)})")
     ap.add_argument("--lfw", type=int, default=600, help="LFW people among the real photos (default: 600)")
@@ -548,10 +556,6 @@ def main(argv: list[str] | None = None) -> int:
     if a.step == "extract":
         return extract(a, items)
     t0 = time.time()
-    unknown = set(a.mouth_layers) - set(LAYERS)
-    if unknown or not a.mouth_layers:
-        raise LabError(f"--mouth-layers: choose among {','.join(LAYERS)} (got {','.join(a.mouth_layers) or 'none'})")
-    a.mouth_layers = tuple(n for n in LAYERS if n in a.mouth_layers)  # the cache's order, which the pass pools in
     mouth = None if a.mouth_layers == LAYERS else pooled_columns(layer_channels(a.weights), a.mouth_layers)
     rows = load_rows(items, a.out, mouth)
     if not rows:

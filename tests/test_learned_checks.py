@@ -180,3 +180,12 @@ def test_the_mouth_pass_stops_after_its_last_layer_and_reads_what_the_whole_pass
     got = det.pooled_activations(mouths, early, spread)
     assert torch.allclose(got, want, atol=1e-5)
     assert torch.allclose(everything[:, pooled_columns(layer_channels(str(BUNDLED)), early)], want, atol=1e-5)
+
+
+def test_mouth_layers_are_read_in_the_caches_order_and_unknown_ones_refused(capsys):
+    from dfdemo_lab.learn_kinds import parser
+
+    assert parser().parse_args(["fit", "--mouth-layers", "blocks.4,blocks.1"]).mouth_layers == ("blocks.1", "blocks.4")
+    with pytest.raises(SystemExit) as e:
+        parser().parse_args(["fit", "--mouth-layers", "blocks.9"])
+    assert e.value.code == 2 and "choose among blocks.1" in capsys.readouterr().err
