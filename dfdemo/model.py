@@ -95,12 +95,17 @@ def attach_heads(model: torch.nn.Module, config: DetectorConfig) -> torch.nn.Mod
 def add_mask_head(model: torch.nn.Module, layer: str = "blocks.4", deep_layer: str | None = None) -> MaskHeadConfig:
     """Attach a ``MaskHead`` as ``model.mask_head`` reading ``layer`` (and ``deep_layer``);
     returns its config block. Leaves ``model`` in eval mode."""
-    layers = (layer,) + ((deep_layer,) if deep_layer else ())
-    with torch.no_grad():
-        _, feats = tap(model.eval(), torch.zeros(1, 3, 64, 64), layers)
-    head = MaskHeadConfig(layer, int(feats[0].shape[1]), deep_layer, int(feats[1].shape[1]) if deep_layer else 0)
+    width = channels(model.eval(), (layer,) + ((deep_layer,) if deep_layer else ()))
+    head = MaskHeadConfig(layer, width[layer], deep_layer, width[deep_layer] if deep_layer else 0)
     model.mask_head = MaskHead(head.channels, deep_channels=head.deep_channels)
     return head
+
+
+def channels(model: torch.nn.Module, layers: tuple[str, ...]) -> dict[str, int]:
+    """Each of ``layers``' channel count, from one probe pass of ``model`` over a tiny input."""
+    with torch.no_grad():
+        _, feats = tap(model, torch.zeros(1, 3, 64, 64), layers)
+    return {n: int(f.shape[1]) for n, f in zip(layers, feats)}
 
 
 def default_target_layer(architecture: str, model: torch.nn.Module) -> str:

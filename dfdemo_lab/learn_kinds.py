@@ -40,7 +40,7 @@ from dfdemo.analyzer import aggregate  # a track's score as the product makes it
 from dfdemo.config import SynthesisConfig, band_for, load_config, threshold_for
 from dfdemo.detector import load_detector
 from dfdemo.heads import SynthesisHead, TrackHead
-from dfdemo.model import forward_all
+from dfdemo.model import channels
 from dfdemo.weights import resolve_weights, save_detector
 
 from .cache import split_of
@@ -97,11 +97,8 @@ def pooled_columns(channels: dict[str, int], layers: tuple[str, ...]) -> np.ndar
 
 
 def layer_channels(weights: str | None) -> dict[str, int]:
-    """Each of ``LAYERS``' channel count in the detector's scoring pass (one probe)."""
-    det = load_detector(weights)
-    with torch.inference_mode():
-        out = forward_all(det.scorer, torch.zeros(1, 3, 64, 64), LAYERS)
-    return {n: int(out.taps[n].shape[1]) for n in LAYERS}
+    """Each of ``LAYERS``' channel count in the detector's scoring pass (``model.channels``)."""
+    return channels(load_detector(weights).scorer, LAYERS)
 
 
 def tracks_of(r: FileRows, min_crops: int = 1) -> list[np.ndarray]:
