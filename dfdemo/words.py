@@ -397,13 +397,11 @@ def _regions_sentence(face: FaceReport, report: Report) -> str | None:
     if verdict == "real":
         return (f"Its heatmaps explain its most suspicious frames (scores up to {top_p:.2f}), not the face as a whole, "
                 f"which stays below the threshold: in those frames {where}.")
-    if off > OFF_FACE and report.detector:
+    if off > OFF_FACE:  # a Hub classifier has no blending edge to speak of
+        edge, kind = ("", "a fake") if report.detector else ("the blending edge of a swap can sit on the outline, but ", "a swap")
         return (f"Most of what pushed the score towards fake ({percent(off)}) lies off the face (hair, outline, "
-                "background): heat away from the face is no sign of a fake, so look at the heatmaps before trusting this score.")
-    if off > OFF_FACE:
-        return (f"Most of what pushed the score towards fake ({percent(off)}) lies off the face (hair, outline, "
-                f"background): the blending edge of a swap can sit on the outline, but heat away from the face is "
-                f"no sign of a swap, so look at the heatmaps before trusting this score.")
+                f"background): {edge}heat away from the face is no sign of {kind}, so look at the heatmaps before "
+                f"trusting this score.")
     return (f"What pushed the score towards fake sits mostly on {_places(ranked)}; the heatmaps show where the "
             f"detector looked, not proof that this region was edited.")
 
