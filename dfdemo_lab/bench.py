@@ -197,13 +197,20 @@ def classifier_rates(detector, crops: list[np.ndarray], repeats: int) -> dict:
     if not crops:
         return {"crops": 0, "batch_size": BATCH_SIZE, **{k: 0.0 for k in sizes}}
     x = np.stack(crops)
-    times = {k: [] for k in sizes}
-    for _ in range(repeats):
-        for k, bs in sizes.items():
-            t = time.perf_counter()
-            detector.predict(x, batch_size=bs)
-            times[k].append(time.perf_counter() - t)
+    times = timed_in_turn({k: (lambda bs=bs: detector.predict(x, batch_size=bs)) for k, bs in sizes.items()}, repeats)
     return {"crops": len(x), "batch_size": BATCH_SIZE, **{k: len(x) / _median(v) for k, v in times.items()}}
+
+
+def timed_in_turn(runs: dict, repeats: int) -> dict[str, list[float]]:
+    """Each of ``runs`` (name → call) timed once per repeat, in turn, so that a load that comes
+    and goes hits them alike: name → its seconds, one per repeat."""
+    times = {k: [] for k in runs}
+    for _ in range(repeats):
+        for k, run in runs.items():
+            t = time.perf_counter()
+            run()
+            times[k].append(time.perf_counter() - t)
+    return times
 
 
 def checks_cost(detector, crops: list[np.ndarray], repeats: int) -> dict | None:
@@ -228,14 +235,8 @@ def checks_cost(detector, crops: list[np.ndarray], repeats: int) -> dict | None:
     runs = {"blending": lambda: detector.predict(x),
             "photo": lambda: detector.scores(x, heads=names["image"]),
             "video": lambda: detector.scores(x, mouths, heads=names["video"])}
-    for run in runs.values():
-        run()  # warm-up
-    times = {k: [] for k in runs}
-    for _ in range(repeats):
-        for k, run in runs.items():
-            t = time.perf_counter()
-            run()
-            times[k].append(time.perf_counter() - t)
+    timed_in_turn(runs, 1)  # warm-up
+    times = timed_in_turn(runs, repeats)
     base = times["blending"]
     return {"faces": len(x), "mouth_px": mouth_px, "photo_heads": names["image"], "video_heads": names["video"],
             "blending_ms_per_face": 1000 * _median(base) / len(x),
