@@ -164,22 +164,16 @@ def test_the_mouth_pass_stops_after_its_last_layer_and_reads_what_the_whole_pass
     """A lip-sync head whose mouth reads early blocks only (``mouth_layers``): the pass stops
     after them, and gives the very numbers the full scoring pass's activations pool to; the
     lab's feature cache is sliced to the same numbers (``pooled_columns``)."""
-    from dfdemo.heads import pool
-    from dfdemo.model import forward_all
     from dfdemo_lab.kinds_features import LAYERS, SPREAD
     from dfdemo_lab.learn_kinds import layer_channels, pooled_columns
 
     det = load_detector(BUNDLED)
     mouths = np.stack([cv2.resize(astronaut()[170:250, 170:250], (112, 112))] * 2)
     early = ("blocks.1", "blocks.3", "blocks.4")
-    spread = tuple(n for n in SPREAD if n in early)
-    with torch.inference_mode():
-        out = forward_all(det.scorer, det._normalise(mouths), LAYERS)
-        everything = pool([out.taps[n] for n in LAYERS], LAYERS, SPREAD)
-        want = pool([out.taps[n] for n in early], early, spread)
-    got = det.pooled_activations(mouths, early, spread)
-    assert torch.allclose(got, want, atol=1e-5)
-    assert torch.allclose(everything[:, pooled_columns(layer_channels(str(BUNDLED)), early)], want, atol=1e-5)
+    everything = det.pooled_activations(mouths, LAYERS, SPREAD)  # bn2 among them: the whole pass (the lab's cache)
+    got = det.pooled_activations(mouths, early, tuple(n for n in SPREAD if n in early))  # stops after blocks.4
+    assert got.shape == (2, 2 * (24 + 80 + 112))  # each early layer's mean and spread
+    assert torch.allclose(got, everything[:, pooled_columns(layer_channels(str(BUNDLED)), early)], atol=1e-5)
 
 
 def test_mouth_layers_are_read_in_the_caches_order_and_unknown_ones_refused(capsys):
