@@ -53,6 +53,7 @@ from .realfakes import Item, collect
 MIN_TRACK_CROPS = 2  # a track seen in fewer frames has no spread: the animation check abstains on it
 FAMILY = {"synthesis": "generated", "animation": "animation"}
 PORTRAITS = ("ffhq", "dev-eval/synthesis")
+OPERATING_POINTS = (0.01, 0.02, 0.03, 0.05, 0.08)  # shares of false alarms the lip-sync check may add on real clips
 
 
 @dataclass
@@ -369,6 +370,26 @@ def verdict_rates(table: Table, cuts: dict, clip_cut: float, photo_cut: float) -
     }
 
 
+def operating_points(table: Table, clip_cut: float, allowances=OPERATING_POINTS, floor: float = 0.5) -> list[dict]:
+    """The lip-sync check's trade-off on clips, out of fold: for each share of false alarms it
+    may add to blending's on real clips (``--animation-fpr``), its cut, the real clips that
+    blending or it call fake, and the lip-sync / animation clips it catches. What another
+    allowance would give, measured rather than guessed."""
+    real = (table.label == 0) & (table.kind == "video") & (table.variant == "orig")
+    fakes = (table.family == "animation") & (table.variant == "orig")
+    flagged = table.blend[real] >= clip_cut
+    y = np.nan_to_num(table.scores["animation"][real], nan=0.0)
+    caught = np.nan_to_num(table.scores["animation"][fakes], nan=0.0)
+    out = []
+    for extra in allowances:
+        t, _ = added_cut(flagged, y, extra, floor, [str(f) for f in table.fold[real]], "source fold")
+        cut = np.inf if t is None else t  # no cut: the check judges no clip
+        out.append({"added_fpr": extra, "cut": None if t is None else round(t, 4),
+                    "real clips called fake by blending or lip-sync": rate(flagged | (y >= cut)),
+                    "lip-sync/animation clips caught by lip-sync": rate(caught >= cut)})
+    return out
+
+
 def within_source(rows: list[FileRows], weight_decay: float, photo_cut: float | None) -> dict:
     """A diagnostic, not out of source: the generator-traces head with the 50 thispersondoesnotexist
     faces dealt over the folds file by file (every other source as before), scored on them
@@ -593,6 +614,7 @@ def cuts_and_numbers(table: Table, rows: list, items: list[Item], cfg, a) -> tup
     numbers = {"auc": measure(table), "at_the_cuts": verdict_rates(table, cuts, cfg.threshold, photo_t),
                "cuts": {f"{c}/{k}": (None if t is None else round(t, 4)) for (c, k), (t, _) in cuts.items()},
                "blending_photo_cut": round(photo_t, 4), "blending_photo_calibration": photo_cal,
+               "lip_sync_operating_points": operating_points(table, cfg.threshold),
                "shortcut_auc": shortcuts(items),
                "within_source": within_source(rows, decays(a)["synthesis"], cuts.get(("synthesis", "image"), (None,))[0]),
                "files": {"rows": len(rows), "fakes": int(table.label.sum()), "reals": int((table.label == 0).sum())},
@@ -643,6 +665,10 @@ def print_report(numbers: dict) -> None:
     for name, r in numbers["at_the_cuts"].items():
         if r:
             print(f"at the cuts: {name:<62} {r['rate']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] of {r['n']}")
+    for p in numbers["lip_sync_operating_points"]:
+        real, hit = p["real clips called fake by blending or lip-sync"], p["lip-sync/animation clips caught by lip-sync"]
+        print(f"lip-sync allowed +{p['added_fpr']:.2f}: cut {p['cut']}  real clips called fake {real['rate']:.3f} "
+              f"[{real['ci95'][0]:.3f}, {real['ci95'][1]:.3f}]  caught {hit['rate']:.3f} [{hit['ci95'][0]:.3f}, {hit['ci95'][1]:.3f}] of {hit['n']}")
     print("shortcut (file size / quality alone):", numbers["shortcut_auc"])
     print("within source (thispersondoesnotexist by file):", numbers["within_source"])
     print("cuts:", numbers["cuts"], "blending photo cut:", numbers["blending_photo_cut"],

@@ -183,3 +183,33 @@ def test_mouth_layers_are_read_in_the_caches_order_and_unknown_ones_refused(caps
     with pytest.raises(SystemExit) as e:
         parser().parse_args(["fit", "--mouth-layers", "blocks.9"])
     assert e.value.code == 2 and "choose among blocks.1" in capsys.readouterr().err
+
+
+def test_the_lip_sync_operating_points_trade_false_alarms_for_caught_clips():
+    """learn-kinds fit records what another --animation-fpr would give: at each allowance, the
+    real clips blending or the lip-sync check call fake stay within blending's share plus the
+    allowance, the caught share is the fakes' share at that cut, and both grow with it."""
+    from dfdemo_lab.learn_kinds import FileRows, Table, operating_points
+    from dfdemo_lab.realfakes import Item
+
+    rng = np.random.default_rng(3)
+    real_s, fake_s = rng.uniform(0, 1, 100), rng.uniform(0.6, 1, 40)
+    rows, scores = [], []
+    for i, s in enumerate(np.r_[real_s, fake_s]):
+        fake = i >= len(real_s)
+        it = Item(f"/x/{i}", int(fake), "video", "animation" if fake else "real", "m", "test", f"S{i}", i % 5)
+        blend = 0.99 if i in (0, 1) else 0.1  # two real clips blending already calls fake
+        rows.append(FileRows(it, "orig", np.zeros((3, 4), np.float32), np.zeros((3, 4), np.float32), np.zeros(3, int),
+                             np.full(3, blend), np.full(3, 100.0)))
+        scores.append(s)
+    table = Table(rows, {"animation": np.array(scores)})
+    points = operating_points(table, clip_cut=0.9, allowances=(0.01, 0.03, 0.08))
+    assert [p["added_fpr"] for p in points] == [0.01, 0.03, 0.08]
+    caught = []
+    for p in points:
+        real = p["real clips called fake by blending or lip-sync"]
+        assert real["n"] == 100 and 0.02 <= real["rate"] <= 0.02 + p["added_fpr"] + 1e-9
+        hit = p["lip-sync/animation clips caught by lip-sync"]
+        assert hit["n"] == 40 and abs(hit["rate"] - np.mean(fake_s >= p["cut"])) <= 1 / 40  # the cut is rounded
+        caught.append(hit["rate"])
+    assert caught == sorted(caught) and caught[-1] > caught[0]
