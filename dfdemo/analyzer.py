@@ -192,8 +192,9 @@ class Analyzer:
 
     def _framing(self, kind: str) -> Framing:
         cfg, heads = self.detector.config, self.detector.config.learned()
-        mouth_px = max((heads[n].mouth_px for n in self.detector.learned_heads if heads[n].judges(kind)), default=0)
-        return Framing(cfg.crop_margin, cfg.input_size, mouth_px)
+        judging = [heads[n] for n in self.detector.learned_heads if heads[n].judges(kind)]
+        return Framing(cfg.crop_margin, cfg.input_size, max((h.mouth_px for h in judging), default=0),
+                       kind == "video" and any(h.motion for h in judging))
 
     def _score_tracks(self, sampled: Sampled, kind: str, clock: Stopwatch, say: Progress) -> _Tracked:
         """Follow each person over the frames (appearance tells people apart across cuts), then
@@ -203,14 +204,15 @@ class Analyzer:
         notes = [f"{weak} faint face detection(s) beside a clear face were ignored (most likely not faces)"] if weak else []
         with clock("classify"):
             say(0.75, f"scoring {len(sampled.samples)} face crops")
-            mouths = [s.mouth for s in sampled.samples]
+            mouths, motion = [s.mouth for s in sampled.samples], [s.motion for s in sampled.samples]
             both = self.detector.scores(np.stack([s.crop for s in sampled.samples]),
                                         np.stack(mouths) if mouths and mouths[0] is not None else None,
-                                        heads=[n for n, h in self.detector.config.learned().items() if h.judges(kind)]) if sampled.samples else None
+                                        heads=[n for n, h in self.detector.config.learned().items() if h.judges(kind)],
+                                        motion=np.stack(motion) if motion and motion[0] is not None else None) if sampled.samples else None
             blend = both.blending if both else []
             synth = both.synthesis if both is not None and both.synthesis is not None else [None] * len(blend)
             feats = both.features if both else {}
-            scored = {id(s.detection): replace(s, score=float(p), synthesis=None if q is None else float(q), mouth=None,
+            scored = {id(s.detection): replace(s, score=float(p), synthesis=None if q is None else float(q), mouth=None, motion=None,
                                                features={n: f[i] for n, f in feats.items()})
                       for i, (s, p, q) in enumerate(zip(sampled.samples, blend, synth))}
         return _Tracked(tracks, {tr.track_id: [scored[id(d)] for d in tr.detections] for tr in tracks}, notes)

@@ -225,6 +225,7 @@ class SynthesisConfig:
     unit: str = "crop"  # "crop": a logit per face crop; "track": one per face track (``synthesis.TrackHead``)
     mouth_px: int = 0  # > 0: the head also reads the mouth at this size (``faces.mouth_crop``), a second pass
     mouth_layers: tuple[str, ...] = ()  # the layers that pass reads (empty: ``layers``); it stops after the last
+    motion: bool = False  # the track head also reads the mouth's change to the next frame (``faces.mouth_motion``)
 
     @property
     def mouth_taps(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -252,7 +253,7 @@ class SynthesisConfig:
         else:
             d["media"] = list(self.media)
         d["mouth_layers"] = list(self.mouth_layers)
-        for key, default in (("min_face_px", 0.0), ("unit", "crop"), ("mouth_px", 0), ("mouth_layers", [])):
+        for key, default in (("min_face_px", 0.0), ("unit", "crop"), ("mouth_px", 0), ("mouth_layers", []), ("motion", False)):
             if d[key] == default:
                 d.pop(key)
         return d
@@ -265,7 +266,7 @@ class SynthesisConfig:
             return cls(layers=tuple(d["layers"]), spread=tuple(d.get("spread", ())), dims=int(d["dims"]),
                        **Calibration.read(d).fields(), media=tuple(d.get("media", ("video", "image"))), min_face_px=float(d.get("min_face_px", 0.0)),
                        unit=str(d.get("unit", "crop")), mouth_px=int(d.get("mouth_px", 0)),
-                       mouth_layers=tuple(d.get("mouth_layers", ())),
+                       mouth_layers=tuple(d.get("mouth_layers", ())), motion=bool(d.get("motion", False)),
                        extra=dict(d.get("extra", {})))
         except (KeyError, TypeError, ValueError) as e:
             raise WeightsError(f"config.json: bad synthesis head settings: {e}") from e

@@ -285,13 +285,15 @@ class Detector:
         return self.head_model("synthesis")
 
     def scores(self, crops: np.ndarray, mouths: np.ndarray | None = None, heads: list[str] | None = None,
-               batch_size: int = BATCH_SIZE) -> Scores:
+               batch_size: int = BATCH_SIZE, motion: np.ndarray | None = None) -> Scores:
         """Every check's evidence from one forward pass per batch: the blending P(fake); each
         crop-level learned head's P(fake) of the pooled activations it reads; and, for each
         track-level head (``unit == "track"``), every crop's features (the face's pooled
         activations, then the mouth's: a second pass over ``mouths``, (N, m, m, 3) uint8 cut by
-        ``faces.mouth_crop`` at the head's ``mouth_px``), which ``track_probability`` judges
-        per face track. ``heads``: the learned checks to compute (default: all the weights have)."""
+        ``faces.mouth_crop`` at the head's ``mouth_px``; then, for a head that reads it, the
+        mouth's change to the next frame: ``motion``, (N, ``faces.MOTION_DIMS``), NaN where a
+        crop has no next frame), which ``track_probability`` judges per face track. ``heads``:
+        the learned checks to compute (default: all the weights have)."""
         names = [n for n in self.learned_heads if heads is None or n in heads]
         if not names:
             return Scores(self.predict(crops, batch_size))
@@ -302,7 +304,7 @@ class Detector:
             return Scores(np.zeros(0, np.float32))
         per_crop = {n: torch.cat([b[n] for _, b in batches]) for n in names}
         learned = {n: per_crop[n].numpy() for n in names if cfgs[n].unit != "track"}
-        features = {n: self._track_features(n, per_crop[n], mouths, len(crops)) for n in names if cfgs[n].unit == "track"}
+        features = {n: self._track_features(n, per_crop[n], mouths, motion, len(crops)) for n in names if cfgs[n].unit == "track"}
         return Scores(np.concatenate([p for p, _ in batches]), learned, features)
 
     def _read_heads(self, out: Outputs, names: list[str]) -> tuple[np.ndarray, dict[str, torch.Tensor]]:
@@ -318,14 +320,21 @@ class Detector:
             heads[n] = pooled if c.unit == "track" else torch.sigmoid(getattr(self.scorer, f"{n}_head")(pooled).float())
         return torch.sigmoid(out.logits.float()).numpy(), heads
 
-    def _track_features(self, name: str, face: torch.Tensor, mouths: np.ndarray | None, n: int) -> np.ndarray:
-        """A track-level head's per-crop features: the face's pooled activations, then the mouth's."""
+    def _track_features(self, name: str, face: torch.Tensor, mouths: np.ndarray | None, motion: np.ndarray | None,
+                        n: int) -> np.ndarray:
+        """A track-level head's per-crop features: the face's pooled activations, then the
+        mouth's, then the mouth's change to the next frame."""
         c = self.config.learned()[name]
-        if not c.mouth_px:
-            return face.numpy()
-        if mouths is None or len(mouths) != n:
-            raise ValueError(f"the {name} head reads the mouth too: pass one mouth crop per face crop")
-        return torch.cat([face, self.pooled_activations(mouths, *c.mouth_taps)], 1).numpy()
+        parts = [face]
+        if c.mouth_px:
+            if mouths is None or len(mouths) != n:
+                raise ValueError(f"the {name} head reads the mouth too: pass one mouth crop per face crop")
+            parts.append(self.pooled_activations(mouths, *c.mouth_taps))
+        if c.motion:
+            if motion is None or len(motion) != n:
+                raise ValueError(f"the {name} head reads the mouth's motion too: pass one row per face crop")
+            parts.append(torch.from_numpy(np.asarray(motion, np.float32)))
+        return torch.cat(parts, 1).numpy()
 
     def pooled_activations(self, crops: np.ndarray, layers: tuple[str, ...], spread: tuple[str, ...],
                            batch_size: int = MOUTH_BATCH) -> torch.Tensor:

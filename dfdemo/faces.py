@@ -437,6 +437,45 @@ def mouth_crop(rgb: np.ndarray, box: tuple[float, ...], keypoints: np.ndarray, s
     return square_crop(rgb, (mx - side / 2, my - side / 2, mx + side / 2, my + side / 2), 0.0, size)[0]
 
 
+MOTION_PX = 112  # the side at which the mouth's and the eyes' frame-to-frame change is measured
+MOTION_DIMS = 20  # mouth_motion's numbers
+
+
+def _band_energies(grey: np.ndarray, levels: int = 4) -> list[float]:
+    """log mean square of each band-pass level of a Laplacian pyramid (finest first)."""
+    out, cur = [], grey
+    for _ in range(levels):
+        down = cv2.pyrDown(cur)
+        out.append(float(np.log(((cur - cv2.pyrUp(down, dstsize=(cur.shape[1], cur.shape[0]))) ** 2).mean() + 1e-3)))
+        cur = down
+    return out
+
+
+def mouth_motion(rgb: np.ndarray, next_rgb: np.ndarray, box: tuple[float, ...], keypoints: np.ndarray) -> np.ndarray:
+    """How the mouth changes from a frame to the very next one, against the eyes at the same
+    scale (``MOTION_DIMS`` numbers). A lip-sync tool redraws the mouth in every frame on its own,
+    so it flickers between neighbouring frames more than a filmed mouth does; the eyes, left as
+    filmed, say how much the camera, the head and the compression move everything else. Squares
+    ``MOUTH_SIDE`` of the face box wide on the mouth point and on the eyes' midpoint, both cut at
+    this frame's box from both frames, grey at ``MOTION_PX``: the band energies (4 levels) of
+    each square's change and of each square itself, the log mean absolute change of both, their
+    difference, and the correlation of the mouth's two cuts."""
+    side = max(box[2] - box[0], box[3] - box[1]) * MOUTH_SIDE
+
+    def grey(frame: np.ndarray, cx: float, cy: float) -> np.ndarray:
+        sq = square_crop(frame, (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2), 0.0, MOTION_PX)[0]
+        return cv2.cvtColor(sq, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+    kp = np.asarray(keypoints, dtype=np.float64)
+    eyes = (kp[0] + kp[1]) / 2
+    m0, m1 = grey(rgb, *kp[3]), grey(next_rgb, *kp[3])
+    e0, e1 = grey(rgb, *eyes), grey(next_rgb, *eyes)
+    dm, de = np.log(np.abs(m1 - m0).mean() + 1e-3), np.log(np.abs(e1 - e0).mean() + 1e-3)
+    corr = 1.0 if m0.std() == 0 or m1.std() == 0 else float(np.corrcoef(m0.ravel(), m1.ravel())[0, 1])
+    return np.array(_band_energies(m1 - m0) + _band_energies(e1 - e0) + _band_energies(m0) + _band_energies(e0)
+                    + [dm, de, dm - de, corr], np.float32)
+
+
 # ---------------------------------------------------------------- how well a face can be judged
 def face_quality(crop: np.ndarray, keypoints: np.ndarray, box_size: float) -> dict[str, float]:
     grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)

@@ -72,7 +72,9 @@ class TrackHead(torch.nn.Module):
     """A head that judges a whole face track: the mean and the spread over the track's crops
     of each crop's pooled activations (how a face changes from frame to frame is part of the
     evidence: a lip-sync tool redraws the mouth in every frame), standardised and weighed into
-    one logit. ``dims`` is the size of one crop's features (face, then mouth)."""
+    one logit. ``dims`` is the size of one crop's features (face, then mouth, then the mouth's
+    motion). A feature not measured on a crop (NaN: the mouth's motion where a frame has no next
+    frame) is left out of its mean and spread; one measured on none of them weighs nothing."""
 
     def __init__(self, dims: int):
         super().__init__()
@@ -82,13 +84,15 @@ class TrackHead(torch.nn.Module):
 
     @staticmethod
     def summary(crops: torch.Tensor) -> torch.Tensor:
-        """(T, dims) per-crop features → (2 * dims,): their mean and standard deviation."""
+        """(T, dims) per-crop features → (2 * dims,): their mean and standard deviation (over
+        the crops where each is measured: NaN rows left out)."""
         crops = crops.float()
-        return torch.cat([crops.mean(0), crops.std(0, unbiased=False)])
+        mean = crops.nanmean(0)
+        return torch.cat([mean, (crops - mean).pow(2).nanmean(0).sqrt()])
 
     def forward(self, summaries: torch.Tensor) -> torch.Tensor:
-        """(N, 2 * dims) track summaries → (N,) logits."""
-        return self.linear((summaries - self.mean) / self.std).view(-1)
+        """(N, 2 * dims) track summaries → (N,) logits (a summary still NaN weighs nothing)."""
+        return self.linear(torch.nan_to_num((summaries - self.mean) / self.std, nan=0.0)).view(-1)
 
     def crop_logit(self, face: torch.Tensor) -> torch.Tensor:
         """The face part of a crop's contribution through the mean's weights, (N, face dims) →

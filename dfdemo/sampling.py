@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from .faces import Detection, FaceDetector, face_quality, mouth_crop, rejected_notes, square_crop
+from .faces import MOTION_DIMS, Detection, FaceDetector, face_quality, mouth_crop, mouth_motion, rejected_notes, square_crop
 from .media import MediaInfo, read_ahead, sample_frames
 from .stopwatch import Stopwatch
 
@@ -35,6 +35,7 @@ class FaceSample:
     score: float = 0.0  # the blending check's P(fake)
     synthesis: float | None = None  # the synthesis check's, with weights that have that head
     mouth: np.ndarray | None = None  # the mouth at its own resolution, for a head that reads it
+    motion: np.ndarray | None = None  # the mouth's change to the next frame (faces.mouth_motion; NaN: no next frame)
     features: dict[str, np.ndarray] = field(default_factory=dict)  # a track-level head's input from this crop
 
     @property
@@ -57,11 +58,13 @@ class Sampled:
 
 @dataclass(frozen=True)
 class Framing:
-    """How a face is cropped for the detector (its config) and the mouth size a head reads (0: none)."""
+    """How a face is cropped for the detector (its config), the mouth size a head reads (0: none)
+    and whether a head reads the mouth's change to the next frame (videos only)."""
 
     margin: float
     size: int
     mouth_px: int = 0
+    motion: bool = False
 
 
 def find_faces(path, info: MediaInfo, finder: FaceDetector, framing: Framing, frames: int, max_faces: int,
@@ -73,7 +76,7 @@ def find_faces(path, info: MediaInfo, finder: FaceDetector, framing: Framing, fr
     n_target = 1 if info.kind == "image" else min(frames, info.frame_count)
     for stage in ("decode", "detect", "crop"):
         clock.times.setdefault(stage, 0.0)
-    with contextlib.closing(read_ahead(iter(sample_frames(path, frames, info)))) as decoded:
+    with contextlib.closing(read_ahead(iter(sample_frames(path, frames, info, with_next=framing.motion)))) as decoded:
         while (fr := _next(decoded, clock)) is not None:
             with clock("detect"):
                 screened = finder.find(fr.rgb)  # too small, implausible and upside-down faces are not scored
@@ -100,7 +103,10 @@ def _next(frames, clock: Stopwatch):
 def _sample(fr, d: Detection, framing: Framing) -> FaceSample:
     crop, kps = square_crop(fr.rgb, d.box, framing.margin, framing.size, d.keypoints)
     mouth = mouth_crop(fr.rgb, d.box, d.keypoints, framing.mouth_px) if framing.mouth_px else None
-    return FaceSample(fr.index, fr.time_s, d, crop, kps, face_quality(crop, kps, d.size), mouth=mouth)
+    motion = None
+    if framing.motion:
+        motion = mouth_motion(fr.rgb, fr.next_rgb, d.box, d.keypoints) if fr.next_rgb is not None else np.full(MOTION_DIMS, np.nan, np.float32)
+    return FaceSample(fr.index, fr.time_s, d, crop, kps, face_quality(crop, kps, d.size), mouth=mouth, motion=motion)
 
 
 def sampling_notes(kind: str, found_most: int, limit: int, left_out: list, decoded: int, wanted: int,

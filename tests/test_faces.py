@@ -273,3 +273,28 @@ def test_the_analyzer_reports_two_faces_for_the_interview(analyzer, tmp_path):
     r = analyzer.analyze(write_clip(tmp_path / "interview.mp4", frames), Settings(frames=16, heatmaps=0)).report
     assert [(f.track_id, len(f.frames)) for f in r.faces] == [(0, 12), (1, 12)]
     assert r.faces[0].frames[0].box[0] < r.faces[1].frames[0].box[0]  # face 1 = the left person of the two-shot
+
+
+def test_mouth_motion_tells_a_redrawn_mouth_from_a_filmed_face():
+    """faces.mouth_motion, the lip-sync check's frame-to-frame evidence: nothing changes → the
+    floor; the mouth redrawn from a low-resolution copy (as lip-sync tools paste theirs) → the
+    mouth's change far above the eyes'; the whole frame moved a pixel (the camera) → both alike."""
+    from dfdemo.faces import MOTION_DIMS, mouth_motion
+
+    img = astronaut()
+    with FaceDetector() as fd:
+        d = fd.detect(img)[0]
+    still = mouth_motion(img, img.copy(), d.box, d.keypoints)
+    assert still.shape == (MOTION_DIMS,)
+    assert still[16] == pytest.approx(np.log(1e-3)) and still[17] == pytest.approx(np.log(1e-3))
+    assert still[19] == pytest.approx(1.0)
+    redrawn = img.copy()
+    (mx, my), r = d.keypoints[3].astype(int), int(0.12 * d.size)  # the lips and around them
+    patch = redrawn[my - r:my + r, mx - r:mx + r]
+    redrawn[my - r:my + r, mx - r:mx + r] = cv2.resize(cv2.resize(patch, (24, 24), interpolation=cv2.INTER_AREA),
+                                                       patch.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+    lipsync = mouth_motion(img, redrawn, d.box, d.keypoints)
+    assert lipsync[17] == pytest.approx(np.log(1e-3))  # the eyes did not change
+    assert lipsync[18] > 3 and lipsync[0] > still[0] + 3  # the mouth did, in its finest band too
+    camera = mouth_motion(img, np.roll(img, 1, axis=1), d.box, d.keypoints)
+    assert abs(camera[18]) < 1.5 < lipsync[18]

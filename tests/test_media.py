@@ -99,6 +99,19 @@ def test_sample_frames_of_an_image_is_one_frame(photo):
     assert np.array_equal(frames[0].rgb, astronaut())
 
 
+def test_sampled_frames_can_carry_the_very_next_frame(stamped):
+    """with_next (the lip-sync check's mouth motion): each sampled frame with the frame right
+    after it, its own time stamp kept; neighbours both sampled are each read, the last has none."""
+    frames = list(media.sample_frames(stamped, 8, with_next=True))
+    assert [read_stamp(f.rgb) for f in frames] == media.sample_indices(300, 8)
+    assert [read_stamp(f.next_rgb) for f in frames] == [f.index + 1 for f in frames]
+    assert all(f.time_s == pytest.approx(f.index / 25, abs=1e-3) for f in frames)
+    every = list(media.sample_frames(stamped, 300, with_next=True))
+    assert [read_stamp(f.rgb) for f in every] == list(range(300))
+    assert read_stamp(every[-2].next_rgb) == 299 and every[-1].next_rgb is None
+    assert all(f.next_rgb is None for f in media.sample_frames(stamped, 4))  # not asked for: not read
+
+
 def test_read_consecutive(stamped):
     frames = media.read_consecutive(stamped, 100, 5)
     assert [read_stamp(f.rgb) for f in frames] == [100, 101, 102, 103, 104]
