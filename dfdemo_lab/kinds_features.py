@@ -25,7 +25,7 @@ import torch
 
 from dfdemo.detector import Detector
 from dfdemo.errors import DfdemoError
-from dfdemo.faces import FaceDetector, appearance, drop_weak_tracks, link_tracks, mouth_crop, square_crop
+from dfdemo.faces import MOTION_DIMS, FaceDetector, appearance, drop_weak_tracks, link_tracks, mouth_crop, mouth_motion, square_crop
 from dfdemo.media import Frame, probe, sample_frames
 from dfdemo.heads import pool
 from dfdemo.model import forward_all
@@ -48,6 +48,7 @@ class FaceFeatures:
     blend: np.ndarray  # (N,) the blending check's P(fake)
     track: np.ndarray  # (N,)
     frame: np.ndarray  # (N,) sampled frame's index
+    motion: np.ndarray | None = None  # (N, MOTION_DIMS) the mouth's change to the next frame (clips; NaN: none)
 
 
 def variant_scale(path: str, variant: str, face_px: float) -> float:
@@ -105,7 +106,7 @@ class Extractor:
 
     def frames_of(self, item: Item, variant: str) -> list[Frame]:
         info = probe(item.path)
-        frames = list(sample_frames(item.path, 1 if info.kind == "image" else self.frames, info))
+        frames = list(sample_frames(item.path, 1 if info.kind == "image" else self.frames, info, with_next=info.kind == "video"))
         if variant == "orig":
             return frames
         found = self.faces.detect(frames[0].rgb)
@@ -135,10 +136,14 @@ class Extractor:
         face = np.stack([crops[(s, j)] for _, s, j in rows])
         mouth = np.stack([mouth_crop(frames[s].rgb, per_frame[s][j].box, per_frame[s][j].keypoints, self.mouth_px) for _, s, j in rows])
         sharp = np.stack([sharpness(crops[(s, j)], kps[(s, j)], per_frame[s][j].size) for _, s, j in rows])
+        motion = None
+        if item.kind == "video":  # as the product's sampling: NaN where the frame has no next one
+            motion = np.stack([mouth_motion(frames[s].rgb, frames[s].next_rgb, per_frame[s][j].box, per_frame[s][j].keypoints)
+                               if frames[s].next_rgb is not None else np.full(MOTION_DIMS, np.nan, np.float32) for _, s, j in rows])
         ff, blend = self.pooled(face)
         mf = self.det.pooled_activations(mouth, LAYERS, SPREAD).numpy()
         return FaceFeatures(ff.astype(np.float16), mf.astype(np.float16), sharp, blend.astype(np.float32),
-                            np.array([t for t, _, _ in rows]), np.array([frames[s].index for _, s, _ in rows]))
+                            np.array([t for t, _, _ in rows]), np.array([frames[s].index for _, s, _ in rows]), motion)
 
 
 def cache_path(out: Path, item: Item, variant: str) -> Path:
@@ -151,8 +156,9 @@ def save(path: Path, feats: FaceFeatures | None, error: str = "") -> None:
     if feats is None:
         np.savez(tmp, empty=np.array(1), error=np.array(error))
     else:
+        more = {} if feats.motion is None else {"motion": feats.motion}
         np.savez(tmp, face=feats.face, mouth=feats.mouth, sharp=feats.sharp, blend=feats.blend, track=feats.track,
-                 frame=feats.frame)
+                 frame=feats.frame, **more)
     tmp.replace(path)
 
 
@@ -160,7 +166,8 @@ def load(path: Path) -> FaceFeatures | None:
     d = np.load(path, allow_pickle=False)
     if "empty" in d:
         return None
-    return FaceFeatures(d["face"], d["mouth"], d["sharp"], d["blend"], d["track"], d["frame"])
+    return FaceFeatures(d["face"], d["mouth"], d["sharp"], d["blend"], d["track"], d["frame"],
+                        d["motion"] if "motion" in d else None)
 
 
 def extract_all(items: list[Item], extractor: Extractor, out: Path, log=print) -> dict:

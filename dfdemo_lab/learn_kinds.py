@@ -39,6 +39,7 @@ import torch
 from dfdemo.analyzer import aggregate  # a track's score as the product makes it
 from dfdemo.config import SynthesisConfig, band_for, load_config, threshold_for
 from dfdemo.detector import load_detector
+from dfdemo.faces import MOTION_DIMS
 from dfdemo.heads import SynthesisHead, TrackHead
 from dfdemo.model import channels
 from dfdemo.weights import resolve_weights, save_detector
@@ -67,11 +68,12 @@ class FileRows:
     track: np.ndarray  # (N,)
     blend: np.ndarray  # (N,) the blending check's P(fake)
     face_px: np.ndarray  # (N,) the face box's larger side in the frame
+    motion: np.ndarray | None = None  # (N, MOTION_DIMS) the mouth's change to the next frame, when the fit reads it
 
 
-def load_rows(items: list[Item], out: Path, mouth_columns: np.ndarray | None = None) -> list[FileRows]:
+def load_rows(items: list[Item], out: Path, mouth_columns: np.ndarray | None = None, motion: bool = False) -> list[FileRows]:
     """The cached features of every (item, variant); of the mouth's, ``mouth_columns`` only
-    (``pooled_columns``; default: all)."""
+    (``pooled_columns``; default: all); with ``motion``, the clips' mouth motion too."""
     rows = []
     for it in items:
         for v in (VARIANTS if it.kind == "image" else ("orig",)):
@@ -79,8 +81,10 @@ def load_rows(items: list[Item], out: Path, mouth_columns: np.ndarray | None = N
             f = load(p) if p.is_file() else None
             if f is not None:
                 mouth = f.mouth if mouth_columns is None else f.mouth[:, mouth_columns]
+                if motion and it.kind == "video" and f.motion is None:
+                    raise LabError(f"{p}: no mouth motion in this cache (older extract): run learn-kinds extract into a new --out")
                 rows.append(FileRows(it, v, f.face.astype(np.float32), mouth.astype(np.float32), f.track, f.blend,
-                                     np.exp(f.sharp[:, 3])))
+                                     np.exp(f.sharp[:, 3]), f.motion if motion and it.kind == "video" else None))
     return rows
 
 
@@ -107,8 +111,11 @@ def tracks_of(r: FileRows, min_crops: int = 1) -> list[np.ndarray]:
     return [r.track == t for t in np.unique(r.track) if (r.track == t).sum() >= min_crops]
 
 
-def summary(r: FileRows, rows: np.ndarray) -> np.ndarray:
-    return TrackHead.summary(torch.from_numpy(np.concatenate([r.face[rows], r.mouth[rows]], 1))).numpy()
+def summary(r: FileRows, rows: np.ndarray, motion: bool = True) -> np.ndarray:
+    """A track's summary as the product's ``TrackHead`` reads it: the face's, the mouth's and
+    (when loaded, and with ``motion``) the mouth motion's features of ``rows``."""
+    parts = [r.face[rows], r.mouth[rows]] + ([r.motion[rows]] if motion and r.motion is not None else [])
+    return TrackHead.summary(torch.from_numpy(np.concatenate(parts, 1))).numpy()
 
 
 def in_training(check: str, r: FileRows) -> bool:
@@ -126,8 +133,18 @@ def main_track(r: FileRows) -> np.ndarray | None:
 
 
 def main_track_summary(r: FileRows) -> np.ndarray | None:
+    """The track head's own input: the main track's face and mouth (not the motion, a term of its own)."""
     main = main_track(r)
-    return None if main is None else summary(r, main)[None]
+    return None if main is None else summary(r, main, motion=False)[None]
+
+
+def main_track_motion(r: FileRows) -> np.ndarray | None:
+    """The motion term's input: the mean and spread of the main track's mouth motion (None
+    where no frame of it had a next frame)."""
+    main = main_track(r)
+    if main is None or r.motion is None or np.isnan(r.motion[main]).all(axis=0).any():
+        return None
+    return TrackHead.summary(torch.from_numpy(r.motion[main])).numpy()[None]
 
 
 def main_track_mouths(r: FileRows) -> np.ndarray | None:
@@ -178,32 +195,57 @@ def fit_head(check: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, weight_dec
 
 
 @torch.no_grad()
-def with_mouth_crops(head: TrackHead, mouth: SynthesisHead) -> TrackHead:
-    """One TrackHead whose logit is the mean of the track head's and of ``mouth``'s logits
-    averaged over the track's mouth crops. ``mouth`` is linear, so its track mean reads only the
-    mean of the mouth activations: its weights fold into that part of the track head's (the face
-    part, which Grad-CAM explains, keeps its weights, halved like the rest)."""
-    dims = mouth.mean.numel()
-    face = head.mean.numel() // 2 - dims
-    part = slice(face, face + dims)  # TrackHead.summary: [mean face, mean mouth, std face, std mouth]
-    w_mouth = mouth.linear.weight[0] / mouth.std
-    folded = TrackHead(head.mean.numel() // 2)
-    folded.load_state_dict(head.state_dict())
-    folded.linear.weight[0, part] += head.std[part] * w_mouth
-    folded.linear.bias += mouth.linear.bias + ((head.mean[part] - mouth.mean) * w_mouth).sum()
-    folded.linear.weight /= 2
-    folded.linear.bias /= 2
+def with_terms(head: TrackHead, terms: list[tuple[SynthesisHead, np.ndarray]], wider: int = 0) -> TrackHead:
+    """One TrackHead whose logit is the mean of ``head``'s and of each term's logit. A term is a
+    linear head on some columns of the track's summary (``columns``); the summary may be of crops
+    ``wider`` features wider than ``head``'s (features appended after its own, as the mouth's
+    motion after the mouth). Linear, so every term folds into the one head the product loads:
+    the mouth-crop term (a crop-level head whose mean over a track reads only the mean of the
+    mouth's activations) and the motion term (a head on the motion's mean and spread). A column
+    new to ``head`` takes its term's standardisation, so that a feature not measured (NaN, read
+    as 0 once standardised) leaves the term at its training mean. The face part, which Grad-CAM
+    explains, keeps its weights, divided like the rest."""
+    d0 = head.mean.numel() // 2
+    d1 = d0 + wider
+    old = torch.from_numpy(np.r_[np.arange(d0), d1 + np.arange(d0)])  # TrackHead.summary: [means, spreads]
+    folded = TrackHead(d1)
+    folded.mean[old], folded.std[old] = head.mean, head.std
+    folded.linear.weight.zero_()
+    folded.linear.weight[0, old] = head.linear.weight[0]
+    folded.linear.bias.copy_(head.linear.bias)
+    fresh = torch.ones(2 * d1, dtype=torch.bool)
+    fresh[old] = False
+    for term, columns in terms:
+        cols = torch.as_tensor(np.asarray(columns))
+        new = fresh[cols]
+        folded.mean[cols[new]], folded.std[cols[new]] = term.mean[new], term.std[new]
+        w = term.linear.weight[0] / term.std
+        folded.linear.weight[0, cols] += folded.std[cols] * w
+        folded.linear.bias += term.linear.bias + ((folded.mean[cols] - term.mean) * w).sum()
+    folded.linear.weight /= len(terms) + 1
+    folded.linear.bias /= len(terms) + 1
     return folded.eval()
 
 
-def fit_check(check: str, rows: list[FileRows], weight_decay: float, mouth_decay: float | None = None):
+def fit_check(check: str, rows: list[FileRows], weight_decay: float, mouth_decay: float | None = None,
+              motion_decay: float | None = None):
     """A check's head fitted on ``rows``; the lip-sync check with ``mouth_decay`` also learns a
-    crop-level mouth term (``--mouth-crop-weight-decay``) folded into its track head."""
+    crop-level mouth term (``--mouth-crop-weight-decay``), with ``motion_decay`` a term on the
+    mouth's change to the next frame (``--motion-weight-decay``), both folded into its track
+    head (``with_terms``: the mean of the logits)."""
     head = fit_head(check, *training_set(rows, check), weight_decay)
-    if check == "animation" and mouth_decay is not None:
-        mouths = training_set(rows, check, main_track_mouths)  # every mouth crop, a crop-level head (SynthesisHead)
-        head = with_mouth_crops(head, fit_head("synthesis", *mouths, mouth_decay))
-    return head
+    if check != "animation":
+        return head
+    d0, terms, wider = head.mean.numel() // 2, [], 0
+    if mouth_decay is not None:
+        mouth = fit_head("synthesis", *training_set(rows, check, main_track_mouths), mouth_decay)  # every mouth crop
+        terms.append((mouth, np.arange(d0 - mouth.mean.numel(), d0)))  # the mean of the mouth's activations
+    if motion_decay is not None:
+        wider = MOTION_DIMS
+        motion = fit_head("synthesis", *training_set(rows, check, main_track_motion), motion_decay)
+        d1 = d0 + wider  # TrackHead.summary of the wider crops: [means, spreads], the motion last in each
+        terms.append((motion, np.r_[np.arange(d0, d1), d1 + np.arange(d0, d1)]))
+    return with_terms(head, terms, wider) if terms else head
 
 
 @torch.inference_mode()
@@ -219,12 +261,13 @@ def file_score(check: str, head, r: FileRows) -> float:
     return max(aggregate(p[m]) for m in tracks_of(r))
 
 
-def out_of_fold(rows: list[FileRows], check: str, weight_decay: float, mouth_decay: float | None = None) -> np.ndarray:
+def out_of_fold(rows: list[FileRows], check: str, weight_decay: float, mouth_decay: float | None = None,
+                motion_decay: float | None = None) -> np.ndarray:
     """Each file's score by the head fitted without its fold (without its source)."""
     folds = np.array([r.item.fold for r in rows])
     out = np.full(len(rows), np.nan)
     for f in np.unique(folds):
-        head = fit_check(check, [r for r, k in zip(rows, folds) if k != f], weight_decay, mouth_decay)
+        head = fit_check(check, [r for r, k in zip(rows, folds) if k != f], weight_decay, mouth_decay, motion_decay)
         for i in np.flatnonzero(folds == f):
             if check != "animation" or rows[i].item.kind == "video":
                 out[i] = file_score(check, head, rows[i])
@@ -437,12 +480,14 @@ def accuracy_rows(numbers: dict) -> dict:
     }
 
 
-def fit_final(rows: list[FileRows], decay: dict[str, float], mouth_decay: float | None = None) -> dict:
-    return {check: fit_check(check, rows, decay[check], mouth_decay) for check in FAMILY}
+def fit_final(rows: list[FileRows], decay: dict[str, float], mouth_decay: float | None = None,
+              motion_decay: float | None = None) -> dict:
+    return {check: fit_check(check, rows, decay[check], mouth_decay, motion_decay) for check in FAMILY}
 
 
 def save_weights(src: str | None, dst: Path, heads: dict, cuts: dict, records: dict, photo: tuple[float, dict],
-                 photo_accuracy: dict, model_id: str, mouth_px: int = MOUTH_SIZE, mouth_layers: tuple[str, ...] = ()) -> None:
+                 photo_accuracy: dict, model_id: str, mouth_px: int = MOUTH_SIZE, mouth_layers: tuple[str, ...] = (),
+                 motion: bool = False) -> None:
     det = load_detector(src)
     cfg = det.config
     dims = {"synthesis": heads["synthesis"].mean.numel(), "animation": heads["animation"].mean.numel() // 2}
@@ -459,7 +504,8 @@ def save_weights(src: str | None, dst: Path, heads: dict, cuts: dict, records: d
             media=("video",) if check == "animation" else ("video", "image"),
             min_face_px=records[check].get("min_face_px", 0.0),
             unit="track" if check == "animation" else "crop", mouth_px=mouth_px if check == "animation" else 0,
-            mouth_layers=tuple(mouth_layers) if check == "animation" and tuple(mouth_layers) != LAYERS else ())
+            mouth_layers=tuple(mouth_layers) if check == "animation" and tuple(mouth_layers) != LAYERS else (),
+            motion=motion and check == "animation")
     dst = Path(dst)
     if dst.exists():
         shutil.rmtree(dst)
@@ -551,6 +597,10 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--mouth-crop-weight-decay", type=float, default=None,
                     help="also learn the lip-sync check from each mouth crop (a crop-level term folded into the track "
                          "head, their logits averaged) with this L2 penalty (default: off)")
+    ap.add_argument("--motion-weight-decay", type=float, default=None,
+                    help="also learn the lip-sync check from the mouth's change to the next frame (a term on its mean "
+                         "and spread over the track, folded in, the logits averaged) with this L2 penalty; needs a "
+                         "cache extracted with motion (default: off)")
     ap.add_argument("--animation-fpr", type=float, default=0.03,
                     help="false alarms on real clips the lip-sync/animation check may add to blending's (default: 0.03)")
     ap.add_argument("--synthesis-fpr", type=float, default=0.01,
@@ -575,7 +625,7 @@ def main(argv: list[str] | None = None) -> int:
         return extract(a, items)
     t0 = time.time()
     mouth = None if a.mouth_layers == LAYERS else pooled_columns(layer_channels(a.weights), a.mouth_layers)
-    rows = load_rows(items, a.out, mouth)
+    rows = load_rows(items, a.out, mouth, motion=a.motion_weight_decay is not None)
     if not rows:
         raise LabError(f"no features under {a.out}: run python -m dfdemo_lab learn-kinds extract --out {a.out} first")
     cfg = load_config(resolve_weights(a.weights))
@@ -600,7 +650,7 @@ def out_of_fold_table(rows: list, a) -> Table:
     """Every file's out-of-fold score of each check (folds by source); the generator-traces
     check abstains (NaN) on faces under ``--min-face-px``, as the product does."""
     decay = decays(a)
-    scores = {check: out_of_fold(rows, check, decay[check], a.mouth_crop_weight_decay) for check in FAMILY}
+    scores = {check: out_of_fold(rows, check, decay[check], a.mouth_crop_weight_decay, a.motion_weight_decay) for check in FAMILY}
     small = np.array([np.median(r.face_px) < a.min_face_px for r in rows])  # as the product's abstention
     scores["synthesis"][small] = np.nan  # the check abstains on faces under the size it is judged from
     return Table(rows, scores)
@@ -626,10 +676,11 @@ def save_fitted(a, argv: list[str] | None, rows: list, numbers: dict, cuts: dict
     """``--save``: both heads fitted on every row, with their cuts, out-of-fold records and
     accuracy rows, into a copy of the weights."""
     decay = decays(a)
-    heads = fit_final(rows, decay, a.mouth_crop_weight_decay)
+    heads = fit_final(rows, decay, a.mouth_crop_weight_decay, a.motion_weight_decay)
     args = sys.argv[1:] if argv is None else argv  # the step ("fit") is among them
     training = {"command": "python -m dfdemo_lab learn-kinds " + " ".join(args),
                 "weight_decay": decay, "mouth_crop_weight_decay": a.mouth_crop_weight_decay,
+                "motion_weight_decay": a.motion_weight_decay,
                 "frames_per_clip": a.frames, "mouth_px": a.mouth_px, "mouth_layers": list(a.mouth_layers), "lfw_people": a.lfw,
                 "folds": numbers["folds"]}
     records = {check: {"out_of_fold": {"auc": numbers["auc"][check], "at_the_cuts": numbers["at_the_cuts"]},
@@ -641,7 +692,7 @@ def save_fitted(a, argv: list[str] | None, rows: list, numbers: dict, cuts: dict
         records[check]["accuracy"] = acc[check]
     save_weights(a.weights, a.save, heads, cuts, records, photo, acc["photo"],
                  model_id=a.model_id or f"{cfg.model_id.split(' (')[0]} (v3 + learned checks, {time.strftime('%Y-%m-%d')})",
-                 mouth_px=a.mouth_px, mouth_layers=a.mouth_layers)
+                 mouth_px=a.mouth_px, mouth_layers=a.mouth_layers, motion=a.motion_weight_decay is not None)
 
 
 def extract(a, items: list[Item]) -> int:

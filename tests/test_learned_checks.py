@@ -135,21 +135,25 @@ def test_file_size_and_quality_alone_do_not_tell_lip_sync_from_real_clips():
     assert 0.35 < shortcut_auc(clips) < 0.65
 
 
+def _random_heads(g, *heads):
+    for h in heads:
+        for t in (h.mean, h.std, h.linear.weight, h.linear.bias):
+            t.data.copy_(torch.rand(t.shape, generator=g) + (0.5 if t is h.std else -0.5))
+
+
 @pytest.mark.parametrize("mouth_dims", [24, 10])
 def test_the_mouth_crop_term_folds_into_the_track_head_as_the_mean_of_both_logits(mouth_dims):
     """learn-kinds --mouth-crop-weight-decay: the crop-level mouth head's mean logit over a track
     is added to the track head's inside one TrackHead (what the product loads), weights folded;
     the mouth may be read from fewer layers than the face (--mouth-layers)."""
     from dfdemo.heads import SynthesisHead, TrackHead
-    from dfdemo_lab.learn_kinds import with_mouth_crops
+    from dfdemo_lab.learn_kinds import with_terms
 
     g = torch.Generator().manual_seed(0)
     dims = 24
     track, mouth = TrackHead(dims + mouth_dims), SynthesisHead(mouth_dims)  # a crop: face then mouth features
-    for h in (track, mouth):
-        for t in (h.mean, h.std, h.linear.weight, h.linear.bias):
-            t.data.copy_(torch.rand(t.shape, generator=g) + (0.5 if t is h.std else -0.5))
-    folded = with_mouth_crops(track, mouth)
+    _random_heads(g, track, mouth)
+    folded = with_terms(track, [(mouth, np.arange(dims, dims + mouth_dims))])  # the mean of the mouth's features
     with torch.no_grad():
         for n in (2, 7):
             face, mouths = torch.randn(n, dims, generator=g), torch.randn(n, mouth_dims, generator=g)
@@ -158,6 +162,34 @@ def test_the_mouth_crop_term_folds_into_the_track_head_as_the_mean_of_both_logit
             assert torch.allclose(folded(s), want, atol=1e-5)
             assert not torch.allclose(folded(s), track(s), atol=1e-3)  # the mouth term moved the score
     assert torch.equal(folded.linear.weight[0, :dims], track.linear.weight[0, :dims] / 2)  # face part: halved only
+
+
+def test_the_motion_term_joins_in_a_wider_summary_and_weighs_nothing_where_unmeasured():
+    """learn-kinds --motion-weight-decay: a head on the mean and spread of the mouth's motion
+    (features appended after the mouth's) folds in beside the mouth term: the product's one
+    TrackHead gives the mean of the three logits; a track whose frames had no next frame (NaN
+    motion) gets the motion term at its training mean, its bias, and nothing else changes."""
+    from dfdemo.heads import SynthesisHead, TrackHead
+    from dfdemo_lab.learn_kinds import with_terms
+
+    g = torch.Generator().manual_seed(1)
+    face_dims, mouth_dims, motion_dims = 12, 6, 5
+    d0 = face_dims + mouth_dims
+    track, mouth, motion = TrackHead(d0), SynthesisHead(mouth_dims), SynthesisHead(2 * motion_dims)
+    _random_heads(g, track, mouth, motion)
+    d1 = d0 + motion_dims
+    cols = np.r_[np.arange(d0, d1), d1 + np.arange(d0, d1)]  # the motion's mean and spread in the wider summary
+    folded = with_terms(track, [(mouth, np.arange(face_dims, d0)), (motion, cols)], wider=motion_dims)
+    assert folded.mean.numel() == 2 * d1
+    with torch.no_grad():
+        crops = torch.randn(6, d1, generator=g)
+        wide, narrow = TrackHead.summary(crops)[None], TrackHead.summary(crops[:, :d0])[None]
+        m = TrackHead.summary(crops[:, d0:])[None]
+        want = (track(narrow) + mouth(crops[:, face_dims:d0]).mean() + motion(m)) / 3
+        assert torch.allclose(folded(wide), want, atol=1e-5)
+        crops[:, d0:] = float("nan")  # no frame had a next one
+        unmeasured = (track(narrow) + mouth(crops[:, face_dims:d0]).mean() + motion.linear.bias) / 3
+        assert torch.allclose(folded(TrackHead.summary(crops)[None]), unmeasured, atol=1e-5)
 
 
 def test_the_mouth_pass_stops_after_its_last_layer_and_reads_what_the_whole_pass_reads():
