@@ -7,7 +7,8 @@ one scoring pass: the blending P(fake) and the pooled activations every learned 
 resolution: ``dfdemo.faces.mouth_crop``, cut from the frame and scored by the same frozen
 backbone at ``MOUTH_SIZE`` px (``--mouth-px``), pooled the same way; and a few
 sharpness numbers (mouth against eyes), since lip-sync tools redraw the mouth at low
-resolution. Photos are also read as ``down`` (the whole picture shrunk so that the face is
+resolution; and, of clips, the mouth's change to the very next frame against the eyes'
+(``faces.mouth_motion``, read as the product's sampling reads it). Photos are also read as ``down`` (the whole picture shrunk so that the face is
 40-160 px) and ``up`` (shrunk, then enlarged back) variants, fakes and reals alike, so that
 size and resampling cannot tell the classes apart and a resized real face is real.
 

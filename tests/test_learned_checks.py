@@ -57,24 +57,39 @@ def test_a_clip_is_judged_by_the_track_head_at_its_calibrated_cut(bundled, tmp_p
     assert r.faces[0].checks[-1].name == "animation"
 
 
-def test_the_track_score_is_the_heads_function_of_the_face_and_the_mouth():
+def test_the_track_score_is_the_heads_function_of_the_face_the_mouth_and_its_motion():
+    from dfdemo.faces import MOTION_DIMS
+
     det = load_detector(BUNDLED)
+    cfg = det.config.animation
+    assert cfg.motion  # the bundled lip-sync check reads the mouth's change to the next frame
     rng = np.random.default_rng(0)
     faces = np.stack([cv2.resize(astronaut()[60:260, 120:320], (224, 224))] * 4)
-    mouths = rng.integers(0, 255, (4, det.config.animation.mouth_px, det.config.animation.mouth_px, 3), np.uint8)
-    s = det.scores(faces, mouths)
+    mouths = rng.integers(0, 255, (4, cfg.mouth_px, cfg.mouth_px, 3), np.uint8)
+    motion = rng.normal(0, 1, (4, MOTION_DIMS)).astype(np.float32)
+    s = det.scores(faces, mouths, motion=motion)
     feats = s.features["animation"]
-    assert feats.shape == (4, det.config.animation.dims)
+    assert feats.shape == (4, cfg.dims)
     head = det.scorer.animation_head
     with torch.inference_mode():
         by_hand = float(torch.sigmoid(head(head.summary(torch.from_numpy(feats))[None]))[0])
     assert det.track_probability("animation", feats) == pytest.approx(by_hand, abs=1e-6)
-    other = det.scores(faces, np.zeros_like(mouths)).features["animation"]
-    mouth_dims = det.pooled_activations(mouths[:1], *det.config.animation.mouth_taps).shape[1]  # the mouth's, last
-    assert np.array_equal(feats[:, :-mouth_dims], other[:, :-mouth_dims])  # the face part is the face's
-    assert not np.allclose(feats[:, -mouth_dims:], other[:, -mouth_dims:])  # the mouth is read
+    other = det.scores(faces, np.zeros_like(mouths), motion=motion).features["animation"]
+    mouth_dims = det.pooled_activations(mouths[:1], *cfg.mouth_taps).shape[1]  # the mouth's, before the motion
+    face = slice(0, cfg.dims - MOTION_DIMS - mouth_dims)
+    assert np.array_equal(feats[:, face], other[:, face])  # the face part is the face's
+    assert not np.allclose(feats[:, face.stop:-MOTION_DIMS], other[:, face.stop:-MOTION_DIMS])  # the mouth is read
+    assert np.array_equal(feats[:, -MOTION_DIMS:], motion)  # the motion, as measured, last
+    moved = motion.copy()
+    moved[:, 18] += 3  # the mouth changing far more than the eyes
+    assert det.track_probability("animation", det.scores(faces, mouths, motion=moved).features["animation"]) != \
+        pytest.approx(by_hand, abs=1e-4)
+    unmeasured = np.full_like(motion, np.nan)  # no frame had a next one: the term sits at its training mean
+    assert np.isfinite(det.track_probability("animation", det.scores(faces, mouths, motion=unmeasured).features["animation"]))
     with pytest.raises(ValueError, match="mouth"):
         det.scores(faces)  # a track head that reads the mouth needs the mouth crops
+    with pytest.raises(ValueError, match="motion"):
+        det.scores(faces, mouths)  # and the motion
 
 
 def test_a_photo_is_not_judged_for_lip_sync_and_says_so(bundled, photo):
