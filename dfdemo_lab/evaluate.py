@@ -329,7 +329,8 @@ def eval_from_crops(a) -> int:
         index = [{"kind": "video", "method": ""}] * len(dev.labels)
     kinds = [r.get("kind", "video") for r in index]
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
-        both = det.scores(dev.crops)
+        crop_heads = [n for n, h in det.config.learned().items() if h.unit != "track"]  # saved crops: no mouths, no tracks
+        both = det.scores(dev.crops, heads=crop_heads)
         fs = both.blending.astype(np.float64)
         if a.flip:
             fs = (fs + det.predict(np.ascontiguousarray(dev.crops[:, :, ::-1])).astype(np.float64)) / 2

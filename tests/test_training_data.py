@@ -2,6 +2,7 @@
 the split of the new real clips by source, the dev-eval crops and the photo threshold."""
 from __future__ import annotations
 
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -194,6 +195,24 @@ def test_eval_from_saved_crops_scores_every_file_like_the_detector(tiny_weights,
     expect = float(files[0] > files[1]) + 0.5 * (files[0] == files[1])
     assert summary["x"]["dfdemo"]["video_auc"] == pytest.approx(expect)
     assert summary["overall"]["n_fake"] == 2 and summary["no-synthesis"]["n_fake"] == 1
+
+
+def test_eval_from_saved_crops_runs_with_the_bundled_weights_and_their_track_head(tmp_path):
+    """The bundled weights have a lip-sync head that judges whole tracks from the mouth too:
+    saved crops carry neither, so eval scores them with the blending and crop-level checks."""
+    import json
+
+    from dfdemo_lab.evaluate import DevCrops, main
+
+    img = cv2.resize(astronaut()[60:316, 100:356], (224, 224))
+    crops = np.stack([img, img[::-1], img // 2, img])
+    DevCrops(crops, np.array([0, 1, 2, 3]), np.zeros(4, int), np.array([1, 0, 1, 0]),
+             np.array(["x", "x", "synthesis", "synthesis"])).save(tmp_path / "c.npz")
+    out = tmp_path / "e.json"
+    weights = Path(__file__).resolve().parents[1] / "weights" / "detector"
+    assert main(["unused.csv", "--from-crops", str(tmp_path / "c.npz"), "--weights", str(weights), "--json", str(out)]) == 0
+    summary = json.loads(out.read_text())["summary"]
+    assert {"dfdemo", "synthesis"} <= set(summary["x"])
 
 
 def test_record_accuracy_writes_the_headline_row_the_card_reads(tiny_weights, tmp_path):
