@@ -12,8 +12,10 @@ pooled activations (the blending score, its cuts and its heatmaps do not move):
 - ``animation`` ("Lip-sync / face animation"): one logit per face *track* of a video
   (``dfdemo.heads.TrackHead``): the mean and the spread over the track's frames of the
   face's activations and of the mouth's (``dfdemo.faces.mouth_crop``, a second pass at
-  ``MOUTH_SIZE`` px). Learned from lip-sync and face-animation outputs (Wav2Lip and forks,
-  LatentSync, FOMM, SadTalker-style heads, …) against real talking clips.
+  ``MOUTH_SIZE`` px), and with ``--motion-weight-decay`` of the mouth's change from each
+  sampled frame to the next one (``dfdemo.faces.mouth_motion``, no extra pass). Learned from
+  lip-sync and face-animation outputs (Wav2Lip and forks, LatentSync, FOMM, SadTalker-style
+  heads, …) against real talking clips.
 
 Steps: ``extract`` (faces and features of every labelled file, ``kinds_features``; resumable),
 then ``fit``: every number is **out of fold** (``realfakes``: folds by source, a file scored by
