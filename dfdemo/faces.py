@@ -451,7 +451,7 @@ def _band_energies(grey: np.ndarray, levels: int = 4) -> list[float]:
     return out
 
 
-def mouth_motion(rgb: np.ndarray, next_rgb: np.ndarray, box: tuple[float, ...], keypoints: np.ndarray) -> np.ndarray:
+def mouth_motion(rgb: np.ndarray, next_rgb: np.ndarray | None, box: tuple[float, ...], keypoints: np.ndarray) -> np.ndarray:
     """How the mouth changes from a frame to the very next one, against the eyes at the same
     scale (``MOTION_DIMS`` numbers). A lip-sync tool redraws the mouth in every frame on its own,
     so it flickers between neighbouring frames more than a filmed mouth does; the eyes, left as
@@ -459,7 +459,10 @@ def mouth_motion(rgb: np.ndarray, next_rgb: np.ndarray, box: tuple[float, ...], 
     ``MOUTH_SIDE`` of the face box wide on the mouth point and on the eyes' midpoint, both cut at
     this frame's box from both frames, grey at ``MOTION_PX``: the band energies (4 levels) of
     each square's change and of each square itself, the log mean absolute change of both, their
-    difference, and the correlation of the mouth's two cuts."""
+    difference, and the correlation of the mouth's two cuts. NaN throughout where there is no
+    next frame (the last frame of a clip): not measured, and a track head leaves it out."""
+    if next_rgb is None:
+        return np.full(MOTION_DIMS, np.nan, np.float32)
     side = max(box[2] - box[0], box[3] - box[1]) * MOUTH_SIDE
 
     def grey(frame: np.ndarray, cx: float, cy: float) -> np.ndarray:

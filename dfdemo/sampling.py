@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from .faces import MOTION_DIMS, Detection, FaceDetector, face_quality, mouth_crop, mouth_motion, rejected_notes, square_crop
+from .faces import Detection, FaceDetector, face_quality, mouth_crop, mouth_motion, rejected_notes, square_crop
 from .media import MediaInfo, read_ahead, sample_frames
 from .stopwatch import Stopwatch
 
@@ -103,9 +103,7 @@ def _next(frames, clock: Stopwatch):
 def _sample(fr, d: Detection, framing: Framing) -> FaceSample:
     crop, kps = square_crop(fr.rgb, d.box, framing.margin, framing.size, d.keypoints)
     mouth = mouth_crop(fr.rgb, d.box, d.keypoints, framing.mouth_px) if framing.mouth_px else None
-    motion = None
-    if framing.motion:
-        motion = mouth_motion(fr.rgb, fr.next_rgb, d.box, d.keypoints) if fr.next_rgb is not None else np.full(MOTION_DIMS, np.nan, np.float32)
+    motion = mouth_motion(fr.rgb, fr.next_rgb, d.box, d.keypoints) if framing.motion else None
     return FaceSample(fr.index, fr.time_s, d, crop, kps, face_quality(crop, kps, d.size), mouth=mouth, motion=motion)
 
 

@@ -26,7 +26,7 @@ import torch
 
 from dfdemo.detector import Detector
 from dfdemo.errors import DfdemoError
-from dfdemo.faces import MOTION_DIMS, FaceDetector, appearance, drop_weak_tracks, link_tracks, mouth_crop, mouth_motion, square_crop
+from dfdemo.faces import FaceDetector, appearance, drop_weak_tracks, link_tracks, mouth_crop, mouth_motion, square_crop
 from dfdemo.media import Frame, probe, sample_frames
 from dfdemo.heads import pool
 from dfdemo.model import forward_all
@@ -140,7 +140,7 @@ class Extractor:
         motion = None
         if item.kind == "video":  # as the product's sampling: NaN where the frame has no next one
             motion = np.stack([mouth_motion(frames[s].rgb, frames[s].next_rgb, per_frame[s][j].box, per_frame[s][j].keypoints)
-                               if frames[s].next_rgb is not None else np.full(MOTION_DIMS, np.nan, np.float32) for _, s, j in rows])
+                               for _, s, j in rows])
         ff, blend = self.pooled(face)
         mf = self.det.pooled_activations(mouth, LAYERS, SPREAD).numpy()
         return FaceFeatures(ff.astype(np.float16), mf.astype(np.float16), sharp, blend.astype(np.float32),

@@ -288,6 +288,7 @@ def test_mouth_motion_tells_a_redrawn_mouth_from_a_filmed_face():
     assert still.shape == (MOTION_DIMS,)
     assert still[16] == pytest.approx(np.log(1e-3)) and still[17] == pytest.approx(np.log(1e-3))
     assert still[19] == pytest.approx(1.0)
+    assert np.isnan(mouth_motion(img, None, d.box, d.keypoints)).all()  # no next frame: not measured
     redrawn = img.copy()
     (mx, my), r = d.keypoints[3].astype(int), int(0.12 * d.size)  # the lips and around them
     patch = redrawn[my - r:my + r, mx - r:mx + r]
