@@ -428,13 +428,19 @@ def square_crop(rgb: np.ndarray, box: tuple[float, ...], margin: float, size: in
 MOUTH_SIDE = 0.5  # the mouth square's side, as a share of the face box's larger side
 
 
+def part_square(rgb: np.ndarray, box: tuple[float, ...], centre, size: int) -> np.ndarray:
+    """A square ``MOUTH_SIDE`` of the face box wide centred on ``centre`` (x, y), cut from the
+    frame and resized to ``size``: the mouth crop, and the squares the mouth's motion compares."""
+    side = max(box[2] - box[0], box[3] - box[1]) * MOUTH_SIDE
+    cx, cy = centre
+    return square_crop(rgb, (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2), 0.0, size)[0]
+
+
 def mouth_crop(rgb: np.ndarray, box: tuple[float, ...], keypoints: np.ndarray, size: int) -> np.ndarray:
     """The mouth at its own resolution: a square on BlazeFace's mouth point (keypoint 3),
     ``MOUTH_SIDE`` of the face box wide, cut from the frame and resized to ``size``. Lip-sync
     tools redraw this region at low resolution and paste it back."""
-    side = max(box[2] - box[0], box[3] - box[1]) * MOUTH_SIDE
-    mx, my = keypoints[3]
-    return square_crop(rgb, (mx - side / 2, my - side / 2, mx + side / 2, my + side / 2), 0.0, size)[0]
+    return part_square(rgb, box, keypoints[3], size)
 
 
 MOTION_PX = 112  # the side at which the mouth's and the eyes' frame-to-frame change is measured
@@ -463,16 +469,13 @@ def mouth_motion(rgb: np.ndarray, next_rgb: np.ndarray | None, box: tuple[float,
     next frame (the last frame of a clip): not measured, and a track head leaves it out."""
     if next_rgb is None:
         return np.full(MOTION_DIMS, np.nan, np.float32)
-    side = max(box[2] - box[0], box[3] - box[1]) * MOUTH_SIDE
-
-    def grey(frame: np.ndarray, cx: float, cy: float) -> np.ndarray:
-        sq = square_crop(frame, (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2), 0.0, MOTION_PX)[0]
-        return cv2.cvtColor(sq, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    def grey(frame: np.ndarray, centre) -> np.ndarray:
+        return cv2.cvtColor(part_square(frame, box, centre, MOTION_PX), cv2.COLOR_RGB2GRAY).astype(np.float32)
 
     kp = np.asarray(keypoints, dtype=np.float64)
     eyes = (kp[0] + kp[1]) / 2
-    m0, m1 = grey(rgb, *kp[3]), grey(next_rgb, *kp[3])
-    e0, e1 = grey(rgb, *eyes), grey(next_rgb, *eyes)
+    m0, m1 = grey(rgb, kp[3]), grey(next_rgb, kp[3])
+    e0, e1 = grey(rgb, eyes), grey(next_rgb, eyes)
     dm, de = np.log(np.abs(m1 - m0).mean() + 1e-3), np.log(np.abs(e1 - e0).mean() + 1e-3)
     corr = 1.0 if m0.std() == 0 or m1.std() == 0 else float(np.corrcoef(m0.ravel(), m1.ravel())[0, 1])
     return np.array(_band_energies(m1 - m0) + _band_energies(e1 - e0) + _band_energies(m0) + _band_energies(e0)
