@@ -90,6 +90,11 @@ class _Tracked:
     notes: list[str]
 
 
+def _stacked(rows: list) -> np.ndarray | None:
+    """The samples' mouth crops (or mouth motions) as one array; None where the framing cut none."""
+    return np.stack(rows) if rows and rows[0] is not None else None
+
+
 def _name_stem(path) -> str:
     """The input's name without suffix, cut to 100 bytes: image names stay under the 255-byte
     limit of file systems whatever the input is called."""
@@ -204,11 +209,10 @@ class Analyzer:
         notes = [f"{weak} faint face detection(s) beside a clear face were ignored (most likely not faces)"] if weak else []
         with clock("classify"):
             say(0.75, f"scoring {len(sampled.samples)} face crops")
-            mouths, motion = [s.mouth for s in sampled.samples], [s.motion for s in sampled.samples]
-            both = self.detector.scores(np.stack([s.crop for s in sampled.samples]),
-                                        np.stack(mouths) if mouths and mouths[0] is not None else None,
+            samples = sampled.samples
+            both = self.detector.scores(np.stack([s.crop for s in samples]), _stacked([s.mouth for s in samples]),
                                         heads=[n for n, h in self.detector.config.learned().items() if h.judges(kind)],
-                                        motion=np.stack(motion) if motion and motion[0] is not None else None) if sampled.samples else None
+                                        motion=_stacked([s.motion for s in samples])) if samples else None
             blend = both.blending if both else []
             synth = both.synthesis if both is not None and both.synthesis is not None else [None] * len(blend)
             feats = both.features if both else {}
