@@ -236,7 +236,7 @@ class Analyzer:
         checks = [decide.blending_check(frame_p, temporal_p, weight, cuts)]
         checks += [decide.learned_check(n, why[n], None if why[n] else self._learned_probability(n, samples), cut)
                    for n, cut in cuts.learned.items()]
-        said = [w for n in cuts.learned if (w := decide.abstain_warning(n, heads[n], why[n], size))]
+        said = [w for n in cuts.learned if (w := decide.abstain_warning(n, heads[n], why[n], size, len(samples)))]
         decided = deciding(checks)
         return FaceReport(
             track_id=track.track_id, fake_probability=decided.fake_probability, verdict=decided.verdict,

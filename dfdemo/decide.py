@@ -17,7 +17,6 @@ import numpy as np
 from .config import Cut, DetectorConfig, SynthesisConfig, TemporalConfig
 from .report import CHECK_LABELS, SEVERITY, Check, FaceReport, deciding, judged, make_check, not_checked
 
-MIN_TRACK_CROPS = 2  # a track-level check (lip-sync / animation) needs a face seen in this many frames
 SYNTHESIS_NOT_CALIBRATED = ("the generator-traces check has no calibrated threshold for videos with these weights (on "
                             "held-out real clips it fired too often), so only the blending check judged this file")
 
@@ -70,24 +69,25 @@ def blending_check(frame_p: float, temporal_p: float | None, frame_weight: float
 def abstains(head: SynthesisConfig, cut: Cut | None, kind: str, size: float, seen: int) -> str | None:
     """Why a learned check does not judge a face (``report.REASONS``), None when it does: no cut
     for this kind of media, a face smaller than it was calibrated for, or (a track-level check)
-    a face seen in too few frames."""
+    a face seen in fewer sampled frames than it judges (``min_frames``)."""
     if cut is None:
         return "needs_video" if kind == "image" and not head.judges(kind) else "not_calibrated"
     if size < head.min_face_px:
         return "face_too_small"
-    if head.unit == "track" and seen < MIN_TRACK_CROPS:
+    if head.unit == "track" and seen < head.min_frames:
         return "too_few_frames"
     return None
 
 
-def abstain_warning(name: str, head: SynthesisConfig, reason: str | None, size: float) -> str | None:
+def abstain_warning(name: str, head: SynthesisConfig, reason: str | None, size: float, seen: int) -> str | None:
     """The face warning that says why a check did not judge this face (the file-level reasons
     are said once, in a note: ``not_judged_note``)."""
     label = CHECK_LABELS[name].lower()
     if reason == "face_too_small":
         return f"face too small for the {label} check ({size:.0f} px; it is calibrated from {head.min_face_px:.0f} px): not checked"
     if reason == "too_few_frames":
-        return f"seen in too few frames for the {label} check: not checked"
+        return (f"seen in {seen} sampled frame{'s' if seen != 1 else ''}, too few for the {label} check (it judges a face "
+                f"seen in at least {head.min_frames}): not checked")
     return None
 
 

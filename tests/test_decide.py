@@ -99,9 +99,15 @@ def test_a_learned_check_abstains_for_want_of_a_cut_a_size_or_frames_and_says_wh
     assert decide.abstains(crop, cut, "image", 99.9, 1) == "face_too_small"
     assert decide.abstains(crop, cut, "image", 100.0, 1) is None  # from the calibrated size on
     assert decide.abstains(track, cut, "video", 200.0, 1) == "too_few_frames"
-    assert decide.abstains(track, cut, "video", 200.0, decide.MIN_TRACK_CROPS) is None
-    assert "99 px" in decide.abstain_warning("synthesis", crop, "face_too_small", 99.4)
-    assert decide.abstain_warning("synthesis", crop, "not_calibrated", 99.4) is None  # said once, in a note
+    assert decide.abstains(track, cut, "video", 200.0, 2) is None  # the default: the fewest frames with a spread
+    longer = SynthesisConfig(("a",), (), 4, media=("video",), unit="track", min_frames=8)
+    assert decide.abstains(longer, cut, "video", 200.0, 7) == "too_few_frames"
+    assert decide.abstains(longer, cut, "video", 200.0, 8) is None
+    assert decide.abstain_warning("animation", longer, "too_few_frames", 200.0, 7) == (
+        "seen in 7 sampled frames, too few for the lip-sync / face animation check (it judges a face seen in at least 8): "
+        "not checked")
+    assert "99 px" in decide.abstain_warning("synthesis", crop, "face_too_small", 99.4, 1)
+    assert decide.abstain_warning("synthesis", crop, "not_calibrated", 99.4, 1) is None  # said once, in a note
     checked = decide.learned_check("synthesis", None, 0.55, cut)
     assert (checked.verdict, checked.threshold, checked.reason) == ("uncertain", 0.5, None)
     skipped = decide.learned_check("animation", "too_few_frames", None, cut)
