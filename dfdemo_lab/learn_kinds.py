@@ -54,6 +54,7 @@ from .metrics import bootstrap_auc, roc_auc
 from .realfakes import Item, collect
 
 MIN_TRACK_CROPS = 2  # a track seen in fewer frames has no spread: the animation check abstains on it
+# (``fit --min-track-frames`` may ask for more: the product's ``SynthesisConfig.min_frames``)
 FAMILY = {"synthesis": "generated", "animation": "animation"}
 PORTRAITS = ("ffhq", "dev-eval/synthesis")
 OPERATING_POINTS = (0.01, 0.02, 0.03, 0.05, 0.08)  # shares of false alarms the lip-sync check may add on real clips
@@ -251,11 +252,12 @@ def fit_check(check: str, rows: list[FileRows], weight_decay: float, mouth_decay
 
 
 @torch.inference_mode()
-def file_score(check: str, head, r: FileRows) -> float:
+def file_score(check: str, head, r: FileRows, min_frames: int = MIN_TRACK_CROPS) -> float:
     """A file's score as the product makes it: each face track's score, the file = its most
-    suspicious face (nan when the check abstains on every track)."""
+    suspicious face (nan when the check abstains on every track; the lip-sync check judges the
+    tracks seen in at least ``min_frames`` frames)."""
     if check == "animation":
-        tracks = tracks_of(r, MIN_TRACK_CROPS)
+        tracks = tracks_of(r, max(MIN_TRACK_CROPS, min_frames))
         if not tracks:
             return float("nan")
         return float(torch.sigmoid(head(torch.from_numpy(np.stack([summary(r, m) for m in tracks])))).max())
@@ -264,7 +266,7 @@ def file_score(check: str, head, r: FileRows) -> float:
 
 
 def out_of_fold(rows: list[FileRows], check: str, weight_decay: float, mouth_decay: float | None = None,
-                motion_decay: float | None = None) -> np.ndarray:
+                motion_decay: float | None = None, min_frames: int = MIN_TRACK_CROPS) -> np.ndarray:
     """Each file's score by the head fitted without its fold (without its source)."""
     folds = np.array([r.item.fold for r in rows])
     out = np.full(len(rows), np.nan)
@@ -272,7 +274,7 @@ def out_of_fold(rows: list[FileRows], check: str, weight_decay: float, mouth_dec
         head = fit_check(check, [r for r, k in zip(rows, folds) if k != f], weight_decay, mouth_decay, motion_decay)
         for i in np.flatnonzero(folds == f):
             if check != "animation" or rows[i].item.kind == "video":
-                out[i] = file_score(check, head, rows[i])
+                out[i] = file_score(check, head, rows[i], min_frames)
     return out
 
 
@@ -489,7 +491,7 @@ def fit_final(rows: list[FileRows], decay: dict[str, float], mouth_decay: float 
 
 def save_weights(src: str | None, dst: Path, heads: dict, cuts: dict, records: dict, photo: tuple[float, dict],
                  photo_accuracy: dict, model_id: str, mouth_px: int = MOUTH_SIZE, mouth_layers: tuple[str, ...] = (),
-                 motion: bool = False) -> None:
+                 motion: bool = False, min_frames: int = MIN_TRACK_CROPS) -> None:
     det = load_detector(src)
     cfg = det.config
     dims = {"synthesis": heads["synthesis"].mean.numel(), "animation": heads["animation"].mean.numel() // 2}
@@ -507,7 +509,7 @@ def save_weights(src: str | None, dst: Path, heads: dict, cuts: dict, records: d
             min_face_px=records[check].get("min_face_px", 0.0),
             unit="track" if check == "animation" else "crop", mouth_px=mouth_px if check == "animation" else 0,
             mouth_layers=tuple(mouth_layers) if check == "animation" and tuple(mouth_layers) != LAYERS else (),
-            motion=motion and check == "animation")
+            motion=motion and check == "animation", min_frames=max(MIN_TRACK_CROPS, min_frames) if check == "animation" else MIN_TRACK_CROPS)
     dst = Path(dst)
     if dst.exists():
         shutil.rmtree(dst)
@@ -603,6 +605,9 @@ def parser() -> argparse.ArgumentParser:
                     help="also learn the lip-sync check from the mouth's change to the next frame (a term on its mean "
                          "and spread over the track, folded in, the logits averaged) with this L2 penalty; needs a "
                          "cache extracted with motion (default: off)")
+    ap.add_argument("--min-track-frames", type=int, default=MIN_TRACK_CROPS,
+                    help="the lip-sync check judges a face seen in at least this many sampled frames (the head learns "
+                         f"from each clip's main face; a face seen briefly has a noisier summary; default: {MIN_TRACK_CROPS})")
     ap.add_argument("--animation-fpr", type=float, default=0.03,
                     help="false alarms on real clips the lip-sync/animation check may add to blending's (default: 0.03)")
     ap.add_argument("--synthesis-fpr", type=float, default=0.01,
@@ -652,7 +657,8 @@ def out_of_fold_table(rows: list, a) -> Table:
     """Every file's out-of-fold score of each check (folds by source); the generator-traces
     check abstains (NaN) on faces under ``--min-face-px``, as the product does."""
     decay = decays(a)
-    scores = {check: out_of_fold(rows, check, decay[check], a.mouth_crop_weight_decay, a.motion_weight_decay) for check in FAMILY}
+    scores = {check: out_of_fold(rows, check, decay[check], a.mouth_crop_weight_decay, a.motion_weight_decay, a.min_track_frames)
+              for check in FAMILY}
     small = np.array([np.median(r.face_px) < a.min_face_px for r in rows])  # as the product's abstention
     scores["synthesis"][small] = np.nan  # the check abstains on faces under the size it is judged from
     return Table(rows, scores)
@@ -682,7 +688,7 @@ def save_fitted(a, argv: list[str] | None, rows: list, numbers: dict, cuts: dict
     args = sys.argv[1:] if argv is None else argv  # the step ("fit") is among them
     training = {"command": "python -m dfdemo_lab learn-kinds " + " ".join(args),
                 "weight_decay": decay, "mouth_crop_weight_decay": a.mouth_crop_weight_decay,
-                "motion_weight_decay": a.motion_weight_decay,
+                "motion_weight_decay": a.motion_weight_decay, "min_track_frames": a.min_track_frames,
                 "frames_per_clip": a.frames, "mouth_px": a.mouth_px, "mouth_layers": list(a.mouth_layers), "lfw_people": a.lfw,
                 "folds": numbers["folds"]}
     records = {check: {"out_of_fold": {"auc": numbers["auc"][check], "at_the_cuts": numbers["at_the_cuts"]},
@@ -694,7 +700,8 @@ def save_fitted(a, argv: list[str] | None, rows: list, numbers: dict, cuts: dict
         records[check]["accuracy"] = acc[check]
     save_weights(a.weights, a.save, heads, cuts, records, photo, acc["photo"],
                  model_id=a.model_id or f"{cfg.model_id.split(' (')[0]} (v3 + learned checks, {time.strftime('%Y-%m-%d')})",
-                 mouth_px=a.mouth_px, mouth_layers=a.mouth_layers, motion=a.motion_weight_decay is not None)
+                 mouth_px=a.mouth_px, mouth_layers=a.mouth_layers, motion=a.motion_weight_decay is not None,
+                 min_frames=a.min_track_frames)
 
 
 def extract(a, items: list[Item]) -> int:
