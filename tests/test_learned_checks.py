@@ -92,6 +92,23 @@ def test_the_track_score_is_the_heads_function_of_the_face_the_mouth_and_its_mot
         det.scores(faces, mouths)  # and the motion
 
 
+def test_a_face_seen_in_too_few_sampled_frames_is_not_judged_for_lip_sync_and_says_why(bundled, tmp_path):
+    """The bundled lip-sync check judges a face seen in at least ``min_frames`` sampled frames
+    (its head learned from each clip's main face; a face seen briefly has a noisier summary)."""
+    need = bundled.detector.config.animation.min_frames
+    assert need == 8  # learn-kinds fit --min-track-frames 8 (the model card)
+    frames, _ = moving_face_frames(n=24)
+    clip = write_clip(tmp_path / "c.mp4", frames)
+    short = bundled.analyze(clip, Settings(frames=need - 1, heatmaps=0)).report
+    face = short.faces[0]
+    assert len(face.frames) == need - 1 and check(short, "animation").verdict == "not_checked"
+    assert check(short, "animation").reason == "too_few_frames"
+    assert any(f"seen in {need - 1} sampled frames" in w and f"at least {need}" in w for w in face.warnings)
+    assert check(short, "blending").verdict != "not_checked"  # blending still judges it
+    judged = bundled.analyze(clip, Settings(frames=need, heatmaps=0)).report
+    assert check(judged, "animation").verdict != "not_checked"
+
+
 def test_a_photo_is_not_judged_for_lip_sync_and_says_so(bundled, photo):
     r = bundled.analyze(photo, Settings(heatmaps=0)).report
     assert check(r, "animation").verdict == "not_checked"
@@ -230,6 +247,31 @@ def test_mouth_layers_are_read_in_the_caches_order_and_unknown_ones_refused(caps
     with pytest.raises(SystemExit) as e:
         parser().parse_args(["fit", "--mouth-layers", "blocks.9"])
     assert e.value.code == 2 and "choose among blocks.1" in capsys.readouterr().err
+
+
+def test_the_lab_scores_a_clip_by_the_faces_seen_in_enough_frames():
+    """learn-kinds fit --min-track-frames: the file's score is its most suspicious face among
+    those seen in at least that many frames, as the product judges it; none: NaN (abstains)."""
+    import torch
+
+    from dfdemo.heads import TrackHead
+    from dfdemo_lab.learn_kinds import FileRows, file_score, summary
+    from dfdemo_lab.realfakes import Item
+
+    rng = np.random.default_rng(5)
+    track = np.r_[np.zeros(10, int), np.ones(3, int)]  # a face seen in 10 frames, another in 3
+    face = rng.normal(0, 1, (13, 4)).astype(np.float32)
+    face[10:] += 3.0  # the brief face looks different
+    r = FileRows(Item("/x/c.mp4", 0, "video", "real", "m", "test", "S"), "orig", face, face.copy(), track,
+                 np.zeros(13), np.full(13, 100.0))
+    head = TrackHead(8)
+    with torch.no_grad():
+        head.linear.weight.fill_(1.0)
+        each = [float(torch.sigmoid(head(torch.from_numpy(summary(r, track == t)[None])))) for t in (0, 1)]
+    assert each[1] > each[0]  # the brief face scores higher
+    assert file_score("animation", head, r) == pytest.approx(each[1], abs=1e-6)
+    assert file_score("animation", head, r, min_frames=8) == pytest.approx(each[0], abs=1e-6)
+    assert np.isnan(file_score("animation", head, r, min_frames=11))
 
 
 def test_the_lip_sync_operating_points_trade_false_alarms_for_caught_clips():
