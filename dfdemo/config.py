@@ -202,6 +202,9 @@ class TemporalConfig:
             raise WeightsError(f"config.json: bad temporal head settings: {e}") from e
 
 
+MIN_TRACK_FRAMES = 2  # the fewest sampled frames with a spread: no track-level check judges a face seen in fewer
+
+
 @dataclass(frozen=True)
 class SynthesisConfig:
     """A learned check's head (``dfdemo.heads.SynthesisHead`` or ``TrackHead``): the layers it reads from
@@ -226,9 +229,9 @@ class SynthesisConfig:
     mouth_px: int = 0  # > 0: the head also reads the mouth at this size (``faces.mouth_crop``), a second pass
     mouth_layers: tuple[str, ...] = ()  # the layers that pass reads (empty: ``layers``); it stops after the last
     motion: bool = False  # the track head also reads the mouth's change to the next frame (``faces.mouth_motion``)
-    # a track-level check judges a face seen in at least this many sampled frames (2: the fewest
-    # with a spread; more: a face seen briefly has a noisier summary than the tracks it learned from)
-    min_frames: int = 2
+    # a track-level check judges a face seen in at least this many sampled frames (more than the
+    # fewest: a face seen briefly has a noisier summary than the tracks it learned from)
+    min_frames: int = MIN_TRACK_FRAMES
 
     @property
     def mouth_taps(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -257,7 +260,7 @@ class SynthesisConfig:
             d["media"] = list(self.media)
         d["mouth_layers"] = list(self.mouth_layers)
         for key, default in (("min_face_px", 0.0), ("unit", "crop"), ("mouth_px", 0), ("mouth_layers", []), ("motion", False),
-                             ("min_frames", 2)):
+                             ("min_frames", MIN_TRACK_FRAMES)):
             if d[key] == default:
                 d.pop(key)
         return d
@@ -271,7 +274,7 @@ class SynthesisConfig:
                        **Calibration.read(d).fields(), media=tuple(d.get("media", ("video", "image"))), min_face_px=float(d.get("min_face_px", 0.0)),
                        unit=str(d.get("unit", "crop")), mouth_px=int(d.get("mouth_px", 0)),
                        mouth_layers=tuple(d.get("mouth_layers", ())), motion=bool(d.get("motion", False)),
-                       min_frames=int(d.get("min_frames", 2)),
+                       min_frames=int(d.get("min_frames", MIN_TRACK_FRAMES)),
                        extra=dict(d.get("extra", {})))
         except (KeyError, TypeError, ValueError) as e:
             raise WeightsError(f"config.json: bad synthesis head settings: {e}") from e

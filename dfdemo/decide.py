@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import Cut, DetectorConfig, SynthesisConfig, TemporalConfig
+from .config import MIN_TRACK_FRAMES, Cut, DetectorConfig, SynthesisConfig, TemporalConfig
 from .report import CHECK_LABELS, SEVERITY, Check, FaceReport, deciding, judged, make_check, not_checked
 
 SYNTHESIS_NOT_CALIBRATED = ("the generator-traces check has no calibrated threshold for videos with these weights (on "
@@ -74,7 +74,7 @@ def abstains(head: SynthesisConfig, cut: Cut | None, kind: str, size: float, see
         return "needs_video" if kind == "image" and not head.judges(kind) else "not_calibrated"
     if size < head.min_face_px:
         return "face_too_small"
-    if head.unit == "track" and seen < head.min_frames:
+    if head.unit == "track" and seen < max(MIN_TRACK_FRAMES, head.min_frames):
         return "too_few_frames"
     return None
 

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from dfdemo.analyzer import aggregate  # a track's score as the product makes it
-from dfdemo.config import SynthesisConfig, band_for, load_config, threshold_for
+from dfdemo.config import MIN_TRACK_FRAMES, SynthesisConfig, band_for, load_config, threshold_for
 from dfdemo.detector import load_detector
 from dfdemo.faces import MOTION_DIMS
 from dfdemo.heads import SynthesisHead, TrackHead
@@ -53,8 +53,6 @@ from .kinds_features import LAYERS, MOUTH_SIZE, SPREAD, VARIANTS, cache_path, lo
 from .metrics import bootstrap_auc, roc_auc
 from .realfakes import Item, collect
 
-MIN_TRACK_CROPS = 2  # a track seen in fewer frames has no spread: the animation check abstains on it
-# (``fit --min-track-frames`` may ask for more: the product's ``SynthesisConfig.min_frames``)
 FAMILY = {"synthesis": "generated", "animation": "animation"}
 PORTRAITS = ("ffhq", "dev-eval/synthesis")
 OPERATING_POINTS = (0.01, 0.02, 0.03, 0.05, 0.08)  # shares of false alarms the lip-sync check may add on real clips
@@ -130,9 +128,9 @@ def in_training(check: str, r: FileRows) -> bool:
 
 def main_track(r: FileRows) -> np.ndarray | None:
     """A file's main face track (the one seen most), or None when it is seen in fewer than
-    ``MIN_TRACK_CROPS`` frames (the lip-sync check abstains on it)."""
+    ``MIN_TRACK_FRAMES`` frames (the lip-sync check abstains on it)."""
     main = max(tracks_of(r), key=lambda m: m.sum())
-    return None if main.sum() < MIN_TRACK_CROPS else main
+    return None if main.sum() < MIN_TRACK_FRAMES else main
 
 
 def main_track_summary(r: FileRows) -> np.ndarray | None:
@@ -252,12 +250,12 @@ def fit_check(check: str, rows: list[FileRows], weight_decay: float, mouth_decay
 
 
 @torch.inference_mode()
-def file_score(check: str, head, r: FileRows, min_frames: int = MIN_TRACK_CROPS) -> float:
+def file_score(check: str, head, r: FileRows, min_frames: int = MIN_TRACK_FRAMES) -> float:
     """A file's score as the product makes it: each face track's score, the file = its most
     suspicious face (nan when the check abstains on every track; the lip-sync check judges the
     tracks seen in at least ``min_frames`` frames)."""
     if check == "animation":
-        tracks = tracks_of(r, max(MIN_TRACK_CROPS, min_frames))
+        tracks = tracks_of(r, max(MIN_TRACK_FRAMES, min_frames))
         if not tracks:
             return float("nan")
         return float(torch.sigmoid(head(torch.from_numpy(np.stack([summary(r, m) for m in tracks])))).max())
@@ -266,7 +264,7 @@ def file_score(check: str, head, r: FileRows, min_frames: int = MIN_TRACK_CROPS)
 
 
 def out_of_fold(rows: list[FileRows], check: str, weight_decay: float, mouth_decay: float | None = None,
-                motion_decay: float | None = None, min_frames: int = MIN_TRACK_CROPS) -> np.ndarray:
+                motion_decay: float | None = None, min_frames: int = MIN_TRACK_FRAMES) -> np.ndarray:
     """Each file's score by the head fitted without its fold (without its source)."""
     folds = np.array([r.item.fold for r in rows])
     out = np.full(len(rows), np.nan)
@@ -491,7 +489,7 @@ def fit_final(rows: list[FileRows], decay: dict[str, float], mouth_decay: float 
 
 def save_weights(src: str | None, dst: Path, heads: dict, cuts: dict, records: dict, photo: tuple[float, dict],
                  photo_accuracy: dict, model_id: str, mouth_px: int = MOUTH_SIZE, mouth_layers: tuple[str, ...] = (),
-                 motion: bool = False, min_frames: int = MIN_TRACK_CROPS) -> None:
+                 motion: bool = False, min_frames: int = MIN_TRACK_FRAMES) -> None:
     det = load_detector(src)
     cfg = det.config
     dims = {"synthesis": heads["synthesis"].mean.numel(), "animation": heads["animation"].mean.numel() // 2}
@@ -509,7 +507,8 @@ def save_weights(src: str | None, dst: Path, heads: dict, cuts: dict, records: d
             min_face_px=records[check].get("min_face_px", 0.0),
             unit="track" if check == "animation" else "crop", mouth_px=mouth_px if check == "animation" else 0,
             mouth_layers=tuple(mouth_layers) if check == "animation" and tuple(mouth_layers) != LAYERS else (),
-            motion=motion and check == "animation", min_frames=max(MIN_TRACK_CROPS, min_frames) if check == "animation" else MIN_TRACK_CROPS)
+            motion=motion and check == "animation",
+            min_frames=max(MIN_TRACK_FRAMES, min_frames) if check == "animation" else MIN_TRACK_FRAMES)
     dst = Path(dst)
     if dst.exists():
         shutil.rmtree(dst)
@@ -605,9 +604,9 @@ def parser() -> argparse.ArgumentParser:
                     help="also learn the lip-sync check from the mouth's change to the next frame (a term on its mean "
                          "and spread over the track, folded in, the logits averaged) with this L2 penalty; needs a "
                          "cache extracted with motion (default: off)")
-    ap.add_argument("--min-track-frames", type=int, default=MIN_TRACK_CROPS,
+    ap.add_argument("--min-track-frames", type=int, default=MIN_TRACK_FRAMES,
                     help="the lip-sync check judges a face seen in at least this many sampled frames (the head learns "
-                         f"from each clip's main face; a face seen briefly has a noisier summary; default: {MIN_TRACK_CROPS})")
+                         f"from each clip's main face; a face seen briefly has a noisier summary; default: {MIN_TRACK_FRAMES})")
     ap.add_argument("--animation-fpr", type=float, default=0.03,
                     help="false alarms on real clips the lip-sync/animation check may add to blending's (default: 0.03)")
     ap.add_argument("--synthesis-fpr", type=float, default=0.01,
