@@ -225,7 +225,8 @@ def scale_sentence(check: Check, report: Report) -> str | None:
 # why a check judged no face (``Check.reason``, set by the analyzer where it abstains)
 REASON_WORDS = {"needs_video": "it reads how a face moves over the frames of a video, and a photo has none",
                 "face_too_small": "every face was smaller than the size this check is calibrated for",
-                "too_few_frames": "no face was seen in enough frames for this check"}
+                "too_few_frames": ("no face was seen in enough of the sampled frames for this check (sampling more frames may "
+                                   "let it judge one)")}
 
 
 def not_checked_reason(check: Check, report: Report) -> str:

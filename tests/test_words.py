@@ -337,7 +337,7 @@ def test_one_line_per_face_up_front_details_folded_and_faces_without_a_heatmap_n
 @pytest.mark.parametrize("reason, kind, said", [
     ("needs_video", "image", "it reads how a face moves over the frames of a video, and a photo has none"),
     ("face_too_small", "video", "every face was smaller than the size this check is calibrated for"),
-    ("too_few_frames", "video", "no face was seen in enough frames for this check"),
+    ("too_few_frames", "video", "no face was seen in enough of the sampled frames for this check (sampling more frames may let it judge one)"),
     ("not_calibrated", "image", "these weights have no calibrated threshold for photos for this check"),
     (None, "video", "these weights have no calibrated threshold for videos for this check")])
 def test_a_check_that_did_not_run_says_the_reason_the_analyzer_gave(reason, kind, said):
