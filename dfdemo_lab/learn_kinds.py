@@ -255,7 +255,7 @@ def file_score(check: str, head, r: FileRows, min_frames: int = MIN_TRACK_FRAMES
     suspicious face (nan when the check abstains on every track; the lip-sync check judges the
     tracks seen in at least ``min_frames`` frames)."""
     if check == "animation":
-        tracks = tracks_of(r, max(MIN_TRACK_FRAMES, min_frames))
+        tracks = tracks_of(r, min_frames)
         if not tracks:
             return float("nan")
         return float(torch.sigmoid(head(torch.from_numpy(np.stack([summary(r, m) for m in tracks])))).max())
@@ -507,8 +507,7 @@ def save_weights(src: str | None, dst: Path, heads: dict, cuts: dict, records: d
             min_face_px=records[check].get("min_face_px", 0.0),
             unit="track" if check == "animation" else "crop", mouth_px=mouth_px if check == "animation" else 0,
             mouth_layers=tuple(mouth_layers) if check == "animation" and tuple(mouth_layers) != LAYERS else (),
-            motion=motion and check == "animation",
-            min_frames=max(MIN_TRACK_FRAMES, min_frames) if check == "animation" else MIN_TRACK_FRAMES)
+            motion=motion and check == "animation", min_frames=min_frames if check == "animation" else MIN_TRACK_FRAMES)
     dst = Path(dst)
     if dst.exists():
         shutil.rmtree(dst)
@@ -571,6 +570,14 @@ def shortcuts(items: list[Item]) -> dict:
                 [it for it in items if it.kind == "image" and it.family in ("generated", "real")]), 3)}
 
 
+def track_frames(value: str) -> int:
+    """``--min-track-frames``: no fewer than ``MIN_TRACK_FRAMES`` (a track summary needs a spread)."""
+    n = int(value)
+    if n < MIN_TRACK_FRAMES:
+        raise argparse.ArgumentTypeError(f"at least {MIN_TRACK_FRAMES} (got {value!r})")
+    return n
+
+
 def mouth_layers(value: str) -> tuple[str, ...]:
     """``--mouth-layers``: cached layers, comma-separated, in the cache's order (the pass pools in it)."""
     names = {n for n in value.split(",") if n}
@@ -604,7 +611,7 @@ def parser() -> argparse.ArgumentParser:
                     help="also learn the lip-sync check from the mouth's change to the next frame (a term on its mean "
                          "and spread over the track, folded in, the logits averaged) with this L2 penalty; needs a "
                          "cache extracted with motion (default: off)")
-    ap.add_argument("--min-track-frames", type=int, default=MIN_TRACK_FRAMES,
+    ap.add_argument("--min-track-frames", type=track_frames, default=MIN_TRACK_FRAMES,
                     help="the lip-sync check judges a face seen in at least this many sampled frames (the head learns "
                          f"from each clip's main face; a face seen briefly has a noisier summary; default: {MIN_TRACK_FRAMES})")
     ap.add_argument("--animation-fpr", type=float, default=0.03,

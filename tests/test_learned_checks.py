@@ -249,6 +249,16 @@ def test_mouth_layers_are_read_in_the_caches_order_and_unknown_ones_refused(caps
     assert e.value.code == 2 and "choose among blocks.1" in capsys.readouterr().err
 
 
+def test_the_lab_refuses_fewer_track_frames_than_a_spread_needs(capsys):
+    from dfdemo_lab.learn_kinds import parser
+
+    assert parser().parse_args(["fit", "--min-track-frames", "8"]).min_track_frames == 8
+    assert parser().parse_args(["fit"]).min_track_frames == 2  # the older commands' rule
+    with pytest.raises(SystemExit) as e:
+        parser().parse_args(["fit", "--min-track-frames", "1"])
+    assert e.value.code == 2 and "at least 2" in capsys.readouterr().err
+
+
 def test_the_lab_scores_a_clip_by_the_faces_seen_in_enough_frames():
     """learn-kinds fit --min-track-frames: the file's score is its most suspicious face among
     those seen in at least that many frames, as the product judges it; none: NaN (abstains)."""
