@@ -91,7 +91,7 @@ class _Tracked:
 
 
 def _stacked(rows: list) -> np.ndarray | None:
-    """The samples' mouth crops (or mouth motions) as one array; None where the framing cut none."""
+    """The samples' mouth motions as one array; None where the framing measured none."""
     return np.stack(rows) if rows and rows[0] is not None else None
 
 
@@ -199,7 +199,8 @@ class Analyzer:
         cfg, heads = self.detector.config, self.detector.config.learned()
         judging = [heads[n] for n in self.detector.learned_heads if heads[n].judges(kind)]
         return Framing(cfg.crop_margin, cfg.input_size, max((h.mouth_px for h in judging), default=0),
-                       kind == "video" and any(h.motion for h in judging))
+                       kind == "video" and any(h.motion for h in judging),
+                       min((h.mouth_every for h in judging if h.mouth_px or h.motion), default=1))
 
     def _score_tracks(self, sampled: Sampled, kind: str, clock: Stopwatch, say: Progress) -> _Tracked:
         """Follow each person over the frames (appearance tells people apart across cuts), then
@@ -210,7 +211,7 @@ class Analyzer:
         with clock("classify"):
             say(0.75, f"scoring {len(sampled.samples)} face crops")
             samples = sampled.samples
-            both = self.detector.scores(np.stack([s.crop for s in samples]), _stacked([s.mouth for s in samples]),
+            both = self.detector.scores(np.stack([s.crop for s in samples]), [s.mouth for s in samples],
                                         heads=[n for n, h in self.detector.config.learned().items() if h.judges(kind)],
                                         motion=_stacked([s.motion for s in samples])) if samples else None
             blend = both.blending if both else []

@@ -229,6 +229,10 @@ class SynthesisConfig:
     mouth_px: int = 0  # > 0: the head also reads the mouth at this size (``faces.mouth_crop``), a second pass
     mouth_layers: tuple[str, ...] = ()  # the layers that pass reads (empty: ``layers``); it stops after the last
     motion: bool = False  # the track head also reads the mouth's change to the next frame (``faces.mouth_motion``)
+    # the mouth (and its motion) is read on every ``mouth_every``-th sampled frame of a clip (the
+    # 0th, the Nth, ...): the mouth pass and the decoding of next frames cost 1/N; the track
+    # head's mean and spread leave the other frames out (NaN: not measured)
+    mouth_every: int = 1
     # a track-level check judges a face seen in at least this many sampled frames (more than the
     # fewest: a face seen briefly has a noisier summary than the tracks it learned from)
     min_frames: int = MIN_TRACK_FRAMES
@@ -260,7 +264,7 @@ class SynthesisConfig:
             d["media"] = list(self.media)
         d["mouth_layers"] = list(self.mouth_layers)
         for key, default in (("min_face_px", 0.0), ("unit", "crop"), ("mouth_px", 0), ("mouth_layers", []), ("motion", False),
-                             ("min_frames", MIN_TRACK_FRAMES)):
+                             ("min_frames", MIN_TRACK_FRAMES), ("mouth_every", 1)):
             if d[key] == default:
                 d.pop(key)
         return d
@@ -270,11 +274,13 @@ class SynthesisConfig:
         if not d:
             return None
         try:
+            if int(d.get("mouth_every", 1)) < 1:
+                raise ValueError(f"mouth_every must be 1 or more, not {d['mouth_every']}")
             return cls(layers=tuple(d["layers"]), spread=tuple(d.get("spread", ())), dims=int(d["dims"]),
                        **Calibration.read(d).fields(), media=tuple(d.get("media", ("video", "image"))), min_face_px=float(d.get("min_face_px", 0.0)),
                        unit=str(d.get("unit", "crop")), mouth_px=int(d.get("mouth_px", 0)),
                        mouth_layers=tuple(d.get("mouth_layers", ())), motion=bool(d.get("motion", False)),
-                       min_frames=int(d.get("min_frames", MIN_TRACK_FRAMES)),
+                       min_frames=int(d.get("min_frames", MIN_TRACK_FRAMES)), mouth_every=int(d.get("mouth_every", 1)),
                        extra=dict(d.get("extra", {})))
         except (KeyError, TypeError, ValueError) as e:
             raise WeightsError(f"config.json: bad synthesis head settings: {e}") from e

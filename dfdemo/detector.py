@@ -20,11 +20,12 @@ import os
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
 
-from .config import DetectorConfig, load_config  # noqa: F401 (DetectorConfig, load_config: part of the API)
+from .config import DetectorConfig, SynthesisConfig, load_config  # noqa: F401 (DetectorConfig, load_config: part of the API)
 from .errors import WeightsError
 from .heads import HeadLogit, pool
 from .model import Outputs, activations, build_model, default_target_layer, fold_batchnorm, forward_all, tap_features, tap_indices, twin
@@ -284,13 +285,14 @@ class Detector:
     def synthesis_model(self) -> torch.nn.Module:
         return self.head_model("synthesis")
 
-    def scores(self, crops: np.ndarray, mouths: np.ndarray | None = None, heads: list[str] | None = None,
+    def scores(self, crops: np.ndarray, mouths: Sequence[np.ndarray | None] | None = None, heads: list[str] | None = None,
                batch_size: int = BATCH_SIZE, motion: np.ndarray | None = None) -> Scores:
         """Every check's evidence from one forward pass per batch: the blending P(fake); each
         crop-level learned head's P(fake) of the pooled activations it reads; and, for each
         track-level head (``unit == "track"``), every crop's features (the face's pooled
-        activations, then the mouth's: a second pass over ``mouths``, (N, m, m, 3) uint8 cut by
-        ``faces.mouth_crop`` at the head's ``mouth_px``; then, for a head that reads it, the
+        activations, then the mouth's: a second pass over ``mouths``, one per crop, (m, m, 3) uint8
+        cut by ``faces.mouth_crop`` at the head's ``mouth_px``, or None where the mouth was not read
+        on that frame (its features NaN: the track head leaves them out); then, for a head that reads it, the
         mouth's change to the next frame: ``motion``, (N, ``faces.MOTION_DIMS``), NaN where a
         crop has no next frame), which ``track_probability`` judges per face track. ``heads``:
         the learned checks to compute (default: all the weights have)."""
@@ -320,7 +322,7 @@ class Detector:
             heads[n] = pooled if c.unit == "track" else torch.sigmoid(getattr(self.scorer, f"{n}_head")(pooled).float())
         return torch.sigmoid(out.logits.float()).numpy(), heads
 
-    def _track_features(self, name: str, face: torch.Tensor, mouths: np.ndarray | None, motion: np.ndarray | None,
+    def _track_features(self, name: str, face: torch.Tensor, mouths: Sequence[np.ndarray | None] | None, motion: np.ndarray | None,
                         n: int) -> np.ndarray:
         """A track-level head's per-crop features: the face's pooled activations, then the
         mouth's, then the mouth's change to the next frame."""
@@ -329,12 +331,21 @@ class Detector:
         if c.mouth_px:
             if mouths is None or len(mouths) != n:
                 raise ValueError(f"the {name} head reads the mouth too: pass one mouth crop per face crop")
-            parts.append(self.pooled_activations(mouths, *c.mouth_taps))
+            parts.append(self._mouth_features(mouths, c))
         if c.motion:
             if motion is None or len(motion) != n:
                 raise ValueError(f"the {name} head reads the mouth's motion too: pass one row per face crop")
             parts.append(torch.from_numpy(np.asarray(motion, np.float32)))
         return torch.cat(parts, 1).numpy()
+
+    def _mouth_features(self, mouths: Sequence[np.ndarray | None], c: SynthesisConfig) -> torch.Tensor:
+        """The mouth pass over the mouths read (``c.mouth_taps``); NaN rows where none was."""
+        read = [i for i, m in enumerate(mouths) if m is not None]
+        probe = [np.zeros((c.mouth_px, c.mouth_px, 3), np.uint8)]  # no mouth read at all: the width alone
+        pooled = self.pooled_activations(np.stack([mouths[i] for i in read] or probe), *c.mouth_taps)
+        out = torch.full((len(mouths), pooled.shape[1]), float("nan"))
+        out[read] = pooled[:len(read)]
+        return out
 
     def pooled_activations(self, crops: np.ndarray, layers: tuple[str, ...], spread: tuple[str, ...],
                            batch_size: int = MOUTH_BATCH) -> torch.Tensor:

@@ -78,7 +78,7 @@ class Frame:
     index: int
     time_s: float
     rgb: np.ndarray
-    next_rgb: np.ndarray | None = None  # the frame right after, when asked for (``sample_frames(with_next=True)``)
+    next_rgb: np.ndarray | None = None  # the frame right after, when asked for (``sample_frames(next_every=...)``)
 
 
 @dataclass(frozen=True)
@@ -471,13 +471,14 @@ def _advance(cap: cv2.VideoCapture, pos: int, target: int, seek: bool = True) ->
     return pos, ok
 
 
-def sample_frames(path: str | os.PathLike, n: int, info: MediaInfo | None = None, with_next: bool = False) -> Iterator[Frame]:
+def sample_frames(path: str | os.PathLike, n: int, info: MediaInfo | None = None, next_every: int = 0) -> Iterator[Frame]:
     """Yield up to ``n`` evenly spaced frames, one at a time (never the whole video).
 
     Images yield one frame. Frames that cannot be decoded (a truncated tail) are skipped;
-    if none can be decoded MediaError is raised. ``with_next``: each video frame also carries
-    the frame right after it (``Frame.next_rgb``; None after the last one), for how the mouth
-    changes from one frame to the next.
+    if none can be decoded MediaError is raised. ``next_every`` (> 0): every ``next_every``-th
+    video frame yielded (the 0th, the Nth, ...) also carries the frame right after it
+    (``Frame.next_rgb``; None after the last one and on the others), for how the mouth changes
+    from one frame to the next.
     """
     info = info or probe(path)
     if info.kind == "image":
@@ -497,7 +498,7 @@ def sample_frames(path: str | os.PathLike, n: int, info: MediaInfo | None = None
             if not ok or bgr is None:
                 break  # frame count in the header was larger than the stream
             t, nxt = _frame_time(cap, idx, info), None  # the time of the frame just read, before the next is
-            if with_next:
+            if next_every and yielded % next_every == 0:
                 ok, after = cap.read()
                 pos += 1
                 nxt = _to_rgb(after) if ok and after is not None else None

@@ -34,7 +34,7 @@ class FaceSample:
     quality: dict[str, float]
     score: float = 0.0  # the blending check's P(fake)
     synthesis: float | None = None  # the synthesis check's, with weights that have that head
-    mouth: np.ndarray | None = None  # the mouth at its own resolution, for a head that reads it
+    mouth: np.ndarray | None = None  # the mouth at its own resolution, for a head that reads it (on this frame)
     motion: np.ndarray | None = None  # the mouth's change to the next frame (faces.mouth_motion; NaN: no next frame)
     features: dict[str, np.ndarray] = field(default_factory=dict)  # a track-level head's input from this crop
 
@@ -58,13 +58,19 @@ class Sampled:
 
 @dataclass(frozen=True)
 class Framing:
-    """How a face is cropped for the detector (its config), the mouth size a head reads (0: none)
-    and whether a head reads the mouth's change to the next frame (videos only)."""
+    """How a face is cropped for the detector (its config), the mouth size a head reads (0: none),
+    whether a head reads the mouth's change to the next frame (videos only), and on which sampled
+    frames the mouth and its change are read (every ``mouth_every``-th: the 0th, the Nth, ...)."""
 
     margin: float
     size: int
     mouth_px: int = 0
     motion: bool = False
+    mouth_every: int = 1
+
+    def reads_mouth(self, ordinal: int) -> bool:
+        """Whether the mouth is read on the ``ordinal``-th sampled frame (0, 1, 2, ...)."""
+        return ordinal % self.mouth_every == 0
 
 
 def find_faces(path, info: MediaInfo, finder: FaceDetector, framing: Framing, frames: int, max_faces: int,
@@ -76,7 +82,8 @@ def find_faces(path, info: MediaInfo, finder: FaceDetector, framing: Framing, fr
     n_target = 1 if info.kind == "image" else min(frames, info.frame_count)
     for stage in ("decode", "detect", "crop"):
         clock.times.setdefault(stage, 0.0)
-    with contextlib.closing(read_ahead(iter(sample_frames(path, frames, info, with_next=framing.motion)))) as decoded:
+    next_every = framing.mouth_every if framing.motion else 0  # the frames whose mouth change is read
+    with contextlib.closing(read_ahead(iter(sample_frames(path, frames, info, next_every=next_every)))) as decoded:
         while (fr := _next(decoded, clock)) is not None:
             with clock("detect"):
                 screened = finder.find(fr.rgb)  # too small, implausible and upside-down faces are not scored
@@ -88,7 +95,7 @@ def find_faces(path, info: MediaInfo, finder: FaceDetector, framing: Framing, fr
                                 for d in found[max_faces:]]
                 photo = fr.rgb if info.kind == "image" else None
             with clock("crop"):
-                samples += [_sample(fr, d, framing) for d in dets]
+                samples += [_sample(fr, d, framing, framing.reads_mouth(len(per_frame))) for d in dets]
                 per_frame.append(dets)
             say(0.05 + 0.7 * len(per_frame) / max(1, n_target), f"frame {len(per_frame)}/{n_target}: {len(dets)} face(s)")
     notes = sampling_notes(info.kind, found_most, max_faces, left_out, len(per_frame), n_target, rejected)
@@ -100,10 +107,12 @@ def _next(frames, clock: Stopwatch):
         return next(frames, None)
 
 
-def _sample(fr, d: Detection, framing: Framing) -> FaceSample:
+def _sample(fr, d: Detection, framing: Framing, reads_mouth: bool) -> FaceSample:
+    """A face's crop and quality; its mouth and the mouth's change where ``reads_mouth`` (the
+    change is NaN, not measured, on the other frames and where no next frame was read)."""
     crop, kps = square_crop(fr.rgb, d.box, framing.margin, framing.size, d.keypoints)
-    mouth = mouth_crop(fr.rgb, d.box, d.keypoints, framing.mouth_px) if framing.mouth_px else None
-    motion = mouth_motion(fr.rgb, fr.next_rgb, d.box, d.keypoints) if framing.motion else None
+    mouth = mouth_crop(fr.rgb, d.box, d.keypoints, framing.mouth_px) if framing.mouth_px and reads_mouth else None
+    motion = mouth_motion(fr.rgb, fr.next_rgb if reads_mouth else None, d.box, d.keypoints) if framing.motion else None
     return FaceSample(fr.index, fr.time_s, d, crop, kps, face_quality(crop, kps, d.size), mouth=mouth, motion=motion)
 
 

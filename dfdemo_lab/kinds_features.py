@@ -107,7 +107,7 @@ class Extractor:
 
     def frames_of(self, item: Item, variant: str) -> list[Frame]:
         info = probe(item.path)
-        frames = list(sample_frames(item.path, 1 if info.kind == "image" else self.frames, info, with_next=info.kind == "video"))
+        frames = list(sample_frames(item.path, 1 if info.kind == "image" else self.frames, info, next_every=int(info.kind == "video")))
         if variant == "orig":
             return frames
         found = self.faces.detect(frames[0].rgb)

@@ -33,3 +33,20 @@ def test_update_config_merges_records_and_keeps_the_rest(tmp_path):
 
 def test_a_threshold_set_by_hand_gets_the_manual_band():
     assert manual_cut(0.5) == Cut(0.5, (0.45, 0.55)) and manual_cut(0.02).band == (0.0, 0.07)
+
+
+def test_the_mouth_is_read_on_every_frame_unless_the_config_says_otherwise():
+    """``animation.mouth_every``: absent in older weights (every sampled frame, as they were
+    learned), written only when it is not 1, and a value under 1 refused with one clear line."""
+    import pytest
+
+    from dfdemo.config import SynthesisConfig
+    from dfdemo.errors import WeightsError
+
+    head = {"layers": ["a"], "dims": 4, "unit": "track", "media": ["video"], "mouth_px": 112}
+    assert SynthesisConfig.from_dict(head).mouth_every == 1
+    every2 = SynthesisConfig.from_dict({**head, "mouth_every": 2})
+    assert every2.mouth_every == 2 and every2.to_dict()["mouth_every"] == 2
+    assert "mouth_every" not in SynthesisConfig.from_dict(head).to_dict()
+    with pytest.raises(WeightsError, match="mouth_every must be 1 or more"):
+        SynthesisConfig.from_dict({**head, "mouth_every": 0})

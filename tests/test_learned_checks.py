@@ -92,6 +92,32 @@ def test_the_track_score_is_the_heads_function_of_the_face_the_mouth_and_its_mot
         det.scores(faces, mouths)  # and the motion
 
 
+def test_a_mouth_not_read_on_a_frame_is_left_out_of_the_track_score():
+    """``mouth_every``: the mouth pass runs on the mouths read only; the others' mouth features
+    are NaN (not measured), the read ones are what a pass over every mouth gives, and the track
+    head's mean and spread leave the NaN rows out (no mouth read at all: still a finite score)."""
+    from dfdemo.faces import MOTION_DIMS
+
+    det = load_detector(BUNDLED)
+    cfg = det.config.animation
+    rng = np.random.default_rng(1)
+    faces = np.stack([cv2.resize(astronaut()[60:260, 120:320], (224, 224))] * 4)
+    mouths = rng.integers(0, 255, (4, cfg.mouth_px, cfg.mouth_px, 3), np.uint8)
+    motion = rng.normal(0, 1, (4, MOTION_DIMS)).astype(np.float32)
+    every = det.scores(faces, mouths, motion=motion).features["animation"]
+    half = det.scores(faces, [mouths[0], None, mouths[2], None], motion=motion).features["animation"]
+    mouth = slice(cfg.dims - MOTION_DIMS - det.pooled_activations(mouths[:1], *cfg.mouth_taps).shape[1], cfg.dims - MOTION_DIMS)
+    assert np.isnan(half[[1, 3], mouth]).all() and not np.isnan(np.delete(half, mouth, axis=1)).any()
+    assert np.allclose(half[[0, 2]], every[[0, 2]], atol=1e-5)  # the pass does not depend on its batch
+    p_half = det.track_probability("animation", half)
+    assert p_half != pytest.approx(det.track_probability("animation", every), abs=1e-4)  # two mouths fewer: another score
+    rows = every.copy()
+    rows[[1, 3], mouth] = np.nan  # by hand: the same NaN rows give the same score
+    assert p_half == pytest.approx(det.track_probability("animation", rows), abs=1e-5)
+    none = det.scores(faces, [None] * 4, motion=motion).features["animation"]
+    assert np.isnan(none[:, mouth]).all() and np.isfinite(det.track_probability("animation", none))
+
+
 def test_a_face_seen_in_too_few_sampled_frames_is_not_judged_for_lip_sync_and_says_why(bundled, tmp_path):
     """The bundled lip-sync check judges a face seen in at least ``min_frames`` sampled frames
     (its head learned from each clip's main face; a face seen briefly has a noisier summary)."""
@@ -312,3 +338,4 @@ def test_the_lip_sync_operating_points_trade_false_alarms_for_caught_clips():
         assert hit["n"] == 40 and abs(hit["rate"] - np.mean(fake_s >= p["cut"])) <= 1 / 40  # the cut is rounded
         caught.append(hit["rate"])
     assert caught == sorted(caught) and caught[-1] > caught[0]
+

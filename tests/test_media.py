@@ -100,16 +100,24 @@ def test_sample_frames_of_an_image_is_one_frame(photo):
 
 
 def test_sampled_frames_can_carry_the_very_next_frame(stamped):
-    """with_next (the lip-sync check's mouth motion): each sampled frame with the frame right
-    after it, its own time stamp kept; neighbours both sampled are each read, the last has none."""
-    frames = list(media.sample_frames(stamped, 8, with_next=True))
+    """next_every (the lip-sync check's mouth motion): a sampled frame with the frame right
+    after it, its own time stamp kept; neighbours both sampled are each read, the last has none;
+    with next_every=2 only the 0th, 2nd, ... sampled frames carry it (the others cost no decoding)."""
+    frames = list(media.sample_frames(stamped, 8, next_every=1))
     assert [read_stamp(f.rgb) for f in frames] == media.sample_indices(300, 8)
     assert [read_stamp(f.next_rgb) for f in frames] == [f.index + 1 for f in frames]
     assert all(f.time_s == pytest.approx(f.index / 25, abs=1e-3) for f in frames)
-    every = list(media.sample_frames(stamped, 300, with_next=True))
+    every = list(media.sample_frames(stamped, 300, next_every=1))
     assert [read_stamp(f.rgb) for f in every] == list(range(300))
     assert read_stamp(every[-2].next_rgb) == 299 and every[-1].next_rgb is None
     assert all(f.next_rgb is None for f in media.sample_frames(stamped, 4))  # not asked for: not read
+    half = list(media.sample_frames(stamped, 8, next_every=2))
+    assert [read_stamp(f.rgb) for f in half] == media.sample_indices(300, 8)  # the same frames
+    assert [None if f.next_rgb is None else read_stamp(f.next_rgb) for f in half] == \
+        [f.index + 1 if k % 2 == 0 else None for k, f in enumerate(half)]
+    neighbours = list(media.sample_frames(stamped, 300, next_every=2))  # the next frame is also the next sampled one
+    assert [read_stamp(f.rgb) for f in neighbours] == list(range(300))
+    assert all(read_stamp(f.next_rgb) == f.index + 1 for f in neighbours[:-1:2]) and neighbours[1].next_rgb is None
 
 
 def test_read_consecutive(stamped):
