@@ -217,7 +217,8 @@ def checks_cost(detector, crops: list[np.ndarray], repeats: int) -> dict | None:
     """The learned checks' cost per face against the blending check alone (``predict``): a
     photo's scoring (the heads that judge photos, from the same pass) and a clip's (every head
     that judges clips, the mouth pass at the head's ``mouth_px`` included, and the mouth's
-    motion measured on each crop against itself moved a pixel, where a head reads it). The three are timed
+    motion measured on each crop against itself moved a pixel, where a head reads it; both on
+    every ``mouth_every``-th crop, as on a clip's sampled frames). The three are timed
     in turn in each repeat and each ratio is the median of the repeats' own ratios, so that a
     load that comes and goes hits both sides alike. The mouth crops are the lower middle of the
     face crops resized to ``mouth_px`` (a pass costs the same whatever the pixels). None for
@@ -230,30 +231,38 @@ def checks_cost(detector, crops: list[np.ndarray], repeats: int) -> dict | None:
         return None
     x = np.stack(crops)
     mouth_px = max((cfgs[n].mouth_px for n in names["video"]), default=0)
+    every = min((cfgs[n].mouth_every for n in names["video"] if cfgs[n].mouth_px or cfgs[n].motion), default=1)
+    reads = np.arange(len(x)) % every == 0
     s = x.shape[1]
-    mouths = np.stack([cv2.resize(c[s // 2:, s // 4:3 * s // 4], (mouth_px, mouth_px), interpolation=cv2.INTER_AREA)
-                       for c in x]) if mouth_px else None
+    mouths = [cv2.resize(c[s // 2:, s // 4:3 * s // 4], (mouth_px, mouth_px), interpolation=cv2.INTER_AREA) if r else None
+              for c, r in zip(x, reads)] if mouth_px else None
     motion = any(cfgs[n].motion for n in names["video"])
     runs = {"blending": lambda: detector.predict(x),
             "photo": lambda: detector.scores(x, heads=names["image"]),
-            "video": lambda: detector.scores(x, mouths, heads=names["video"], motion=_motion(x) if motion else None)}
+            "video": lambda: detector.scores(x, mouths, heads=names["video"], motion=_motion(x, reads) if motion else None)}
     timed_in_turn(runs, 1)  # warm-up
     times = timed_in_turn(runs, repeats)
     base = times["blending"]
-    return {"faces": len(x), "mouth_px": mouth_px, "photo_heads": names["image"], "video_heads": names["video"],
+    return {"faces": len(x), "mouth_px": mouth_px, "mouth_every": every, "photo_heads": names["image"], "video_heads": names["video"],
             "blending_ms_per_face": 1000 * _median(base) / len(x),
             **{f"{k}_over_blending": _median([t / b for t, b in zip(times[k], base)]) for k in ("photo", "video")}}
 
 
-def _motion(crops: np.ndarray) -> np.ndarray:
-    """``faces.mouth_motion`` of each face crop against itself moved a pixel, the eyes and the
-    mouth where the detector's framing puts them (what the measurement costs, not what it says)."""
+def _every(n: int) -> str:
+    """How often the mouth is read, as the bench prints it."""
+    return "" if n == 1 else " on every other frame" if n == 2 else f" on every {n}th frame"
+
+
+def _motion(crops: np.ndarray, reads: np.ndarray) -> np.ndarray:
+    """``faces.mouth_motion`` of each face crop (where ``reads``; NaN, not measured, elsewhere)
+    against itself moved a pixel, the eyes and the mouth where the detector's framing puts them
+    (what the measurement costs, not what it says)."""
     from dfdemo.faces import mouth_motion
 
     s = crops.shape[1]
     points = np.array([[0.38, 0.42], [0.62, 0.42], [0.5, 0.55], [0.5, 0.7], [0.2, 0.45], [0.8, 0.45]]) * s
     box = (0.2 * s, 0.2 * s, 0.8 * s, 0.8 * s)
-    return np.stack([mouth_motion(c, np.roll(c, 1, axis=1), box, points) for c in crops])
+    return np.stack([mouth_motion(c, np.roll(c, 1, axis=1) if r else None, box, points) for c, r in zip(crops, reads)])
 
 
 def peer_mtcnn(faces, path, frames: int, repeats: int) -> dict | None:
@@ -416,7 +425,7 @@ def print_result(r: dict) -> None:
         p(f"learned checks per face, against blending alone ({k['blending_ms_per_face']:.1f} ms, {k['faces']} faces a call, "
           f"median of the runs' ratios): photo {k['photo_over_blending']:.2f}x ({', '.join(k['photo_heads']) or 'none'}), "
           f"clip {k['video_over_blending']:.2f}x ({', '.join(k['video_heads']) or 'none'}"
-          + (f"; mouth pass at {k['mouth_px']} px)" if k["mouth_px"] else ")"))
+          + (f"; mouth pass at {k['mouth_px']} px{_every(k['mouth_every'])})" if k["mouth_px"] else ")"))
     pf = r.get("per_face") or {}
     if "pass_batch_mb" in pf:
         explain_ms = 1000 * r["stages_s"].get("explain", 0.0) / max(1, r["heatmaps"])

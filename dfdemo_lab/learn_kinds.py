@@ -43,6 +43,7 @@ from dfdemo.config import MIN_TRACK_FRAMES, SynthesisConfig, band_for, load_conf
 from dfdemo.detector import load_detector
 from dfdemo.faces import MOTION_DIMS
 from dfdemo.heads import SynthesisHead, TrackHead
+from dfdemo.media import probe, sample_indices
 from dfdemo.model import channels
 from dfdemo.weights import resolve_weights, save_detector
 
@@ -72,9 +73,12 @@ class FileRows:
     motion: np.ndarray | None = None  # (N, MOTION_DIMS) the mouth's change to the next frame, when the fit reads it
 
 
-def load_rows(items: list[Item], out: Path, mouth_columns: np.ndarray | None = None, motion: bool = False) -> list[FileRows]:
+def load_rows(items: list[Item], out: Path, mouth_columns: np.ndarray | None = None, motion: bool = False,
+              mouth_every: int = 1, frames: int = 8) -> list[FileRows]:
     """The cached features of every (item, variant); of the mouth's, ``mouth_columns`` only
-    (``pooled_columns``; default: all); with ``motion``, the clips' mouth motion too."""
+    (``pooled_columns``; default: all); with ``motion``, the clips' mouth motion too. With
+    ``mouth_every`` N > 1 a clip's mouth and motion are kept only on every N-th of its
+    ``frames`` sampled frames, as the product reads them (``mouth_read``); NaN elsewhere."""
     rows = []
     for it in items:
         for v in (VARIANTS if it.kind == "image" else ("orig",)):
@@ -84,9 +88,26 @@ def load_rows(items: list[Item], out: Path, mouth_columns: np.ndarray | None = N
                 mouth = f.mouth if mouth_columns is None else f.mouth[:, mouth_columns]
                 if motion and it.kind == "video" and f.motion is None:
                     raise LabError(f"{p}: no mouth motion in this cache (older extract): run learn-kinds extract into a new --out")
-                rows.append(FileRows(it, v, f.face.astype(np.float32), mouth.astype(np.float32), f.track, f.blend,
-                                     np.exp(f.sharp[:, 3]), f.motion if motion and it.kind == "video" else None))
+                mouth, moved = mouth.astype(np.float32), f.motion if motion and it.kind == "video" else None
+                if it.kind == "video" and mouth_every > 1:
+                    unread = ~mouth_read(it, f.frame, frames, mouth_every)
+                    mouth[unread] = np.nan
+                    if moved is not None:
+                        moved = moved.copy()
+                        moved[unread] = np.nan
+                rows.append(FileRows(it, v, f.face.astype(np.float32), mouth, f.track, f.blend, np.exp(f.sharp[:, 3]), moved))
     return rows
+
+
+def mouth_read(item: Item, frame: np.ndarray, frames: int, every: int) -> np.ndarray:
+    """Which of a clip's cached rows the product reads the mouth of, reading it on every
+    ``every``-th of ``frames`` sampled frames (``sampling.Framing.reads_mouth``: the 0th, the
+    Nth, ...): each row's frame index placed among the sampled ones (``media.sample_indices``)."""
+    wanted = np.array(sample_indices(probe(item.path).frame_count, frames))
+    ordinal = np.searchsorted(wanted, frame).clip(0, max(len(wanted) - 1, 0))
+    if not len(wanted) or (wanted[ordinal] != frame).any():
+        raise LabError(f"{item.path}: the cached frames are not the {frames} sampled now (--frames as at extract?)")
+    return ordinal % every == 0
 
 
 def pooled_columns(channels: dict[str, int], layers: tuple[str, ...]) -> np.ndarray:
@@ -149,8 +170,9 @@ def main_track_motion(r: FileRows) -> np.ndarray | None:
 
 
 def main_track_mouths(r: FileRows) -> np.ndarray | None:
+    """The mouth crops' features of the main track, those read (``--mouth-every``) only."""
     main = main_track(r)
-    return None if main is None else r.mouth[main]
+    return None if main is None else r.mouth[main & ~np.isnan(r.mouth).any(1)]
 
 
 def training_set(rows: list[FileRows], check: str, per_file=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -489,7 +511,7 @@ def fit_final(rows: list[FileRows], decay: dict[str, float], mouth_decay: float 
 
 def save_weights(src: str | None, dst: Path, heads: dict, cuts: dict, records: dict, photo: tuple[float, dict],
                  photo_accuracy: dict, model_id: str, mouth_px: int = MOUTH_SIZE, mouth_layers: tuple[str, ...] = (),
-                 motion: bool = False, min_frames: int = MIN_TRACK_FRAMES) -> None:
+                 motion: bool = False, min_frames: int = MIN_TRACK_FRAMES, mouth_every: int = 1) -> None:
     det = load_detector(src)
     cfg = det.config
     dims = {"synthesis": heads["synthesis"].mean.numel(), "animation": heads["animation"].mean.numel() // 2}
@@ -507,7 +529,8 @@ def save_weights(src: str | None, dst: Path, heads: dict, cuts: dict, records: d
             min_face_px=records[check].get("min_face_px", 0.0),
             unit="track" if check == "animation" else "crop", mouth_px=mouth_px if check == "animation" else 0,
             mouth_layers=tuple(mouth_layers) if check == "animation" and tuple(mouth_layers) != LAYERS else (),
-            motion=motion and check == "animation", min_frames=min_frames if check == "animation" else MIN_TRACK_FRAMES)
+            motion=motion and check == "animation", min_frames=min_frames if check == "animation" else MIN_TRACK_FRAMES,
+            mouth_every=mouth_every if check == "animation" else 1)
     dst = Path(dst)
     if dst.exists():
         shutil.rmtree(dst)
@@ -578,6 +601,14 @@ def track_frames(value: str) -> int:
     return n
 
 
+def every_nth(value: str) -> int:
+    """``--mouth-every``: 1 or more."""
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"1 or more (got {value!r})")
+    return n
+
+
 def mouth_layers(value: str) -> tuple[str, ...]:
     """``--mouth-layers``: cached layers, comma-separated, in the cache's order (the pass pools in it)."""
     names = {n for n in value.split(",") if n}
@@ -600,6 +631,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--mouth-layers", type=mouth_layers, default=LAYERS,
                     help="the layers the lip-sync check reads of the mouth, comma-separated (fit; the mouth pass stops "
                          f"after the last; default: all cached, {','.join(LAYERS)})")
+    ap.add_argument("--mouth-every", type=every_nth, default=1,
+                    help="the lip-sync check reads the mouth and its motion on every N-th sampled frame of a clip "
+                         "(fit; the product's mouth pass and next-frame decoding cost 1/N; default: 1, every frame)")
     ap.add_argument("--lfw", type=int, default=600, help="LFW people among the real photos (default: 600)")
     ap.add_argument("--weight-decay", type=float, default=0.01, help="L2 penalty of the generator-traces head (default: 0.01)")
     ap.add_argument("--animation-weight-decay", type=float, default=1.0,
@@ -638,7 +672,7 @@ def main(argv: list[str] | None = None) -> int:
         return extract(a, items)
     t0 = time.time()
     mouth = None if a.mouth_layers == LAYERS else pooled_columns(layer_channels(a.weights), a.mouth_layers)
-    rows = load_rows(items, a.out, mouth, motion=a.motion_weight_decay is not None)
+    rows = load_rows(items, a.out, mouth, motion=a.motion_weight_decay is not None, mouth_every=a.mouth_every, frames=a.frames)
     if not rows:
         raise LabError(f"no features under {a.out}: run python -m dfdemo_lab learn-kinds extract --out {a.out} first")
     cfg = load_config(resolve_weights(a.weights))
@@ -695,7 +729,8 @@ def save_fitted(a, argv: list[str] | None, rows: list, numbers: dict, cuts: dict
     training = {"command": "python -m dfdemo_lab learn-kinds " + " ".join(args),
                 "weight_decay": decay, "mouth_crop_weight_decay": a.mouth_crop_weight_decay,
                 "motion_weight_decay": a.motion_weight_decay, "min_track_frames": a.min_track_frames,
-                "frames_per_clip": a.frames, "mouth_px": a.mouth_px, "mouth_layers": list(a.mouth_layers), "lfw_people": a.lfw,
+                "frames_per_clip": a.frames, "mouth_px": a.mouth_px, "mouth_layers": list(a.mouth_layers),
+                "mouth_every": a.mouth_every, "lfw_people": a.lfw,
                 "folds": numbers["folds"]}
     records = {check: {"out_of_fold": {"auc": numbers["auc"][check], "at_the_cuts": numbers["at_the_cuts"]},
                        "training": {**training, "learned_from": f"real {FAMILY[check]} outputs against real media"}}
@@ -707,7 +742,7 @@ def save_fitted(a, argv: list[str] | None, rows: list, numbers: dict, cuts: dict
     save_weights(a.weights, a.save, heads, cuts, records, photo, acc["photo"],
                  model_id=a.model_id or f"{cfg.model_id.split(' (')[0]} (v3 + learned checks, {time.strftime('%Y-%m-%d')})",
                  mouth_px=a.mouth_px, mouth_layers=a.mouth_layers, motion=a.motion_weight_decay is not None,
-                 min_frames=a.min_track_frames)
+                 min_frames=a.min_track_frames, mouth_every=a.mouth_every)
 
 
 def extract(a, items: list[Item]) -> int:

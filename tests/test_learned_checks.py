@@ -339,3 +339,36 @@ def test_the_lip_sync_operating_points_trade_false_alarms_for_caught_clips():
         caught.append(hit["rate"])
     assert caught == sorted(caught) and caught[-1] > caught[0]
 
+
+def test_the_lab_keeps_a_clips_mouth_on_the_frames_the_product_reads_it(tmp_path):
+    """learn-kinds fit --mouth-every N: the cached mouth and motion rows of a clip are kept on
+    every N-th sampled frame, placed as the product's sampling places them, NaN elsewhere (the
+    face rows all kept); frames that are not the sampled ones are refused."""
+    from dfdemo.faces import MOTION_DIMS
+    from dfdemo.media import sample_indices
+    from dfdemo_lab.errors import LabError
+    from dfdemo_lab.kinds_features import FaceFeatures, cache_path, save
+    from dfdemo_lab.learn_kinds import load_rows, main_track_mouths, mouth_read
+    from dfdemo_lab.realfakes import Item
+
+    frames, _ = moving_face_frames(n=24)
+    clip = write_clip(tmp_path / "c.mp4", frames)
+    item = Item(str(clip), 1, "video", "animation", "m", "test", "S")
+    wanted = sample_indices(24, 6)
+    frame = np.array([wanted[0], wanted[1], wanted[1], wanted[5], wanted[2], wanted[4]])  # two faces in one frame
+    assert mouth_read(item, frame, 6, 2).tolist() == [True, False, False, False, True, True]
+    assert mouth_read(item, frame, 6, 1).all()
+    with pytest.raises(LabError, match="sampled"):
+        mouth_read(item, frame + 1, 6, 2)
+    rng = np.random.default_rng(3)
+    n = len(frame)
+    save(cache_path(tmp_path, item, "orig"), FaceFeatures(rng.normal(size=(n, 5)).astype(np.float16), rng.normal(size=(n, 3)).astype(np.float16),
+                                                          np.zeros((n, 4), np.float16), np.zeros(n), np.zeros(n, int), frame,
+                                                          rng.normal(size=(n, MOTION_DIMS)).astype(np.float32)))
+    (every,) = load_rows([item], tmp_path, motion=True, frames=6)
+    (half,) = load_rows([item], tmp_path, motion=True, mouth_every=2, frames=6)
+    read = mouth_read(item, frame, 6, 2)
+    assert np.array_equal(half.face, every.face) and np.array_equal(half.mouth[read], every.mouth[read])
+    assert np.isnan(half.mouth[~read]).all() and np.isnan(half.motion[~read]).all()
+    assert not np.isnan(every.mouth).any()
+    assert np.array_equal(main_track_mouths(half), every.mouth[read])  # the mouth term learns from the read ones
