@@ -188,6 +188,7 @@ def test_learned_checks_cost_is_measured_against_blending_alone(tiny_weights):
     cost = bench.checks_cost(detector, [face] * 3, repeats=2)
     cfgs = detector.config.learned()
     assert cost["faces"] == 3 and cost["mouth_px"] == cfgs["animation"].mouth_px > 0
+    assert cost["mouth_every"] == cfgs["animation"].mouth_every == 2  # as on a clip: the mouth read on every other crop
     assert cost["photo_heads"] == ["synthesis"] and set(cost["video_heads"]) == {"synthesis", "animation"}
     assert cost["blending_ms_per_face"] > 0 and cost["photo_over_blending"] > 0 and cost["video_over_blending"] > 0
     assert bench.checks_cost(detector, [], repeats=1) is None

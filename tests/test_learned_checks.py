@@ -118,6 +118,26 @@ def test_a_mouth_not_read_on_a_frame_is_left_out_of_the_track_score():
     assert np.isnan(none[:, mouth]).all() and np.isfinite(det.track_probability("animation", none))
 
 
+def test_the_bundled_lip_sync_check_reads_the_mouth_on_every_other_sampled_frame(bundled, tmp_path):
+    """The mouth crop and its change to the next frame are taken on the 0th, 2nd, ... sampled
+    frames (``mouth_every`` 2, the model card): the others carry neither (the change: NaN)."""
+    from dfdemo.sampling import find_faces
+    from dfdemo.stopwatch import Stopwatch
+    from dfdemo.media import probe
+
+    assert bundled.detector.config.animation.mouth_every == 2
+    frames, _ = moving_face_frames(n=24)
+    clip = write_clip(tmp_path / "c.mp4", frames)
+    framing = bundled._framing("video")
+    assert framing.mouth_every == 2 and framing.motion and framing.mouth_px
+    sampled = find_faces(clip, probe(clip), bundled.faces, framing, 6, 1, Stopwatch(), lambda f, m: None)
+    assert len(sampled.samples) == 6
+    for k, s in enumerate(sampled.samples):
+        assert (s.mouth is not None) == (k % 2 == 0)
+        assert np.isfinite(s.motion).all() == (k % 2 == 0)  # every frame read here has a next one
+    assert bundled._framing("image").mouth_px == 0  # a photo's mouth is not read
+
+
 def test_a_face_seen_in_too_few_sampled_frames_is_not_judged_for_lip_sync_and_says_why(bundled, tmp_path):
     """The bundled lip-sync check judges a face seen in at least ``min_frames`` sampled frames
     (its head learned from each clip's main face; a face seen briefly has a noisier summary)."""
