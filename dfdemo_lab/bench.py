@@ -250,7 +250,7 @@ def checks_cost(detector, crops: list[np.ndarray], repeats: int) -> dict | None:
 
 def _every(n: int) -> str:
     """How often the mouth is read, as the bench prints it."""
-    return "" if n == 1 else " on every other frame" if n == 2 else f" on every {n}th frame"
+    return "" if n == 1 else " on every other frame" if n == 2 else f" on one frame in {n}"
 
 
 def _motion(crops: np.ndarray, reads: np.ndarray) -> np.ndarray:
