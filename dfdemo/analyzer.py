@@ -21,6 +21,7 @@ import numpy as np
 
 from . import decide
 from .decide import aggregate  # noqa: F401 (the lab scores tracks as the product does)
+from .config import SynthesisConfig
 from .detector import Detector, load_detector
 from .errors import DfdemoError, MediaError
 from .explain import cam_maps, heatmaps
@@ -195,23 +196,31 @@ class Analyzer:
             raise MediaError(f"{path}: the video lasts {info.duration_s:.0f} s, longer than the {settings.max_duration_s:.0f} s limit")
         return info
 
+    def _judging(self, kind: str) -> list[SynthesisConfig]:
+        """The learned heads that judge this kind of media (their ``SynthesisConfig``)."""
+        heads = self.detector.config.learned()
+        return [heads[n] for n in self.detector.learned_heads if heads[n].judges(kind)]
+
     def _framing(self, kind: str) -> Framing:
-        cfg, heads = self.detector.config, self.detector.config.learned()
-        judging = [heads[n] for n in self.detector.learned_heads if heads[n].judges(kind)]
+        cfg, judging = self.detector.config, self._judging(kind)
         return Framing(cfg.crop_margin, cfg.input_size, max((h.mouth_px for h in judging), default=0),
                        kind == "video" and any(h.motion for h in judging),
                        min((h.mouth_every for h in judging if h.mouth_px or h.motion), default=1))
 
     def _score_tracks(self, sampled: Sampled, kind: str, clock: Stopwatch, say: Progress) -> _Tracked:
         """Follow each person over the frames (appearance tells people apart across cuts), then
-        score every crop in one batched pass."""
+        score every crop in one batched pass (the mouth pass only over the faces seen often
+        enough for the check that reads the mouth to judge them)."""
         looks = {id(s.detection): appearance(s.crop) for s in sampled.samples}
         tracks, weak = drop_weak_tracks(link_tracks(sampled.per_frame, [[looks[id(d)] for d in dets] for dets in sampled.per_frame]))
+        need = min((decide.frames_needed(h) for h in self._judging(kind) if h.mouth_px), default=1)
+        judged = {id(d) for tr in tracks if len(tr.detections) >= need for d in tr.detections}
         notes = [f"{weak} faint face detection(s) beside a clear face were ignored (most likely not faces)"] if weak else []
         with clock("classify"):
             say(0.75, f"scoring {len(sampled.samples)} face crops")
             samples = sampled.samples
-            both = self.detector.scores(np.stack([s.crop for s in samples]), [s.mouth for s in samples],
+            both = self.detector.scores(np.stack([s.crop for s in samples]),
+                                        [s.mouth if id(s.detection) in judged else None for s in samples],
                                         heads=[n for n, h in self.detector.config.learned().items() if h.judges(kind)],
                                         motion=_stacked([s.motion for s in samples])) if samples else None
             blend = both.blending if both else []

@@ -66,6 +66,12 @@ def blending_check(frame_p: float, temporal_p: float | None, frame_weight: float
     return judged("blending", combine(frame_p, temporal_p, frame_weight), cuts.combined)
 
 
+def frames_needed(head: SynthesisConfig) -> int:
+    """The fewest sampled frames a face is seen in for ``head`` to judge it (1 for a crop-level
+    head; a track-level head's ``min_frames``, never under ``MIN_TRACK_FRAMES``)."""
+    return max(MIN_TRACK_FRAMES, head.min_frames) if head.unit == "track" else 1
+
+
 def abstains(head: SynthesisConfig, cut: Cut | None, kind: str, size: float, seen: int) -> str | None:
     """Why a learned check does not judge a face (``report.REASONS``), None when it does: no cut
     for this kind of media, a face smaller than it was calibrated for, or (a track-level check)
@@ -74,7 +80,7 @@ def abstains(head: SynthesisConfig, cut: Cut | None, kind: str, size: float, see
         return "needs_video" if kind == "image" and not head.judges(kind) else "not_calibrated"
     if size < head.min_face_px:
         return "face_too_small"
-    if head.unit == "track" and seen < max(MIN_TRACK_FRAMES, head.min_frames):
+    if seen < frames_needed(head):
         return "too_few_frames"
     return None
 

@@ -138,6 +138,30 @@ def test_the_bundled_lip_sync_check_reads_the_mouth_on_every_other_sampled_frame
     assert bundled._framing("image").mouth_px == 0  # a photo's mouth is not read
 
 
+@pytest.mark.parametrize("frames", [7, 8])
+def test_the_mouth_pass_runs_only_over_faces_the_lip_sync_check_will_judge(bundled, tmp_path, frames):
+    """A face seen in fewer sampled frames than the lip-sync check judges (8) is not judged by
+    it, so its mouths are not passed through the network (their features NaN); a face seen in 8
+    has its mouth read on the 0th, 2nd, 4th and 6th."""
+    from dfdemo.media import probe
+    from dfdemo.sampling import find_faces
+    from dfdemo.stopwatch import Stopwatch
+
+    clip = write_clip(tmp_path / "c.mp4", moving_face_frames(n=24)[0])
+    quiet = lambda f, m: None  # noqa: E731
+    sampled = find_faces(clip, probe(clip), bundled.faces, bundled._framing("video"), frames, 1, Stopwatch(), quiet)
+    (face,) = bundled._score_tracks(sampled, "video", Stopwatch(), quiet).samples.values()
+    assert len(face) == frames
+    from dfdemo.faces import MOTION_DIMS
+
+    cfg = bundled.detector.config.animation
+    width = bundled.detector.pooled_activations(np.zeros((1, cfg.mouth_px, cfg.mouth_px, 3), np.uint8), *cfg.mouth_taps).shape[1]
+    mouth = slice(cfg.dims - MOTION_DIMS - width, -MOTION_DIMS)
+    mouth_read = [not np.isnan(s.features["animation"][mouth]).any() for s in face]
+    assert all(np.isnan(s.features["animation"][mouth]).all() != r for s, r in zip(face, mouth_read))
+    assert mouth_read == ([k % 2 == 0 for k in range(frames)] if frames >= 8 else [False] * frames)
+
+
 def test_a_face_seen_in_too_few_sampled_frames_is_not_judged_for_lip_sync_and_says_why(bundled, tmp_path):
     """The bundled lip-sync check judges a face seen in at least ``min_frames`` sampled frames
     (its head learned from each clip's main face; a face seen briefly has a noisier summary)."""
