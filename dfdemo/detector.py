@@ -327,24 +327,21 @@ class Detector:
         """A track-level head's per-crop features: the face's pooled activations, then the
         mouth's, then the mouth's change to the next frame."""
         c = self.config.learned()[name]
-        parts = [face]
-        if c.mouth_px:
-            if mouths is None or len(mouths) != n:
-                raise ValueError(f"the {name} head reads the mouth too: pass one mouth crop per face crop")
-            parts.append(self._mouth_features(mouths, c))
-        if c.motion:
-            if motion is None or len(motion) != n:
-                raise ValueError(f"the {name} head reads the mouth's motion too: pass one row per face crop")
-            parts.append(torch.from_numpy(np.asarray(motion, np.float32)))
-        return torch.cat(parts, 1).numpy()
+        if c.mouth_px and (mouths is None or len(mouths) != n):
+            raise ValueError(f"the {name} head reads the mouth too: pass one mouth crop per face crop")
+        if c.motion and (motion is None or len(motion) != n):
+            raise ValueError(f"the {name} head reads the mouth's motion too: pass one row per face crop")
+        moved = [torch.from_numpy(np.asarray(motion, np.float32))] if c.motion else []
+        width = c.dims - face.shape[1] - sum(m.shape[1] for m in moved)  # the mouth's part of a crop's features
+        return torch.cat([face, *([self._mouth_features(mouths, c, width)] if c.mouth_px else []), *moved], 1).numpy()
 
-    def _mouth_features(self, mouths: Sequence[np.ndarray | None], c: SynthesisConfig) -> torch.Tensor:
-        """The mouth pass over the mouths read (``c.mouth_taps``); NaN rows where none was."""
+    def _mouth_features(self, mouths: Sequence[np.ndarray | None], c: SynthesisConfig, width: int) -> torch.Tensor:
+        """The mouth pass over the mouths read (``c.mouth_taps``), ``width`` numbers a mouth;
+        NaN rows where none was (no pass at all when no mouth was read)."""
         read = [i for i, m in enumerate(mouths) if m is not None]
-        probe = [np.zeros((c.mouth_px, c.mouth_px, 3), np.uint8)]  # no mouth read at all: the width alone
-        pooled = self.pooled_activations(np.stack([mouths[i] for i in read] or probe), *c.mouth_taps)
-        out = torch.full((len(mouths), pooled.shape[1]), float("nan"))
-        out[read] = pooled[:len(read)]
+        out = torch.full((len(mouths), width), float("nan"))
+        if read:
+            out[read] = self.pooled_activations(np.stack([mouths[i] for i in read]), *c.mouth_taps)
         return out
 
     def pooled_activations(self, crops: np.ndarray, layers: tuple[str, ...], spread: tuple[str, ...],
