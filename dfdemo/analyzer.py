@@ -196,13 +196,13 @@ class Analyzer:
             raise MediaError(f"{path}: the video lasts {info.duration_s:.0f} s, longer than the {settings.max_duration_s:.0f} s limit")
         return info
 
-    def _judging(self, kind: str) -> list[SynthesisConfig]:
-        """The learned heads that judge this kind of media (their ``SynthesisConfig``)."""
+    def _judging(self, kind: str) -> dict[str, SynthesisConfig]:
+        """The learned heads that judge this kind of media, by name."""
         heads = self.detector.config.learned()
-        return [heads[n] for n in self.detector.learned_heads if heads[n].judges(kind)]
+        return {n: heads[n] for n in self.detector.learned_heads if heads[n].judges(kind)}
 
     def _framing(self, kind: str) -> Framing:
-        cfg, judging = self.detector.config, self._judging(kind)
+        cfg, judging = self.detector.config, self._judging(kind).values()
         return Framing(cfg.crop_margin, cfg.input_size, max((h.mouth_px for h in judging), default=0),
                        kind == "video" and any(h.motion for h in judging),
                        min((h.mouth_every for h in judging if h.mouth_px or h.motion), default=1))
@@ -213,7 +213,8 @@ class Analyzer:
         enough for the check that reads the mouth to judge them)."""
         looks = {id(s.detection): appearance(s.crop) for s in sampled.samples}
         tracks, weak = drop_weak_tracks(link_tracks(sampled.per_frame, [[looks[id(d)] for d in dets] for dets in sampled.per_frame]))
-        need = min((decide.frames_needed(h) for h in self._judging(kind) if h.mouth_px), default=1)
+        judging = self._judging(kind)
+        need = min((decide.frames_needed(h) for h in judging.values() if h.mouth_px), default=1)
         judged = {id(d) for tr in tracks if len(tr.detections) >= need for d in tr.detections}
         notes = [f"{weak} faint face detection(s) beside a clear face were ignored (most likely not faces)"] if weak else []
         with clock("classify"):
@@ -221,7 +222,7 @@ class Analyzer:
             samples = sampled.samples
             both = self.detector.scores(np.stack([s.crop for s in samples]),
                                         [s.mouth if id(s.detection) in judged else None for s in samples],
-                                        heads=[n for n, h in self.detector.config.learned().items() if h.judges(kind)],
+                                        heads=list(judging),
                                         motion=_stacked([s.motion for s in samples])) if samples else None
             blend = both.blending if both else []
             synth = both.synthesis if both is not None and both.synthesis is not None else [None] * len(blend)
