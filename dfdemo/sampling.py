@@ -70,7 +70,13 @@ class Framing:
 
     def reads_mouth(self, ordinal: int) -> bool:
         """Whether the mouth is read on the ``ordinal``-th sampled frame (0, 1, 2, ...)."""
-        return ordinal % self.mouth_every == 0
+        return reads_mouth(ordinal, self.mouth_every)
+
+
+def reads_mouth(ordinal, every: int):
+    """Whether the mouth is read on the ``ordinal``-th sampled frame (an int, or an array of
+    them) when it is read on every ``every``-th: the 0th, the Nth, ..."""
+    return ordinal % every == 0
 
 
 def find_faces(path, info: MediaInfo, finder: FaceDetector, framing: Framing, frames: int, max_faces: int,

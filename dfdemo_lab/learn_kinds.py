@@ -45,6 +45,7 @@ from dfdemo.faces import MOTION_DIMS
 from dfdemo.heads import SynthesisHead, TrackHead
 from dfdemo.media import probe, sample_indices
 from dfdemo.model import channels
+from dfdemo.sampling import reads_mouth
 from dfdemo.weights import resolve_weights, save_detector
 
 from .cache import split_of
@@ -101,13 +102,13 @@ def load_rows(items: list[Item], out: Path, mouth_columns: np.ndarray | None = N
 
 def mouth_read(item: Item, frame: np.ndarray, frames: int, every: int) -> np.ndarray:
     """Which of a clip's cached rows the product reads the mouth of, reading it on every
-    ``every``-th of ``frames`` sampled frames (``sampling.Framing.reads_mouth``: the 0th, the
-    Nth, ...): each row's frame index placed among the sampled ones (``media.sample_indices``)."""
+    ``every``-th of ``frames`` sampled frames (``sampling.reads_mouth``, the product's rule):
+    each row's frame index placed among the sampled ones (``media.sample_indices``)."""
     wanted = np.array(sample_indices(probe(item.path).frame_count, frames))
     ordinal = np.searchsorted(wanted, frame).clip(0, max(len(wanted) - 1, 0))
     if not len(wanted) or (wanted[ordinal] != frame).any():
         raise LabError(f"{item.path}: the cached frames are not the {frames} sampled now (--frames as at extract?)")
-    return ordinal % every == 0
+    return reads_mouth(ordinal, every)
 
 
 def pooled_columns(channels: dict[str, int], layers: tuple[str, ...]) -> np.ndarray:
