@@ -93,7 +93,7 @@ def abstain_warning(name: str, head: SynthesisConfig, reason: str | None, size: 
         return f"face too small for the {label} check ({size:.0f} px; it is calibrated from {head.min_face_px:.0f} px): not checked"
     if reason == "too_few_frames":
         return (f"seen in {seen} sampled frame{'s' if seen != 1 else ''}, too few for the {label} check (it judges a face "
-                f"seen in at least {head.min_frames}): not checked")
+                f"seen in at least {frames_needed(head)}): not checked")
     return None
 
 

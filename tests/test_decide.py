@@ -105,6 +105,7 @@ def test_a_learned_check_abstains_for_want_of_a_cut_a_size_or_frames_and_says_wh
     assert decide.abstains(longer, cut, "video", 200.0, 8) is None
     careless = SynthesisConfig(("a",), (), 4, media=("video",), unit="track", min_frames=0)  # a config edited by hand
     assert decide.abstains(careless, cut, "video", 200.0, 1) == "too_few_frames"  # never fewer than the fewest with a spread
+    assert "at least 2)" in decide.abstain_warning("animation", careless, "too_few_frames", 200.0, 1)  # what it applies
     assert decide.abstain_warning("animation", longer, "too_few_frames", 200.0, 7) == (
         "seen in 7 sampled frames, too few for the lip-sync / face animation check (it judges a face seen in at least 8): "
         "not checked")
