@@ -594,20 +594,17 @@ def shortcuts(items: list[Item]) -> dict:
                 [it for it in items if it.kind == "image" and it.family in ("generated", "real")]), 3)}
 
 
-def track_frames(value: str) -> int:
-    """``--min-track-frames``: no fewer than ``MIN_TRACK_FRAMES`` (a track summary needs a spread)."""
-    n = int(value)
-    if n < MIN_TRACK_FRAMES:
-        raise argparse.ArgumentTypeError(f"at least {MIN_TRACK_FRAMES} (got {value!r})")
-    return n
+def at_least(floor: int):
+    """An argparse type: a whole number no smaller than ``floor`` (``--min-track-frames``: a
+    track summary needs a spread; ``--mouth-every``: every frame at most)."""
+    def whole(value: str) -> int:
+        n = int(value)
+        if n < floor:
+            raise argparse.ArgumentTypeError(f"at least {floor} (got {value!r})")
+        return n
 
-
-def every_nth(value: str) -> int:
-    """``--mouth-every``: 1 or more."""
-    n = int(value)
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"1 or more (got {value!r})")
-    return n
+    whole.__name__ = "int"  # argparse names the type when int() refuses the text: "invalid int value"
+    return whole
 
 
 def mouth_layers(value: str) -> tuple[str, ...]:
@@ -632,7 +629,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--mouth-layers", type=mouth_layers, default=LAYERS,
                     help="the layers the lip-sync check reads of the mouth, comma-separated (fit; the mouth pass stops "
                          f"after the last; default: all cached, {','.join(LAYERS)})")
-    ap.add_argument("--mouth-every", type=every_nth, default=1,
+    ap.add_argument("--mouth-every", type=at_least(1), default=1,
                     help="the lip-sync check reads the mouth and its motion on every N-th sampled frame of a clip "
                          "(fit; the product's mouth pass and next-frame decoding cost 1/N; default: 1, every frame)")
     ap.add_argument("--lfw", type=int, default=600, help="LFW people among the real photos (default: 600)")
@@ -646,7 +643,7 @@ def parser() -> argparse.ArgumentParser:
                     help="also learn the lip-sync check from the mouth's change to the next frame (a term on its mean "
                          "and spread over the track, folded in, the logits averaged) with this L2 penalty; needs a "
                          "cache extracted with motion (default: off)")
-    ap.add_argument("--min-track-frames", type=track_frames, default=MIN_TRACK_FRAMES,
+    ap.add_argument("--min-track-frames", type=at_least(MIN_TRACK_FRAMES), default=MIN_TRACK_FRAMES,
                     help="the lip-sync check judges a face seen in at least this many sampled frames (the head learns "
                          f"from each clip's main face; a face seen briefly has a noisier summary; default: {MIN_TRACK_FRAMES})")
     ap.add_argument("--animation-fpr", type=float, default=0.03,

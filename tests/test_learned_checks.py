@@ -329,6 +329,17 @@ def test_the_lab_refuses_fewer_track_frames_than_a_spread_needs(capsys):
     assert e.value.code == 2 and "at least 2" in capsys.readouterr().err
 
 
+def test_the_lab_refuses_mouth_every_under_one_or_not_a_number(capsys):
+    from dfdemo_lab.learn_kinds import parser
+
+    assert parser().parse_args(["fit", "--mouth-every", "2"]).mouth_every == 2
+    assert parser().parse_args(["fit"]).mouth_every == 1
+    for bad, said in (("0", "at least 1 (got '0')"), ("two", "invalid int value: 'two'")):
+        with pytest.raises(SystemExit) as e:
+            parser().parse_args(["fit", "--mouth-every", bad])
+        assert e.value.code == 2 and said in capsys.readouterr().err
+
+
 def test_the_lab_scores_a_clip_by_the_faces_seen_in_enough_frames():
     """learn-kinds fit --min-track-frames: the file's score is its most suspicious face among
     those seen in at least that many frames, as the product judges it; none: NaN (abstains)."""
