@@ -21,7 +21,6 @@ import numpy as np
 
 from . import decide
 from .decide import aggregate  # noqa: F401 (the lab scores tracks as the product does)
-from .config import SynthesisConfig
 from .detector import Detector, load_detector
 from .errors import DfdemoError, MediaError
 from .explain import cam_maps, heatmaps
@@ -196,16 +195,9 @@ class Analyzer:
             raise MediaError(f"{path}: the video lasts {info.duration_s:.0f} s, longer than the {settings.max_duration_s:.0f} s limit")
         return info
 
-    def _judging(self, kind: str) -> dict[str, SynthesisConfig]:
-        """The learned heads that judge this kind of media, by name."""
-        heads = self.detector.config.learned()
-        return {n: heads[n] for n in self.detector.learned_heads if heads[n].judges(kind)}
-
     def _framing(self, kind: str) -> Framing:
-        cfg, judging = self.detector.config, self._judging(kind).values()
-        return Framing(cfg.crop_margin, cfg.input_size, max((h.mouth_px for h in judging), default=0),
-                       kind == "video" and any(h.motion for h in judging),
-                       min((h.mouth_every for h in judging if h.mouth_px or h.motion), default=1))
+        cfg = self.detector.config
+        return Framing.of(cfg.crop_margin, cfg.input_size, self.detector.judging(kind).values(), kind)
 
     def _score_tracks(self, sampled: Sampled, kind: str, clock: Stopwatch, say: Progress) -> _Tracked:
         """Follow each person over the frames (appearance tells people apart across cuts), then
@@ -213,7 +205,7 @@ class Analyzer:
         enough for the check that reads the mouth to judge them)."""
         looks = {id(s.detection): appearance(s.crop) for s in sampled.samples}
         tracks, weak = drop_weak_tracks(link_tracks(sampled.per_frame, [[looks[id(d)] for d in dets] for dets in sampled.per_frame]))
-        judging = self._judging(kind)
+        judging = self.detector.judging(kind)
         need = min((decide.frames_needed(h) for h in judging.values() if h.mouth_px), default=1)
         judged = {id(d) for tr in tracks if len(tr.detections) >= need for d in tr.detections}
         notes = [f"{weak} faint face detection(s) beside a clear face were ignored (most likely not faces)"] if weak else []

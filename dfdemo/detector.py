@@ -273,6 +273,12 @@ class Detector:
         "animation"), each a head ``<name>_head`` on the scoring pass's pooled activations."""
         return [n for n in self.config.learned() if hasattr(self.scorer, f"{n}_head")]
 
+    def judging(self, kind: str) -> dict[str, SynthesisConfig]:
+        """The learned heads that judge ``kind`` of media ("video" or "image"), by name, in
+        ``learned_heads``' order."""
+        heads = self.config.learned()
+        return {n: heads[n] for n in self.learned_heads if heads[n].judges(kind)}
+
     def head_model(self, name: str) -> torch.nn.Module:
         """``model`` seen through one learned head: a module whose one logit is that check's
         score, for Grad-CAM of the check (its layers are ``model``'s own, so ``cam_layers`` apply)."""

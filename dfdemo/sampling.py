@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -67,6 +67,15 @@ class Framing:
     mouth_px: int = 0
     motion: bool = False
     mouth_every: int = 1
+
+    @classmethod
+    def of(cls, margin: float, size: int, heads: Iterable, kind: str) -> "Framing":
+        """The framing for ``heads`` (``config.SynthesisConfig``: the learned heads that judge
+        ``kind`` of media): the largest mouth any reads, the motion where one reads it (videos
+        only), read on the most frequent frames any of those asks for."""
+        heads = list(heads)
+        return cls(margin, size, max((h.mouth_px for h in heads), default=0), kind == "video" and any(h.motion for h in heads),
+                   min((h.mouth_every for h in heads if h.mouth_px or h.motion), default=1))
 
     def reads_mouth(self, ordinal: int) -> bool:
         """Whether the mouth is read on the ``ordinal``-th sampled frame (0, 1, 2, ...)."""

@@ -225,18 +225,20 @@ def checks_cost(detector, crops: list[np.ndarray], repeats: int) -> dict | None:
     weights without learned checks."""
     import cv2
 
-    cfgs = detector.config.learned()
-    names = {kind: [n for n in detector.learned_heads if cfgs[n].judges(kind)] for kind in ("image", "video")}
+    from dfdemo.sampling import Framing, reads_mouth
+
+    judging = {kind: detector.judging(kind) for kind in ("image", "video")}
+    names = {kind: list(heads) for kind, heads in judging.items()}
     if not crops or not detector.learned_heads:
         return None
     x = np.stack(crops)
-    mouth_px = max((cfgs[n].mouth_px for n in names["video"]), default=0)
-    every = min((cfgs[n].mouth_every for n in names["video"] if cfgs[n].mouth_px or cfgs[n].motion), default=1)
-    reads = np.arange(len(x)) % every == 0
+    cfg = detector.config
+    clip = Framing.of(cfg.crop_margin, cfg.input_size, judging["video"].values(), "video")  # as the analyzer frames a clip
+    mouth_px, motion, every = clip.mouth_px, clip.motion, clip.mouth_every
+    reads = reads_mouth(np.arange(len(x)), every)
     s = x.shape[1]
     mouths = [cv2.resize(c[s // 2:, s // 4:3 * s // 4], (mouth_px, mouth_px), interpolation=cv2.INTER_AREA) if r else None
               for c, r in zip(x, reads)] if mouth_px else None
-    motion = any(cfgs[n].motion for n in names["video"])
     runs = {"blending": lambda: detector.predict(x),
             "photo": lambda: detector.scores(x, heads=names["image"]),
             "video": lambda: detector.scores(x, mouths, heads=names["video"], motion=_motion(x, reads) if motion else None)}

@@ -43,6 +43,8 @@ def test_the_bundled_weights_have_both_learned_heads_with_their_cuts():
     assert CHECK_LABELS["animation"] == "Lip-sync / face animation"
     det = load_detector(BUNDLED)
     assert det.learned_heads == ["synthesis", "animation"]
+    assert list(det.judging("video")) == ["synthesis", "animation"] and list(det.judging("image")) == ["synthesis"]
+    assert det.judging("image")["synthesis"] is det.config.learned()["synthesis"]
 
 
 def test_a_clip_is_judged_by_the_track_head_at_its_calibrated_cut(bundled, tmp_path):
@@ -136,6 +138,22 @@ def test_the_bundled_lip_sync_check_reads_the_mouth_on_every_other_sampled_frame
         assert (s.mouth is not None) == (k % 2 == 0)
         assert np.isfinite(s.motion).all() == (k % 2 == 0)  # every frame read here has a next one
     assert bundled._framing("image").mouth_px == 0  # a photo's mouth is not read
+
+
+def test_the_framing_follows_the_heads_that_judge_the_media():
+    """``Framing.of``, the one rule the analyzer and the bench frame faces by: the largest mouth
+    any head reads, its motion on clips only, on the most frequent frames any mouth reader asks."""
+    from dfdemo.config import SynthesisConfig
+    from dfdemo.sampling import Framing
+
+    crop = SynthesisConfig(("a",), (), 4, mouth_every=5)  # reads no mouth: its mouth_every says nothing
+    lips = SynthesisConfig(("a",), (), 4, media=("video",), unit="track", mouth_px=112, motion=True, mouth_every=3)
+    wide = SynthesisConfig(("a",), (), 4, media=("video",), unit="track", mouth_px=64, mouth_every=2)
+    clip = Framing.of(0.3, 224, [crop, lips, wide], "video")
+    assert (clip.margin, clip.size, clip.mouth_px, clip.motion, clip.mouth_every) == (0.3, 224, 112, True, 2)
+    assert [clip.reads_mouth(k) for k in range(5)] == [True, False, True, False, True]
+    assert Framing.of(0.3, 224, [crop, lips], "image").motion is False  # a photo has no next frame
+    assert Framing.of(0.3, 224, [crop], "video") == Framing(0.3, 224)  # no mouth, no motion, every frame
 
 
 @pytest.mark.parametrize("frames", [7, 8])
