@@ -31,6 +31,37 @@ def check(report, name):
     return next(c for c in report.checks if c.name == name)
 
 
+def _track_inputs(det, seed: int):
+    """Four face crops of the astronaut, random mouths at the lip-sync head's size and random
+    mouth motions: what ``Detector.scores`` takes for a track-level head."""
+    from dfdemo.faces import MOTION_DIMS
+
+    rng = np.random.default_rng(seed)
+    px = det.config.animation.mouth_px
+    faces = np.stack([cv2.resize(astronaut()[60:260, 120:320], (224, 224))] * 4)
+    return faces, rng.integers(0, 255, (4, px, px, 3), np.uint8), rng.normal(0, 1, (4, MOTION_DIMS)).astype(np.float32)
+
+
+def _mouth_columns(det) -> slice:
+    """Where the mouth's features sit in a crop's lip-sync features: after the face's, before
+    the motion's; the mouth's width measured by a mouth pass."""
+    from dfdemo.faces import MOTION_DIMS
+
+    cfg = det.config.animation
+    width = det.pooled_activations(np.zeros((1, cfg.mouth_px, cfg.mouth_px, 3), np.uint8), *cfg.mouth_taps).shape[1]
+    return slice(cfg.dims - MOTION_DIMS - width, cfg.dims - MOTION_DIMS)
+
+
+def _sampled_clip(bundled, tmp_path, frames: int):
+    """The bundled analyzer's sampling of a clip of a moving face, ``frames`` frames."""
+    from dfdemo.media import probe
+    from dfdemo.sampling import find_faces
+    from dfdemo.stopwatch import Stopwatch
+
+    clip = write_clip(tmp_path / "c.mp4", moving_face_frames(n=24)[0])
+    return find_faces(clip, probe(clip), bundled.faces, bundled._framing("video"), frames, 1, Stopwatch(), lambda f, m: None)
+
+
 def test_the_bundled_weights_have_both_learned_heads_with_their_cuts():
     cfg = load_config(BUNDLED)
     assert set(cfg.learned()) == {"synthesis", "animation"}
@@ -65,10 +96,7 @@ def test_the_track_score_is_the_heads_function_of_the_face_the_mouth_and_its_mot
     det = load_detector(BUNDLED)
     cfg = det.config.animation
     assert cfg.motion  # the bundled lip-sync check reads the mouth's change to the next frame
-    rng = np.random.default_rng(0)
-    faces = np.stack([cv2.resize(astronaut()[60:260, 120:320], (224, 224))] * 4)
-    mouths = rng.integers(0, 255, (4, cfg.mouth_px, cfg.mouth_px, 3), np.uint8)
-    motion = rng.normal(0, 1, (4, MOTION_DIMS)).astype(np.float32)
+    faces, mouths, motion = _track_inputs(det, 0)
     s = det.scores(faces, mouths, motion=motion)
     feats = s.features["animation"]
     assert feats.shape == (4, cfg.dims)
@@ -77,8 +105,7 @@ def test_the_track_score_is_the_heads_function_of_the_face_the_mouth_and_its_mot
         by_hand = float(torch.sigmoid(head(head.summary(torch.from_numpy(feats))[None]))[0])
     assert det.track_probability("animation", feats) == pytest.approx(by_hand, abs=1e-6)
     other = det.scores(faces, np.zeros_like(mouths), motion=motion).features["animation"]
-    mouth_dims = det.pooled_activations(mouths[:1], *cfg.mouth_taps).shape[1]  # the mouth's, before the motion
-    face = slice(0, cfg.dims - MOTION_DIMS - mouth_dims)
+    face = slice(0, _mouth_columns(det).start)
     assert np.array_equal(feats[:, face], other[:, face])  # the face part is the face's
     assert not np.allclose(feats[:, face.stop:-MOTION_DIMS], other[:, face.stop:-MOTION_DIMS])  # the mouth is read
     assert np.array_equal(feats[:, -MOTION_DIMS:], motion)  # the motion, as measured, last
@@ -98,17 +125,11 @@ def test_a_mouth_not_read_on_a_frame_is_left_out_of_the_track_score():
     """``mouth_every``: the mouth pass runs on the mouths read only; the others' mouth features
     are NaN (not measured), the read ones are what a pass over every mouth gives, and the track
     head's mean and spread leave the NaN rows out (no mouth read at all: still a finite score)."""
-    from dfdemo.faces import MOTION_DIMS
-
     det = load_detector(BUNDLED)
-    cfg = det.config.animation
-    rng = np.random.default_rng(1)
-    faces = np.stack([cv2.resize(astronaut()[60:260, 120:320], (224, 224))] * 4)
-    mouths = rng.integers(0, 255, (4, cfg.mouth_px, cfg.mouth_px, 3), np.uint8)
-    motion = rng.normal(0, 1, (4, MOTION_DIMS)).astype(np.float32)
+    faces, mouths, motion = _track_inputs(det, 1)
     every = det.scores(faces, mouths, motion=motion).features["animation"]
     half = det.scores(faces, [mouths[0], None, mouths[2], None], motion=motion).features["animation"]
-    mouth = slice(cfg.dims - MOTION_DIMS - det.pooled_activations(mouths[:1], *cfg.mouth_taps).shape[1], cfg.dims - MOTION_DIMS)
+    mouth = _mouth_columns(det)
     assert np.isnan(half[[1, 3], mouth]).all() and not np.isnan(np.delete(half, mouth, axis=1)).any()
     assert np.allclose(half[[0, 2]], every[[0, 2]], atol=1e-5)  # the pass does not depend on its batch
     p_half = det.track_probability("animation", half)
@@ -123,16 +144,10 @@ def test_a_mouth_not_read_on_a_frame_is_left_out_of_the_track_score():
 def test_the_bundled_lip_sync_check_reads_the_mouth_on_every_other_sampled_frame(bundled, tmp_path):
     """The mouth crop and its change to the next frame are taken on the 0th, 2nd, ... sampled
     frames (``mouth_every`` 2, the model card): the others carry neither (the change: NaN)."""
-    from dfdemo.sampling import find_faces
-    from dfdemo.stopwatch import Stopwatch
-    from dfdemo.media import probe
-
     assert bundled.detector.config.animation.mouth_every == 2
-    frames, _ = moving_face_frames(n=24)
-    clip = write_clip(tmp_path / "c.mp4", frames)
     framing = bundled._framing("video")
     assert framing.mouth_every == 2 and framing.motion and framing.mouth_px
-    sampled = find_faces(clip, probe(clip), bundled.faces, framing, 6, 1, Stopwatch(), lambda f, m: None)
+    sampled = _sampled_clip(bundled, tmp_path, 6)
     assert len(sampled.samples) == 6
     for k, s in enumerate(sampled.samples):
         assert (s.mouth is not None) == (k % 2 == 0)
@@ -161,20 +176,12 @@ def test_the_mouth_pass_runs_only_over_faces_the_lip_sync_check_will_judge(bundl
     """A face seen in fewer sampled frames than the lip-sync check judges (8) is not judged by
     it, so its mouths are not passed through the network (their features NaN); a face seen in 8
     has its mouth read on the 0th, 2nd, 4th and 6th."""
-    from dfdemo.media import probe
-    from dfdemo.sampling import find_faces
     from dfdemo.stopwatch import Stopwatch
 
-    clip = write_clip(tmp_path / "c.mp4", moving_face_frames(n=24)[0])
-    quiet = lambda f, m: None  # noqa: E731
-    sampled = find_faces(clip, probe(clip), bundled.faces, bundled._framing("video"), frames, 1, Stopwatch(), quiet)
-    (face,) = bundled._score_tracks(sampled, "video", Stopwatch(), quiet).samples.values()
+    sampled = _sampled_clip(bundled, tmp_path, frames)
+    (face,) = bundled._score_tracks(sampled, "video", Stopwatch(), lambda f, m: None).samples.values()
     assert len(face) == frames
-    from dfdemo.faces import MOTION_DIMS
-
-    cfg = bundled.detector.config.animation
-    width = bundled.detector.pooled_activations(np.zeros((1, cfg.mouth_px, cfg.mouth_px, 3), np.uint8), *cfg.mouth_taps).shape[1]
-    mouth = slice(cfg.dims - MOTION_DIMS - width, -MOTION_DIMS)
+    mouth = _mouth_columns(bundled.detector)
     mouth_read = [not np.isnan(s.features["animation"][mouth]).any() for s in face]
     assert all(np.isnan(s.features["animation"][mouth]).all() != r for s, r in zip(face, mouth_read))
     assert mouth_read == ([k % 2 == 0 for k in range(frames)] if frames >= 8 else [False] * frames)
